@@ -1,0 +1,59 @@
+"""The API role's FastAPI app: command and query routers, one error mapping, and the
+lifespan that opens the connections.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import ORJSONResponse
+
+from commands import compat as command_compat
+from commands import http as command_http
+from infra.deps import Platform
+from projections import http as query_http
+from schemas.errors import BuildspaceError
+
+
+def field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    fields = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+        fields.append({"field": ".".join(loc) or "body", "message": err.get("msg", "invalid")})
+    return fields
+
+
+async def on_validation_error(request: Request, exc: Exception) -> ORJSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    fields = field_errors(exc)
+    message = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
+    return ORJSONResponse(
+        {"error": {"code": "invalid", "message": message, "fields": fields}}, status_code=422)
+
+
+async def on_buildspace_error(request: Request, exc: Exception) -> ORJSONResponse:
+    assert isinstance(exc, BuildspaceError)
+    return ORJSONResponse(exc.to_json(), status_code=exc.status)
+
+
+def create_api(platform: Platform) -> FastAPI:
+    app = FastAPI(
+        title="Buildspace", version="0.1.0", default_response_class=ORJSONResponse,
+        description="Self-hosted deployments: Git repository in, site at its subdomain out.",
+    )
+    app.state.platform = platform
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(BuildspaceError, on_buildspace_error)
+    app.include_router(command_http.router)
+    app.include_router(query_http.router)
+    app.include_router(command_compat.router)
+    app.include_router(query_http.compat)
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        """Liveness: the API process answers."""
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,106 @@
+"""Builds the object graph for each role, in one place.
+
+``Roles`` opens the shared connections once and starts any of ``api``, ``worker`` and
+``edge`` in the current event loop; ``buildspace up`` starts all three.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import asyncpg
+
+from commands.service import CommandService
+from infra.connections import s3_client
+from infra.db import clickhouse_client, migrate, open_pool
+from infra.deps import Platform
+from infra.kafka import EventLog, ensure_topics
+from infra.settings import Settings
+from infra.uvicorn_server import AsgiServer
+from projections.consistency import ReadYourWrites
+from projections.logs import LogStore
+
+log = logging.getLogger("buildspace")
+
+
+def make_runner(settings: Settings) -> Any:
+    if settings.runner == "ecs":
+        from builder.ecs_runner import EcsRunner
+
+        return EcsRunner(settings)
+    from builder.local_runner import LocalRunner
+
+    return LocalRunner(settings)
+
+
+class Roles:
+    """Connections shared by the roles of one process, and the roles started in it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._stops: list[Any] = []
+        self.pool: asyncpg.Pool | None = None
+        self.events: EventLog | None = None
+        self.logs: LogStore | None = None
+        self.commands: CommandService | None = None
+
+    async def open(self, *, clickhouse: bool = True) -> None:
+        s = self.settings
+        await ensure_topics(s)
+        self.pool = await open_pool(s)
+        self._stops.append(self.pool.close)
+        await migrate(self.pool)
+        self.events = EventLog(s)
+        await self.events.start()
+        self._stops.append(self.events.stop)
+        self.commands = CommandService(self.pool, self.events, s)
+        if clickhouse:
+            client = await asyncio.to_thread(clickhouse_client, s)
+            self.logs = LogStore(client, s.log_retention_days)
+            self._stops.append(lambda: asyncio.to_thread(self.logs.close))  # type: ignore[union-attr]
+
+    def platform(self) -> Platform:
+        assert self.pool and self.events and self.commands and self.logs, "open() first"
+        return Platform(
+            settings=self.settings, pool=self.pool, events=self.events, commands=self.commands,
+            consistency=ReadYourWrites(self.pool, self.settings.query_wait_seconds),
+            logs=self.logs,
+        )
+
+    async def start_api(self) -> None:
+        from infra.api import create_api
+
+        server = AsgiServer(create_api(self.platform()), self.settings.api_host,
+                            self.settings.api_port)
+        await server.start()
+        self._stops.append(server.stop)
+
+    async def start_worker(self) -> None:
+        from streams.agents import WorkerDeps, register_agents
+        from streams.app import declare_topics, faust_app
+
+        assert self.pool and self.events and self.commands and self.logs, "open() first"
+        runner = make_runner(self.settings)
+        self._stops.append(runner.close)
+        app = faust_app(self.settings)
+        deps = WorkerDeps(self.settings, self.pool, self.events, self.logs, runner,
+                          self.commands)
+        register_agents(app, declare_topics(app, self.settings), deps)
+        await app.start()
+        self._stops.append(app.stop)
+
+    async def start_edge(self) -> None:
+        from edge.server import EdgeServer
+
+        edge = EdgeServer(self.settings, s3_client(self.settings))
+        await edge.start()
+        self._stops.append(edge.stop)
+
+    async def close(self) -> None:
+        while self._stops:
+            stop = self._stops.pop()
+            with contextlib.suppress(Exception):
+                await stop()

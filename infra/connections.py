@@ -1,0 +1,41 @@
+"""How to connect to things. Only ``infra`` knows these addresses and credentials."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from infra.settings import Settings
+
+
+def s3_client(settings: Settings) -> Any:
+    """A boto3 S3 client for the configured (or embedded) S3-compatible endpoint."""
+    return boto3.client(
+        "s3",
+        endpoint_url=settings.s3_endpoint,
+        aws_access_key_id=settings.s3_access_key.get_secret_value(),
+        aws_secret_access_key=settings.s3_secret_key.get_secret_value(),
+        region_name=settings.s3_region,
+        config=Config(
+            response_checksum_validation="when_required",
+            request_checksum_calculation="when_required",
+            retries={"max_attempts": 3, "mode": "standard"},
+            max_pool_connections=32,
+            s3={"addressing_style": "path"},
+        ),
+    )
+
+
+def ensure_bucket(client: Any, bucket: str) -> None:
+    """Create ``bucket`` through the S3 API if it does not exist yet."""
+    existing = {b["Name"] for b in client.list_buckets().get("Buckets", [])}
+    if bucket not in existing:
+        client.create_bucket(Bucket=bucket)
+
+
+def kafka_bootstrap(settings: Settings) -> str:
+    if not settings.kafka_bootstrap:
+        raise RuntimeError("kafka_bootstrap is not set (start the embedded stack first)")
+    return settings.kafka_bootstrap

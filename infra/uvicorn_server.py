@@ -1,0 +1,36 @@
+"""Run an ASGI app with uvicorn as a task in the current event loop (several roles
+share one process under ``buildspace up``), without uvicorn's own signal handling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import uvicorn
+
+
+class _EmbeddedServer(uvicorn.Server):
+    def install_signal_handlers(self) -> None:  # the process owner handles signals
+        return None
+
+
+class AsgiServer:
+    def __init__(self, app: Any, host: str, port: int, **options: Any) -> None:
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning",
+                                lifespan="off", http="httptools", access_log=False, **options)
+        self.server = _EmbeddedServer(config)
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self.server.serve())
+        while not self.server.started:
+            if self._task.done():
+                self._task.result()
+                raise RuntimeError("server exited during start")
+            await asyncio.sleep(0.01)
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        if self._task is not None:
+            await self._task

@@ -1,0 +1,77 @@
+"""Project control-plane events into the ``projects`` and ``deployments`` tables.
+
+Status only moves forward (QUEUED -> BUILDING -> READY | FAILED), so a late or
+replayed event never drags a deployment back.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+import orjson
+
+from schemas.envelope import Envelope
+from schemas.events import (
+    BuildStarted,
+    DeploymentFailed,
+    DeploymentReady,
+    DeploymentRequested,
+    ProjectCreated,
+)
+
+NAME = "control_plane"
+
+
+async def project_created(conn: asyncpg.Connection, e: ProjectCreated) -> None:
+    await conn.execute(
+        "INSERT INTO projects (project_id, name, subdomain, git_url, branch, settings, "
+        "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) "
+        "ON CONFLICT (project_id) DO NOTHING",
+        e.project_id, e.name, e.subdomain, e.git_url, e.branch,
+        orjson.dumps(e.settings.model_dump()).decode(), e.occurred_at)
+
+
+async def deployment_requested(conn: asyncpg.Connection, e: DeploymentRequested) -> None:
+    await conn.execute(
+        "INSERT INTO deployments (deployment_id, project_id, number, ref, status, created_at) "
+        "VALUES ($1, $2, $3, $4, 'QUEUED', $5) ON CONFLICT (deployment_id) DO NOTHING",
+        e.deployment_id, e.project_id, e.number, e.spec.ref, e.occurred_at)
+
+
+async def build_started(conn: asyncpg.Connection, e: BuildStarted) -> None:
+    await conn.execute(
+        "UPDATE deployments SET status = 'BUILDING', started_at = $2, commit_sha = $3, "
+        "runner = $4 WHERE deployment_id = $1 AND status = 'QUEUED'",
+        e.deployment_id, e.occurred_at, e.commit_sha, e.runner)
+
+
+async def deployment_ready(conn: asyncpg.Connection, e: DeploymentReady) -> None:
+    await conn.execute(
+        "UPDATE deployments SET status = 'READY', finished_at = $2, commit_sha = $3, "
+        "file_count = $4, total_bytes = $5, uploaded_blobs = $6, install_ms = $7, "
+        "build_ms = $8, started_at = coalesce(started_at, $2) "
+        "WHERE deployment_id = $1 AND status IN ('QUEUED', 'BUILDING')",
+        e.deployment_id, e.occurred_at, e.commit_sha, e.file_count, e.total_bytes,
+        e.uploaded_blobs, e.install_ms, e.build_ms)
+
+
+async def deployment_failed(conn: asyncpg.Connection, e: DeploymentFailed) -> None:
+    await conn.execute(
+        "UPDATE deployments SET status = 'FAILED', finished_at = $2, failure_reason = $3, "
+        "commit_sha = coalesce(commit_sha, $4) "
+        "WHERE deployment_id = $1 AND status IN ('QUEUED', 'BUILDING')",
+        e.deployment_id, e.occurred_at, e.reason, e.commit_sha)
+
+
+HANDLERS = {
+    ProjectCreated: project_created,
+    DeploymentRequested: deployment_requested,
+    BuildStarted: build_started,
+    DeploymentReady: deployment_ready,
+    DeploymentFailed: deployment_failed,
+}
+
+
+async def apply(conn: asyncpg.Connection, event: Envelope) -> None:
+    handler = HANDLERS.get(type(event))
+    if handler is not None:
+        await handler(conn, event)  # type: ignore[operator]

@@ -1,0 +1,75 @@
+"""Read-model query endpoints (GET). Each waits, bounded, for the projections to
+reach this process's own writes, so a GET right after a command sees its effect.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from infra.deps import PlatformDep, ReadPool, SettingsDep
+from projections import queries
+from schemas.api import DeploymentOut, LogLineOut, LogPage, ProjectOut
+
+router = APIRouter(prefix="/v1", tags=["queries"])
+compat = APIRouter(tags=["compatibility"])
+
+Limit = Annotated[int, Query(ge=1, le=1000)]
+Offset = Annotated[int, Query(ge=0)]
+
+
+@router.get("/projects", response_model=list[ProjectOut])
+async def list_projects(pool: ReadPool, settings: SettingsDep, limit: Limit = 100,
+                        offset: Offset = 0) -> list[ProjectOut]:
+    """List projects, newest first."""
+    async with pool.acquire() as conn:
+        return await queries.list_projects(conn, settings, limit, offset)
+
+
+@router.get("/projects/{project_id}", response_model=ProjectOut)
+async def get_project(project_id: str, pool: ReadPool, settings: SettingsDep) -> ProjectOut:
+    """One project with its URL and production deployment."""
+    async with pool.acquire() as conn:
+        return await queries.get_project(conn, settings, project_id)
+
+
+@router.get("/projects/{project_id}/deployments", response_model=list[DeploymentOut])
+async def list_deployments(project_id: str, pool: ReadPool, settings: SettingsDep,
+                           limit: Limit = 100, offset: Offset = 0) -> list[DeploymentOut]:
+    """A project's deployments, newest first."""
+    async with pool.acquire() as conn:
+        return await queries.list_deployments(conn, settings, project_id, limit, offset)
+
+
+@router.get("/deployments/{deployment_id}", response_model=DeploymentOut)
+async def get_deployment(deployment_id: str, pool: ReadPool, settings: SettingsDep
+                         ) -> DeploymentOut:
+    """One deployment: status, commit, timings, failure reason."""
+    async with pool.acquire() as conn:
+        return await queries.get_deployment(conn, settings, deployment_id)
+
+
+@router.get("/deployments/{deployment_id}/logs", response_model=LogPage)
+async def get_logs(deployment_id: str, pool: ReadPool, settings: SettingsDep,
+                   platform: PlatformDep, after_seq: Offset = 0,
+                   limit: Limit = 1000) -> LogPage:
+    """A page of the build log ordered by seq; pass ``next_after_seq`` for the next."""
+    async with pool.acquire() as conn:
+        await queries.get_deployment(conn, settings, deployment_id)
+    rows = await platform.logs.page(deployment_id, after_seq, limit + 1)
+    lines = [LogLineOut(seq=r.seq, stream=r.stream, timestamp=r.ts, line=r.line)
+             for r in rows[:limit]]
+    return LogPage(deployment_id=deployment_id, lines=lines, has_more=len(rows) > limit,
+                   next_after_seq=lines[-1].seq if lines else after_seq)
+
+
+@compat.get("/logs/{deployment_id}")
+async def seed_logs(deployment_id: str, platform: PlatformDep) -> dict[str, Any]:
+    """Seed-compatible: every log line of a deployment as ``rawLogs``."""
+    rows = await platform.logs.page(deployment_id, 0, 100_000)
+    return {"rawLogs": [{
+        "event_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{deployment_id}/{r.seq}")),
+        "deployment_id": deployment_id, "log": r.line, "timestamp": r.ts.isoformat(),
+    } for r in rows]}

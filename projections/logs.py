@@ -1,0 +1,83 @@
+"""Build logs in ClickHouse: a ReplacingMergeTree ordered by ``(deployment_id, seq)``
+so a redelivered line replaces itself, read with FINAL. The same SQL runs on chdb
+(in-process) and on a ClickHouse server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from schemas.logs import BuildLogAppended
+
+COLUMNS = ["deployment_id", "seq", "project_id", "stream", "ts", "line"]
+
+
+def schema(retention_days: int) -> str:
+    return f"""
+CREATE TABLE IF NOT EXISTS build_logs (
+    deployment_id String,
+    seq UInt64,
+    project_id String,
+    stream LowCardinality(String),
+    ts DateTime64(3, 'UTC'),
+    line String,
+    inserted_at DateTime DEFAULT now()
+) ENGINE = ReplacingMergeTree
+ORDER BY (deployment_id, seq)
+TTL inserted_at + INTERVAL {int(retention_days)} DAY
+"""
+
+
+class LogRow(BaseModel):
+    deployment_id: str
+    seq: int
+    stream: str
+    ts: datetime
+    line: str
+
+
+class LogStore:
+    """Thread-safe access to the log table (chdb's client is synchronous)."""
+
+    def __init__(self, client: Any, retention_days: int) -> None:
+        self.client = client
+        self._lock = threading.Lock()
+        with self._lock:
+            client.command(schema(retention_days))
+
+    def _insert(self, rows: list[list[Any]]) -> None:
+        with self._lock:
+            self.client.insert("build_logs", rows, column_names=COLUMNS)
+
+    async def insert(self, batches: Iterable[BuildLogAppended]) -> int:
+        rows = [
+            [b.deployment_id, line.seq, b.project_id, line.stream, line.ts, line.line]
+            for b in batches for line in b.lines
+        ]
+        if rows:
+            await asyncio.to_thread(self._insert, rows)
+        return len(rows)
+
+    def _page(self, deployment_id: str, after_seq: int, limit: int) -> list[LogRow]:
+        with self._lock:
+            result = self.client.query(
+                "SELECT deployment_id, seq, stream, ts, line FROM build_logs FINAL "
+                "WHERE deployment_id = {d:String} AND seq > {a:UInt64} "
+                "ORDER BY seq LIMIT {n:UInt32}",
+                parameters={"d": deployment_id, "a": after_seq, "n": limit})
+        return [LogRow(**dict(zip(result.column_names, row, strict=True)))
+                for row in result.result_rows]
+
+    async def page(self, deployment_id: str, after_seq: int = 0, limit: int = 1000
+                   ) -> list[LogRow]:
+        return await asyncio.to_thread(self._page, deployment_id, after_seq, limit)
+
+    def close(self) -> None:
+        with self._lock:
+            self.client.close()

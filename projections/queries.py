@@ -1,0 +1,72 @@
+"""Read-model queries: plain functions that run SQL and return API models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import orjson
+
+from infra.settings import Settings
+from projections.routes import deployment_label
+from schemas.api import DeploymentOut, ProjectOut
+from schemas.errors import NotFound
+
+PROJECT_SQL = (
+    "SELECT p.*, (SELECT r.deployment_id FROM routes r WHERE r.project_id = p.project_id "
+    "AND r.production LIMIT 1) AS production_deployment_id FROM projects p"
+)
+DEPLOYMENT_SQL = "SELECT d.*, p.subdomain FROM deployments d JOIN projects p USING (project_id)"
+
+
+def project_out(row: asyncpg.Record, settings: Settings) -> ProjectOut:
+    build = orjson.loads(row["settings"])
+    return ProjectOut(
+        id=row["project_id"], name=row["name"], subdomain=row["subdomain"],
+        git_url=row["git_url"], branch=row["branch"], url=settings.site_url(row["subdomain"]),
+        created_at=row["created_at"],
+        production_deployment_id=row["production_deployment_id"], **build,
+    )
+
+
+def deployment_out(row: asyncpg.Record, settings: Settings) -> DeploymentOut:
+    fields: dict[str, Any] = dict(row)
+    sub = fields.pop("subdomain")
+    return DeploymentOut(
+        id=fields.pop("deployment_id"),
+        url=settings.site_url(deployment_label(row["deployment_id"], sub)),
+        project_url=settings.site_url(sub), **fields,
+    )
+
+
+async def list_projects(conn: asyncpg.Connection, settings: Settings, limit: int = 100,
+                        offset: int = 0) -> list[ProjectOut]:
+    rows = await conn.fetch(
+        f"{PROJECT_SQL} ORDER BY p.created_at DESC, p.project_id LIMIT $1 OFFSET $2",
+        limit, offset)
+    return [project_out(r, settings) for r in rows]
+
+
+async def get_project(conn: asyncpg.Connection, settings: Settings, project_id: str
+                      ) -> ProjectOut:
+    row = await conn.fetchrow(f"{PROJECT_SQL} WHERE p.project_id = $1", project_id)
+    if row is None:
+        raise NotFound(f"project {project_id} not found")
+    return project_out(row, settings)
+
+
+async def list_deployments(conn: asyncpg.Connection, settings: Settings, project_id: str,
+                           limit: int = 100, offset: int = 0) -> list[DeploymentOut]:
+    await get_project(conn, settings, project_id)
+    rows = await conn.fetch(
+        f"{DEPLOYMENT_SQL} WHERE d.project_id = $1 ORDER BY d.number DESC LIMIT $2 OFFSET $3",
+        project_id, limit, offset)
+    return [deployment_out(r, settings) for r in rows]
+
+
+async def get_deployment(conn: asyncpg.Connection, settings: Settings, deployment_id: str
+                         ) -> DeploymentOut:
+    row = await conn.fetchrow(f"{DEPLOYMENT_SQL} WHERE d.deployment_id = $1", deployment_id)
+    if row is None:
+        raise NotFound(f"deployment {deployment_id} not found")
+    return deployment_out(row, settings)

@@ -1,0 +1,60 @@
+"""Keep the route table: hostname label -> the deployment the edge serves.
+
+The production label (the project's subdomain) follows the latest READY deployment
+by request order; every READY deployment also gets its immutable label
+``<12-hex>-<subdomain>``. The changes are returned so the caller publishes them to
+the compacted routes topic.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+from schemas.envelope import Envelope
+from schemas.events import DeploymentReady, DeploymentRequested, ProjectCreated
+from schemas.routes import Route
+
+NAME = "routes"
+
+
+def deployment_label(deployment_id: str, subdomain: str) -> str:
+    """The immutable per-deployment hostname label, at most 63 characters."""
+    return f"{deployment_id[:12]}-{subdomain}"[:63].rstrip("-")
+
+
+async def _upsert(conn: asyncpg.Connection, route: Route, production: bool) -> bool:
+    changed = await conn.fetchval(
+        "INSERT INTO routes (hostname, project_id, deployment_id, number, production, "
+        "updated_at) VALUES ($1, $2, $3, $4, $5, now()) ON CONFLICT (hostname) DO UPDATE "
+        "SET deployment_id = EXCLUDED.deployment_id, number = EXCLUDED.number, "
+        "updated_at = now() WHERE routes.number < EXCLUDED.number RETURNING hostname",
+        route.hostname, route.project_id, route.deployment_id, route.number, production)
+    return changed is not None
+
+
+async def deployment_ready(conn: asyncpg.Connection, e: DeploymentReady) -> list[Route]:
+    row = await conn.fetchrow(
+        "SELECT p.subdomain, d.number FROM route_deployments d JOIN route_projects p "
+        "USING (project_id) WHERE d.deployment_id = $1", e.deployment_id)
+    if row is None:
+        return []
+    base = {"project_id": e.project_id, "deployment_id": e.deployment_id, "number": row[1]}
+    wanted = [
+        (Route(hostname=row[0], **base), True),
+        (Route(hostname=deployment_label(e.deployment_id, row[0]), **base), False),
+    ]
+    return [route for route, production in wanted if await _upsert(conn, route, production)]
+
+
+async def apply(conn: asyncpg.Connection, event: Envelope) -> list[Route]:
+    if isinstance(event, ProjectCreated):
+        await conn.execute(
+            "INSERT INTO route_projects VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            event.project_id, event.subdomain)
+    elif isinstance(event, DeploymentRequested):
+        await conn.execute(
+            "INSERT INTO route_deployments VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            event.deployment_id, event.project_id, event.number)
+    elif isinstance(event, DeploymentReady):
+        return await deployment_ready(conn, event)
+    return []

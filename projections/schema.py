@@ -1,0 +1,59 @@
+"""PostgreSQL read models. Every table here can be dropped and rebuilt from Kafka."""
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS projection_positions (
+    projection text NOT NULL,
+    topic text NOT NULL,
+    partition integer NOT NULL,
+    "offset" bigint NOT NULL,
+    PRIMARY KEY (projection, topic, partition)
+);
+CREATE TABLE IF NOT EXISTS projects (
+    project_id text PRIMARY KEY,
+    name text NOT NULL,
+    subdomain text NOT NULL,
+    git_url text NOT NULL,
+    branch text NOT NULL,
+    settings jsonb NOT NULL,
+    created_at timestamptz NOT NULL,
+    updated_at timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS projects_created ON projects (created_at DESC, project_id);
+CREATE TABLE IF NOT EXISTS deployments (
+    deployment_id text PRIMARY KEY,
+    project_id text NOT NULL,
+    number integer NOT NULL,
+    ref text NOT NULL,
+    status text NOT NULL,
+    commit_sha text,
+    failure_reason text,
+    runner text,
+    created_at timestamptz NOT NULL,
+    started_at timestamptz,
+    finished_at timestamptz,
+    file_count integer,
+    total_bytes bigint,
+    uploaded_blobs integer,
+    install_ms integer,
+    build_ms integer
+);
+CREATE INDEX IF NOT EXISTS deployments_project ON deployments (project_id, number DESC);
+CREATE TABLE IF NOT EXISTS route_projects (
+    project_id text PRIMARY KEY,
+    subdomain text NOT NULL
+);
+CREATE TABLE IF NOT EXISTS route_deployments (
+    deployment_id text PRIMARY KEY,
+    project_id text NOT NULL,
+    number integer NOT NULL
+);
+CREATE TABLE IF NOT EXISTS routes (
+    hostname text PRIMARY KEY,
+    project_id text NOT NULL,
+    deployment_id text NOT NULL,
+    number integer NOT NULL,
+    production boolean NOT NULL,
+    updated_at timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS routes_project ON routes (project_id);
+"""

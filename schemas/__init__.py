@@ -1,0 +1,1 @@
+"""The event catalog, commands and API models. One module per stream."""

@@ -1,0 +1,70 @@
+"""Models of the HTTP API's responses."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel
+
+Status = Literal["QUEUED", "BUILDING", "READY", "FAILED", "CANCELED"]
+
+
+class ProjectOut(BaseModel):
+    id: str
+    name: str
+    subdomain: str
+    git_url: str
+    branch: str
+    root_directory: str | None
+    install_command: str | None
+    build_command: str | None
+    output_directory: str | None
+    url: str
+    created_at: datetime
+    production_deployment_id: str | None = None
+
+
+class DeploymentOut(BaseModel):
+    id: str
+    project_id: str
+    number: int
+    ref: str
+    status: Status
+    url: str
+    project_url: str
+    commit_sha: str | None = None
+    failure_reason: str | None = None
+    runner: str | None = None
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    file_count: int | None = None
+    total_bytes: int | None = None
+    uploaded_blobs: int | None = None
+    install_ms: int | None = None
+    build_ms: int | None = None
+
+
+class DeploymentAccepted(BaseModel):
+    id: str
+    project_id: str
+    number: int
+    ref: str
+    status: Status = "QUEUED"
+    url: str
+    project_url: str
+
+
+class LogLineOut(BaseModel):
+    seq: int
+    stream: str
+    timestamp: datetime
+    line: str
+
+
+class LogPage(BaseModel):
+    deployment_id: str
+    lines: list[LogLineOut]
+    next_after_seq: int
+    has_more: bool

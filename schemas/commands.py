@@ -1,0 +1,115 @@
+"""Commands (imperative), as accepted over HTTP and on ``buildspace.commands``.
+
+Validation lives here so both intakes reject the same input with the same errors.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, field_validator
+
+from schemas.envelope import new_id
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]*$")
+REF_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/+-]*$")
+# Reserved for per-deployment hostnames: <12 hex>-<project>.
+DEPLOYMENT_HOST_RE = re.compile(r"^[0-9a-f]{12}-")
+
+Command_str = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+
+
+def subdomain_for(name: str) -> str:
+    """A DNS-safe label derived from a project name (``My Site`` -> ``my-site``)."""
+    label = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return label[:63].rstrip("-")
+
+
+def check_ref(value: str) -> str:
+    if len(value) > 255 or not REF_RE.match(value) or ".." in value or value.endswith(
+        (".lock", "/", ".")
+    ) or "//" in value or "@{" in value:
+        raise ValueError("must be a valid git branch, tag or commit name")
+    return value
+
+
+def check_relative_path(value: str) -> str:
+    parts = value.replace("\\", "/").split("/")
+    if value.startswith("/") or "\x00" in value or any(p == ".." for p in parts):
+        raise ValueError("must be a relative path inside the repository")
+    return "/".join(p for p in parts if p not in ("", ".")) or "."
+
+
+class CommandModel(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+class CreateProject(CommandModel):
+    type: Literal["CreateProject"] = "CreateProject"
+    name: str = Field(min_length=1, max_length=63)
+    git_url: str = Field(min_length=1, max_length=2048)
+    branch: str = "main"
+    root_directory: str | None = Field(default=None, max_length=255)
+    install_command: Command_str | None = None
+    build_command: Command_str | None = None
+    output_directory: str | None = Field(default=None, max_length=255)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not NAME_RE.match(value) or not subdomain_for(value):
+            raise ValueError("must start with a letter or digit and use only letters, digits, "
+                             "spaces, '.', '_' and '-'")
+        if DEPLOYMENT_HOST_RE.match(subdomain_for(value)):
+            raise ValueError("names starting with 12 hex digits and '-' are reserved")
+        return value
+
+    @field_validator("git_url")
+    @classmethod
+    def _git_url(cls, value: str) -> str:
+        from schemas.git_urls import check_git_url_shape
+
+        return check_git_url_shape(value)
+
+    @field_validator("branch")
+    @classmethod
+    def _branch(cls, value: str) -> str:
+        return check_ref(value)
+
+    @field_validator("root_directory", "output_directory")
+    @classmethod
+    def _paths(cls, value: str | None) -> str | None:
+        return None if value is None else check_relative_path(value)
+
+    @field_validator("install_command", "build_command")
+    @classmethod
+    def _commands(cls, value: str | None) -> str | None:
+        if value is not None and "\x00" in value:
+            raise ValueError("must not contain NUL")
+        return value
+
+
+class RequestDeployment(CommandModel):
+    type: Literal["RequestDeployment"] = "RequestDeployment"
+    project_id: str = Field(min_length=1, max_length=64)
+    ref: str | None = None
+
+    @field_validator("ref")
+    @classmethod
+    def _ref(cls, value: str | None) -> str | None:
+        return None if value is None else check_ref(value)
+
+
+Command = Annotated[CreateProject | RequestDeployment, Field(discriminator="type")]
+command_adapter: TypeAdapter[Command] = TypeAdapter(Command)
+
+
+class CommandMessage(BaseModel):
+    """A message on ``buildspace.commands``: ``{"command_id", "command": {...}}``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    command_id: str = Field(default_factory=new_id, min_length=1, max_length=128)
+    correlation_id: str | None = None
+    command: Command

@@ -1,0 +1,44 @@
+"""The one error hierarchy. ``infra.api`` maps it to HTTP status in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class BuildspaceError(Exception):
+    status = 500
+    code = "error"
+
+    def __init__(self, message: str, *, field: str | None = None, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.details = details
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.field:
+            body["fields"] = [{"field": self.field, "message": self.message}]
+        return {"error": body | self.details}
+
+
+class Invalid(BuildspaceError):
+    status = 422
+    code = "invalid"
+
+
+class NotFound(BuildspaceError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(BuildspaceError):
+    status = 409
+    code = "conflict"
+
+
+class Unavailable(BuildspaceError):
+    """Infrastructure we depend on did not answer (re-raised ``from None``)."""
+
+    status = 503
+    code = "unavailable"
