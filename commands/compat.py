@@ -1,8 +1,9 @@
 """The seed systems' deploy API, so their clients work unchanged:
 
-- ``POST /project`` ``{gitURL, slug?}``
-  -> ``{"status": "queued", "data": {"projectSlug", "url"}}``
-- ``POST /project`` ``{name, gitUrl}`` -> ``{"deploymentId", "projectSlug", "status": "QUEUE", "url"}``
+- ``POST /project`` ``{gitURL, slug?}`` ->
+  ``{"status": "queued", "data": {"projectSlug", "url"}}``
+- ``POST /project`` ``{name, gitUrl}`` ->
+  ``{"deploymentId", "projectSlug", "status": "QUEUE", "url"}``
 
 Both create the project (or reuse the one with that slug and the same repository)
 and start a deployment.

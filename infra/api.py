@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import JSONResponse
 
 from commands import compat as command_compat
 from commands import http as command_http
@@ -25,22 +25,22 @@ def field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return fields
 
 
-async def on_validation_error(request: Request, exc: Exception) -> ORJSONResponse:
+async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     fields = field_errors(exc)
     message = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
-    return ORJSONResponse(
+    return JSONResponse(
         {"error": {"code": "invalid", "message": message, "fields": fields}}, status_code=422)
 
 
-async def on_buildspace_error(request: Request, exc: Exception) -> ORJSONResponse:
+async def on_buildspace_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, BuildspaceError)
-    return ORJSONResponse(exc.to_json(), status_code=exc.status)
+    return JSONResponse(exc.to_json(), status_code=exc.status)
 
 
 def create_api(platform: Platform) -> FastAPI:
     app = FastAPI(
-        title="Buildspace", version="0.1.0", default_response_class=ORJSONResponse,
+        title="Buildspace", version="0.1.0",
         description="Self-hosted deployments: Git repository in, site at its subdomain out.",
     )
     app.state.platform = platform

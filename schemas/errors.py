@@ -42,3 +42,10 @@ class Unavailable(BuildspaceError):
 
     status = 503
     code = "unavailable"
+
+
+class RunnerError(BuildspaceError):
+    """A runner could not start a build (refused, misconfigured, no capacity)."""
+
+    status = 503
+    code = "runner_error"

@@ -21,7 +21,8 @@ from projections.logs import LogStore
 from projections.tracking import apply_once
 from schemas.builds import BuildSpec
 from schemas.envelope import Envelope
-from schemas.events import DeploymentRequested, parse_event
+from schemas.errors import RunnerError
+from schemas.events import DeploymentFailed, DeploymentRequested, parse_event
 from schemas.logs import BuildLogAppended
 from streams.app import Topics
 from streams.dlq import dead_letter
@@ -72,7 +73,7 @@ def projector(name: str, deps: WorkerDeps,
     async def agent(stream: Any) -> None:
         async for pos, event in parsed_events(stream, deps):
             await apply_once(deps.pool, name, pos, _handler(apply, event))
-    agent.__name__ = f"project_{name}"
+    agent.__name__ = agent.__qualname__ = f"project_{name}"
     return agent
 
 
@@ -91,10 +92,19 @@ def route_applier(deps: WorkerDeps) -> Callable[[asyncpg.Connection, Envelope], 
 
 
 def launcher(deps: WorkerDeps) -> Callable[[asyncpg.Connection, Envelope], Awaitable[None]]:
+    """Start a build per DeploymentRequested; a runner that refuses fails the deployment."""
     async def apply(conn: asyncpg.Connection, event: Envelope) -> None:
-        if isinstance(event, DeploymentRequested):
+        if not isinstance(event, DeploymentRequested):
+            return
+        try:
             ref = await deps.runner.launch(event.spec)
-            log.info("launched build %s (%s)", event.deployment_id, ref)
+        except RunnerError as exc:
+            failed = DeploymentFailed(**event.caused(
+                stream_id=event.project_id, project_id=event.project_id,
+                deployment_id=event.deployment_id, reason=f"could not start the build: {exc}"))
+            await deps.events.append(deps.settings.topic_events, event.project_id, failed)
+            return
+        log.info("launched build %s (%s)", event.deployment_id, ref)
     return apply
 
 
@@ -110,6 +120,7 @@ def log_projector(deps: WorkerDeps) -> Callable[[Any], Awaitable[None]]:
                     await deps.events.append_raw(
                         f"{deps.settings.topic_logs}.dlq", None, value or b"")
             await deps.logs.insert(parsed)
+    project_logs.__qualname__ = project_logs.__name__
     return project_logs
 
 
@@ -118,6 +129,7 @@ def command_intake(deps: WorkerDeps) -> Callable[[Any], Awaitable[None]]:
         async for event in stream.events():
             await handle_command(deps.commands, deps.pool, deps.events, deps.settings,
                                  event.value)
+    intake_commands.__qualname__ = intake_commands.__name__
     return intake_commands
 
 

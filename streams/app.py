@@ -11,8 +11,35 @@ from dataclasses import dataclass
 from typing import Any
 
 import faust
+from faust.transport.drivers import TRANSPORTS
+from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from infra.settings import Settings
+
+# Tansu answers a fetch only when fetch_max_wait_ms runs out, not when a record
+# arrives, and Faust hard-codes 1500 ms: a short wait keeps agents within milliseconds.
+FETCH_MAX_WAIT_MS = 20
+
+
+class _FastFetchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
+        return consumer
+
+
+class _FastFetchConsumer(faust_aiokafka.Consumer):
+    def _new_consumer_thread(self) -> Any:
+        return _FastFetchConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+
+class Transport(faust_aiokafka.Transport):
+    """aiokafka transport with a short fetch wait (``bskafka://`` broker URLs)."""
+
+    Consumer = _FastFetchConsumer
+
+
+TRANSPORTS.aliases["bskafka"] = f"{__name__}:Transport"
 
 
 @dataclass
@@ -25,7 +52,7 @@ class Topics:
 def faust_app(settings: Settings) -> faust.App:
     return faust.App(
         "buildspace",
-        broker=f"kafka://{settings.kafka_bootstrap}",
+        broker=f"bskafka://{settings.kafka_bootstrap}",
         store="memory://",
         autodiscover=False,
         web_enabled=False,

@@ -1,0 +1,256 @@
+"""The ECS runner against moto's ECS and EC2: launch, inspect, cancel, refuse."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from builder.ecs_runner import EcsRunner, EcsRunnerError, default_ecs_client, run_task_request
+from infra.settings import Settings
+from schemas.builds import BuildSettings, BuildSpec
+
+REGION = "us-east-1"
+TASK_DEFINITION = Path(__file__).parents[2] / "infra" / "ecs-task-definition.json"
+
+SPEC = BuildSpec(
+    project_id="prj_1",
+    deployment_id="dpl_1",
+    git_url="https://github.com/example/site.git",
+    ref="main",
+    settings=BuildSettings(build_command="npm run build", output_directory="dist"),
+    correlation_id="corr_1",
+)
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    """A VPC with a subnet and security group, an ECS cluster, the builder task definition."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    with mock_aws():
+        ec2 = boto3.client("ec2", region_name=REGION)
+        vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+        group = ec2.create_security_group(
+            GroupName="buildspace-builder", Description="builds", VpcId=vpc
+        )["GroupId"]
+        ecs = boto3.client("ecs", region_name=REGION)
+        ecs.create_cluster(clusterName="buildspace")
+        ecs.register_task_definition(**json.loads(TASK_DEFINITION.read_text()))
+        yield {"ec2": ec2, "ecs": ecs, "subnet": subnet, "group": group}
+
+
+def make_settings(aws: dict[str, Any], **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "kafka_bootstrap": "kafka.internal:9092",
+        "s3_endpoint": "https://s3.internal",
+        "ecs_subnets": [aws["subnet"]],
+        "ecs_security_groups": [aws["group"]],
+        "ecs_assign_public_ip": True,
+    }
+    return Settings(**{**values, **overrides})
+
+
+def capture_run_task(client: Any) -> list[dict[str, Any]]:
+    """Record the RunTask parameters as sent (moto does not echo network settings)."""
+    sent: list[dict[str, Any]] = []
+    client.meta.events.register(
+        "provide-client-params.ecs.RunTask", lambda params, **_: sent.append(params)
+    )
+    return sent
+
+
+def describe(ecs: Any, arn: str) -> dict[str, Any]:
+    tasks = ecs.describe_tasks(cluster="buildspace", tasks=[arn], include=["TAGS"])["tasks"]
+    assert len(tasks) == 1
+    return tasks[0]
+
+
+def env_of(task: dict[str, Any]) -> dict[str, str]:
+    (override,) = task["overrides"]["containerOverrides"]
+    return {e["name"]: e["value"] for e in override["environment"]}
+
+
+def test_a_deployment_is_launched_with_one_idempotency_token(aws: dict[str, Any]) -> None:
+    settings = make_settings(aws)
+    other = SPEC.model_copy(update={"deployment_id": "dpl_2"})
+
+    first, again, second = (run_task_request(settings, s) for s in (SPEC, SPEC, other))
+
+    assert first["clientToken"] == again["clientToken"] != second["clientToken"]
+    assert len(first["clientToken"]) <= 64
+
+
+def test_task_definition_is_fargate_and_carries_no_secrets() -> None:
+    definition = json.loads(TASK_DEFINITION.read_text())
+    assert definition["family"] == "buildspace-builder"
+    assert definition["networkMode"] == "awsvpc"
+    assert definition["requiresCompatibilities"] == ["FARGATE"]
+    (container,) = definition["containerDefinitions"]
+    assert container["name"] == "builder" and container["memory"] > 0
+    assert container["logConfiguration"]["logDriver"] == "awslogs"
+    assert "secrets" not in container
+    names = {e["name"] for e in container.get("environment", [])}
+    assert not {n for n in names if "KEY" in n or "SECRET" in n or "PASSWORD" in n}
+
+
+def test_launch_starts_a_fargate_task_with_the_spec(aws: dict[str, Any]) -> None:
+    settings = make_settings(aws)
+    runner = EcsRunner(settings, ecs_client=aws["ecs"])
+    sent = capture_run_task(aws["ecs"])
+
+    arn = asyncio.run(runner.launch(SPEC))
+
+    task = describe(aws["ecs"], arn)
+    assert task["clusterArn"].endswith(":cluster/buildspace")
+    assert task["taskDefinitionArn"].endswith(":task-definition/buildspace-builder:1")
+    assert task["launchType"] == "FARGATE"
+    assert task["startedBy"] == "buildspace"
+    assert task["desiredStatus"] == "RUNNING"
+    (override,) = task["overrides"]["containerOverrides"]
+    assert override["name"] == "builder"
+    assert override["command"] == ["python", "-m", "builder.run"]
+    env = env_of(task)
+    assert BuildSpec.model_validate_json(env["BUILDSPACE_BUILD_SPEC"]) == SPEC
+    assert env["BUILDSPACE_KAFKA_BOOTSTRAP"] == "kafka.internal:9092"
+    assert env["BUILDSPACE_S3_ENDPOINT"] == "https://s3.internal"
+    assert env["BUILDSPACE_ARTIFACTS_BUCKET"] == settings.artifacts_bucket
+    assert env["BUILDSPACE_TOPIC_EVENTS"] == settings.topic_events
+    assert env["BUILDSPACE_TOPIC_LOGS"] == settings.topic_logs
+    assert json.loads(env["BUILDSPACE_GIT_ALLOWED_PROTOCOLS"]) == ["http", "https"]
+    assert "BUILDSPACE_DATABASE_URL" not in env
+    tags = {t["key"]: t["value"] for t in task["tags"]}
+    assert tags == {"deployment_id": "dpl_1", "project_id": "prj_1"}
+    (attachment,) = task["attachments"]
+    details = {d["name"]: d["value"] for d in attachment["details"]}
+    assert details["subnetId"] == aws["subnet"]
+    (network,) = [p["networkConfiguration"]["awsvpcConfiguration"] for p in sent]
+    assert network == {
+        "subnets": [aws["subnet"]],
+        "securityGroups": [aws["group"]],
+        "assignPublicIp": "ENABLED",
+    }
+
+
+def test_the_forwarded_settings_configure_the_builder(aws: dict[str, Any]) -> None:
+    settings = make_settings(aws, topic_logs="acme.logs", artifacts_bucket="acme-artifacts")
+    arn = asyncio.run(EcsRunner(settings, ecs_client=aws["ecs"]).launch(SPEC))
+
+    env = env_of(describe(aws["ecs"], arn))
+    prefixed = {k: v for k, v in env.items() if k != "BUILDSPACE_BUILD_SPEC"}
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in prefixed.items():
+            patch.setenv(name, value)
+        seen = Settings()
+    assert seen.topic_logs == "acme.logs"
+    assert seen.artifacts_bucket == "acme-artifacts"
+    assert seen.kafka_bootstrap == settings.kafka_bootstrap
+    assert seen.s3_secret_key == settings.s3_secret_key
+
+
+def test_cancel_stops_the_deployments_task(aws: dict[str, Any]) -> None:
+    runner = EcsRunner(make_settings(aws), ecs_client=aws["ecs"])
+    other = SPEC.model_copy(update={"deployment_id": "dpl_2"})
+
+    async def scenario() -> tuple[str, str]:
+        arn = await runner.launch(SPEC)
+        other_arn = await runner.launch(other)
+        await runner.cancel("dpl_1")
+        return arn, other_arn
+
+    arn, other_arn = asyncio.run(scenario())
+
+    stopped = describe(aws["ecs"], arn)
+    assert stopped["desiredStatus"] == "STOPPED"
+    assert stopped["lastStatus"] == "STOPPED"
+    assert stopped["stoppedReason"] == "canceled"
+    assert describe(aws["ecs"], other_arn)["desiredStatus"] == "RUNNING"
+
+
+def test_cancel_finds_the_task_after_a_restart(aws: dict[str, Any]) -> None:
+    settings = make_settings(aws)
+    arn = asyncio.run(EcsRunner(settings, ecs_client=aws["ecs"]).launch(SPEC))
+
+    restarted = EcsRunner(settings, ecs_client=aws["ecs"])
+    asyncio.run(restarted.cancel("dpl_1"))
+
+    assert describe(aws["ecs"], arn)["desiredStatus"] == "STOPPED"
+
+
+def test_cancel_of_an_unknown_deployment_changes_nothing(aws: dict[str, Any]) -> None:
+    runner = EcsRunner(make_settings(aws), ecs_client=aws["ecs"])
+    arn = asyncio.run(runner.launch(SPEC))
+
+    asyncio.run(runner.cancel("dpl_unknown"))
+
+    assert describe(aws["ecs"], arn)["desiredStatus"] == "RUNNING"
+
+
+def test_run_task_failures_raise_a_clear_error() -> None:
+    client = boto3.client(
+        "ecs", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="y"
+    )
+    settings = Settings(kafka_bootstrap="kafka:9092", ecs_subnets=["subnet-1"])
+    with Stubber(client) as stub:
+        stub.add_response(
+            "run_task",
+            {"tasks": [], "failures": [{"arn": "arn:aws:ecs:x", "reason": "RESOURCE:MEMORY"}]},
+        )
+        runner = EcsRunner(settings, ecs_client=client)
+        with pytest.raises(EcsRunnerError, match=r"dpl_1.*RESOURCE:MEMORY"):
+            asyncio.run(runner.launch(SPEC))
+        stub.assert_no_pending_responses()
+
+
+def test_cancel_of_a_task_ecs_has_forgotten_is_a_no_op() -> None:
+    client = boto3.client(
+        "ecs", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="y"
+    )
+    arn = "arn:aws:ecs:us-east-1:123456789012:task/buildspace/gone"
+    with Stubber(client) as stub:
+        stub.add_response("run_task", {"tasks": [{"taskArn": arn}], "failures": []})
+        stub.add_client_error(
+            "stop_task",
+            service_error_code="InvalidParameterException",
+            service_message="The referenced task was not found.",
+        )
+        runner = EcsRunner(Settings(kafka_bootstrap="kafka:9092"), ecs_client=client)
+
+        async def scenario() -> None:
+            await runner.launch(SPEC)
+            await runner.cancel("dpl_1")
+
+        asyncio.run(scenario())
+        stub.assert_no_pending_responses()
+
+
+def test_a_missing_cluster_raises_a_clear_error(aws: dict[str, Any]) -> None:
+    runner = EcsRunner(make_settings(aws, ecs_cluster="absent"), ecs_client=aws["ecs"])
+
+    with pytest.raises(EcsRunnerError, match="run_task failed.*Cluster not found"):
+        asyncio.run(runner.launch(SPEC))
+
+
+def test_launch_without_a_reachable_broker_is_refused(aws: dict[str, Any]) -> None:
+    runner = EcsRunner(make_settings(aws, kafka_bootstrap=None), ecs_client=aws["ecs"])
+
+    with pytest.raises(EcsRunnerError, match="KAFKA_BOOTSTRAP"):
+        asyncio.run(runner.launch(SPEC))
+    assert aws["ecs"].list_tasks(cluster="buildspace")["taskArns"] == []
+
+
+def test_default_client_uses_the_ecs_endpoint_and_region() -> None:
+    settings = Settings(ecs_endpoint="http://ecs.local:4566", s3_region="eu-west-1")
+    client = default_ecs_client(settings)
+    assert client.meta.endpoint_url == "http://ecs.local:4566"
+    assert client.meta.region_name == "eu-west-1"
+    client.close()

@@ -1,0 +1,48 @@
+"""One platform (``buildspace up``) and one git server for the end-to-end tests."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.gitserver import GitServer
+from tests.support.platform import Platform, fresh_database
+
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def git_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitServer]:
+    with GitServer(tmp_path_factory.mktemp("git")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    with fresh_database() as dsn:
+        running = Platform(tmp_path_factory.mktemp("platform"), dsn)
+        running.start()
+        try:
+            yield running
+        finally:
+            if running.proc and running.proc.poll() is None:
+                running.stop()
+
+
+def read_tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.fixture(scope="session")
+def vite_app(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    """(the Vite app's sources, its build output built here with the same lockfile)."""
+    sources = read_tree(FIXTURES / "vite-app")
+    work = tmp_path_factory.mktemp("vite-reference")
+    shutil.copytree(FIXTURES / "vite-app", work, dirs_exist_ok=True)
+    for argv in (["npm", "ci", "--no-audit", "--no-fund"], ["npm", "run", "build"]):
+        subprocess.run(argv, cwd=work, check=True, capture_output=True, timeout=300)
+    return sources, read_tree(work / "dist")

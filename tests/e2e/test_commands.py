@@ -1,0 +1,113 @@
+"""Commands over HTTP and Kafka: validation, uniqueness, outcomes, seed APIs."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import orjson
+import pytest
+
+from schemas.envelope import new_id
+from tests.support.kafka import find_event, produce, topic_size
+
+REPO = "http://127.0.0.1:1/acme/site.git"
+
+BAD_CREATES = [
+    ({"name": "s", "git_url": "file:///etc/passwd"}, "git_url"),
+    ({"name": "s", "git_url": "ext::sh -c id"}, "git_url"),
+    ({"name": "s", "git_url": "ssh://-oProxyCommand=id/x"}, "git_url"),
+    ({"name": "s", "git_url": "/srv/git/site.git"}, "git_url"),
+    ({"name": "s", "git_url": "-https://github.com/a/b"}, "git_url"),
+    ({"name": "s", "git_url": "https://evil.example.com/a/b.git"}, "git_url"),
+    ({"name": "x" * 64, "git_url": REPO}, "name"),
+    ({"name": 42, "git_url": REPO}, "name"),
+    ({"name": "s", "git_url": REPO, "surprise": True}, "surprise"),
+    ({"name": "s"}, "git_url"),
+]
+
+
+@pytest.mark.parametrize(("body", "field"), BAD_CREATES)
+def test_bad_input_is_rejected_naming_the_field_and_appends_nothing(platform, body, field):
+    before = topic_size(platform.kafka, "buildspace.events")
+    with platform.client() as c:
+        r = c.post("/v1/projects", json=body)
+        assert 400 <= r.status_code < 500, r.text
+        error = r.json()["error"]
+        assert field in {f["field"] for f in error["fields"]}, error
+        assert all(p["name"] != "s" for p in c.get("/v1/projects").json())
+    assert topic_size(platform.kafka, "buildspace.events") == before
+
+
+def test_bad_deployment_requests_append_nothing(platform):
+    before = topic_size(platform.kafka, "buildspace.events")
+    with platform.client() as c:
+        assert c.post("/v1/projects/nope/deployments").status_code == 404
+        assert c.post("/v1/projects/nope/deployments", json={"ref": "--upload-pack=x"}
+                      ).status_code == 422
+        assert c.post("/v1/projects/nope/deployments", content=b"{not json",
+                      headers={"content-type": "application/json"}).status_code == 422
+    assert topic_size(platform.kafka, "buildspace.events") == before
+
+
+def test_twenty_concurrent_creates_of_one_name_make_exactly_one_project(platform):
+    name = f"race-{new_id()[:6]}"
+
+    async def race() -> list[int]:
+        async with httpx.AsyncClient(base_url=platform.api, timeout=30) as c:
+            rs = await asyncio.gather(*[
+                c.post("/v1/projects", json={"name": name, "git_url": REPO})
+                for _ in range(20)])
+        return sorted(r.status_code for r in rs)
+
+    assert asyncio.run(race()) == [201] + [409] * 19
+    with platform.client() as c:
+        assert [p["name"] for p in c.get("/v1/projects").json()].count(name) == 1
+
+
+def test_commands_from_kafka_are_validated_and_answered_with_an_outcome(platform):
+    good, bad = new_id(), new_id()
+    name = f"from-kafka-{good[:6]}"
+    produce(platform.kafka, "buildspace.commands", orjson.dumps(
+        {"command_id": good, "command": {"type": "CreateProject", "name": name,
+                                         "git_url": REPO}}))
+    produce(platform.kafka, "buildspace.commands", orjson.dumps(
+        {"command_id": bad, "command": {"type": "CreateProject", "name": name,
+                                        "git_url": "file:///etc/passwd"}}))
+    produce(platform.kafka, "buildspace.commands", b"this is not json")
+    accepted = find_event(platform.kafka, "buildspace.events",
+                          lambda e: e.get("command_id") == good)
+    assert accepted["type"] == "CommandAccepted"
+    rejected = find_event(platform.kafka, "buildspace.events",
+                          lambda e: e.get("command_id") == bad)
+    assert rejected["type"] == "CommandRejected" and rejected["status"] == 422
+    assert "git_url" in rejected["reason"]
+    created = find_event(platform.kafka, "buildspace.events",
+                         lambda e: e["event_id"] in accepted["event_ids"])
+    assert created["type"] == "ProjectCreated" and created["name"] == name
+    # the same command delivered again is not applied twice
+    produce(platform.kafka, "buildspace.commands", orjson.dumps(
+        {"command_id": good, "command": {"type": "RequestDeployment",
+                                         "project_id": created["project_id"]}}))
+    with platform.client() as c:
+        assert c.get(f"/v1/projects/{created['project_id']}").status_code == 200
+
+
+def test_the_seed_systems_deploy_api(platform, git_server):
+    url = git_server.make_repo("seed", {"index.html": "<p>seed</p>"})
+    with platform.client() as c:
+        queued = c.post("/project", json={"gitURL": url, "slug": "seed-one"})
+        assert queued.status_code == 200, queued.text
+        assert queued.json() == {"status": "queued", "data": {
+            "projectSlug": "seed-one",
+            "url": f"http://seed-one.localhost:{platform.edge_port}"}}
+        named = c.post("/project", json={"name": "seed-two", "gitUrl": url}).json()
+        assert named["status"] == "QUEUE" and named["projectSlug"] == "seed-two"
+        assert named["url"] == f"http://seed-two.localhost:{platform.edge_port}"
+        assert c.post("/project", json={"gitURL": "file:///etc"}).status_code == 422
+    platform.wait_status(named["deploymentId"], {"READY"})
+    assert platform.get_site("seed-two.localhost").text == "<p>seed</p>"
+    with platform.client() as c:
+        raw = c.get(f"/logs/{named['deploymentId']}").json()["rawLogs"]
+    assert raw and set(raw[0]) == {"event_id", "deployment_id", "log", "timestamp"}
+    assert raw[0]["deployment_id"] == named["deploymentId"]

