@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from commands.service import Outcome
 from infra.deps import Platform, PlatformDep
 from schemas.commands import CreateProject, RequestDeployment, subdomain_for
-from schemas.envelope import new_id
+from schemas.envelope import Meta, new_id
 from schemas.errors import Conflict, Invalid
 from schemas.events import DeploymentRequested
 
@@ -55,7 +55,7 @@ def parse_form(body: dict[str, Any]) -> tuple[str, str, bool]:
 
 
 async def create_or_reuse(conn: asyncpg.Connection, platform: Platform, name: str,
-                          git_url: str, meta: dict[str, str | None]) -> str:
+                          git_url: str, meta: Meta) -> str:
     cmd = CreateProject(name=name, git_url=git_url)
     existing = await platform.commands.project_for_subdomain(subdomain_for(name))
     if existing is None:
@@ -72,7 +72,7 @@ async def seed_project(platform: PlatformDep, body: Annotated[dict[str, Any], Bo
                        ) -> dict[str, Any]:
     """Seed-compatible: create (or reuse) a project by slug and deploy it."""
     name, git_url, named = parse_form(body)
-    meta = {"correlation_id": new_id(), "causation_id": None}
+    meta = Meta.new()
     try:
         CreateProject(name=name, git_url=git_url)
     except ValidationError as exc:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from schemas.builds import BuildSettings, BuildSpec
 from schemas.commands import CreateProject, RequestDeployment, subdomain_for
-from schemas.envelope import Envelope, new_id
+from schemas.envelope import Envelope, Meta, new_id
 from schemas.errors import Conflict, NotFound
 from schemas.events import DeploymentRequested, ProjectCreated
 
@@ -39,7 +39,7 @@ def evolve(state: ProjectState, event: Envelope) -> ProjectState:
     return state
 
 
-def create_project(state: ProjectState, cmd: CreateProject, meta: dict[str, str | None]
+def create_project(state: ProjectState, cmd: CreateProject, meta: Meta
                    ) -> list[Envelope]:
     if state.exists:
         raise Conflict(f"project {state.project_id} already exists", field="name")
@@ -50,12 +50,12 @@ def create_project(state: ProjectState, cmd: CreateProject, meta: dict[str, str 
     return [ProjectCreated(
         stream_id=state.project_id, project_id=state.project_id, name=cmd.name,
         subdomain=subdomain_for(cmd.name), git_url=cmd.git_url, branch=cmd.branch,
-        settings=settings, **meta,
+        settings=settings, correlation_id=meta.correlation_id, causation_id=meta.causation_id,
     )]
 
 
 def request_deployment(state: ProjectState, cmd: RequestDeployment,
-                       meta: dict[str, str | None], deployment_id: str | None = None
+                       meta: Meta, deployment_id: str | None = None
                        ) -> list[Envelope]:
     if not state.exists:
         raise NotFound(f"project {cmd.project_id} does not exist", field="project_id")
@@ -63,16 +63,17 @@ def request_deployment(state: ProjectState, cmd: RequestDeployment,
     spec = BuildSpec(
         project_id=state.project_id, deployment_id=deployment_id, git_url=state.git_url,
         ref=cmd.ref or state.branch, settings=state.settings,
-        correlation_id=meta.get("correlation_id"),
+        correlation_id=meta.correlation_id,
     )
     return [DeploymentRequested(
         stream_id=state.project_id, project_id=state.project_id, deployment_id=deployment_id,
-        number=state.deployments + 1, spec=spec, **meta,
+        number=state.deployments + 1, spec=spec, correlation_id=meta.correlation_id,
+        causation_id=meta.causation_id,
     )]
 
 
 def decide(state: ProjectState, cmd: CreateProject | RequestDeployment,
-           meta: dict[str, str | None]) -> list[Envelope]:
+           meta: Meta) -> list[Envelope]:
     if isinstance(cmd, CreateProject):
         return create_project(state, cmd, meta)
     return request_deployment(state, cmd, meta)

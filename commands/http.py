@@ -16,7 +16,7 @@ from infra.settings import Settings
 from projections.routes import deployment_label
 from schemas.api import DeploymentAccepted, ProjectOut
 from schemas.commands import CreateProject, RequestDeployment, check_ref
-from schemas.envelope import new_id
+from schemas.envelope import Meta, new_id
 from schemas.events import DeploymentRequested, ProjectCreated
 
 router = APIRouter(prefix="/v1", tags=["commands"])
@@ -56,7 +56,7 @@ def deployment_response(outcome: Outcome, settings: Settings) -> DeploymentAccep
 @router.post("/projects", status_code=status.HTTP_201_CREATED, response_model=ProjectOut)
 async def create_project(cmd: CreateProject, platform: PlatformDep) -> ProjectOut:
     """Create a project from a Git repository; its site is served at its subdomain."""
-    meta = {"correlation_id": new_id(), "causation_id": None}
+    meta = Meta.new()
     async with platform.pool.acquire() as conn, conn.transaction():
         outcome = await platform.commands.create_project(conn, cmd, meta, new_id())
     platform.consistency.appended(outcome.positions)
@@ -70,7 +70,7 @@ async def request_deployment(project_id: str, platform: PlatformDep,
                              ) -> DeploymentAccepted:
     """Queue a deployment of the project's branch (or the given ref)."""
     cmd = RequestDeployment(project_id=project_id, ref=body.ref if body else None)
-    meta = {"correlation_id": new_id(), "causation_id": None}
+    meta = Meta.new()
     async with platform.pool.acquire() as conn, conn.transaction():
         outcome = await platform.commands.request_deployment(conn, cmd, meta)
     platform.consistency.appended(outcome.positions)

@@ -15,7 +15,7 @@ from commands.decide import ProjectState, create_project, evolve, request_deploy
 from infra.kafka import EventLog, Position
 from infra.settings import Settings
 from schemas.commands import CreateProject, RequestDeployment, subdomain_for
-from schemas.envelope import Envelope
+from schemas.envelope import Envelope, Meta
 from schemas.errors import Conflict, Invalid
 from schemas.git_urls import git_url_host
 
@@ -43,7 +43,7 @@ class CommandService:
             raise Invalid(f"git host {host!r} is not in the allow-list", field="git_url")
 
     async def create_project(self, conn: asyncpg.Connection, cmd: CreateProject,
-                             meta: dict[str, str | None], project_id: str) -> Outcome:
+                             meta: Meta, project_id: str) -> Outcome:
         """Run inside ``conn``'s transaction: claim the subdomain, decide, append."""
         self.check_create(cmd)
         subdomain = subdomain_for(cmd.name)
@@ -53,7 +53,7 @@ class CommandService:
         return await self._append(conn, state, create_project(state, cmd, meta))
 
     async def request_deployment(self, conn: asyncpg.Connection, cmd: RequestDeployment,
-                                 meta: dict[str, str | None]) -> Outcome:
+                                 meta: Meta) -> Outcome:
         state = await store.load_for_update(conn, cmd.project_id)
         return await self._append(conn, state, request_deployment(state, cmd, meta))
 

@@ -32,11 +32,11 @@ def wait_for_port(host: str, port: int, timeout: float, proc: subprocess.Popen[b
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args[0]} exited with code {proc.returncode}")
+            raise RuntimeError(f"{proc.args!r} exited with code {proc.returncode}")
         with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.2):
             return
         time.sleep(0.05)
-    raise RuntimeError(f"{proc.args[0]} did not listen on {host}:{port} within {timeout} s")
+    raise RuntimeError(f"{proc.args!r} did not listen on {host}:{port} within {timeout} s")
 
 
 def _die_with_parent() -> None:

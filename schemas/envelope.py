@@ -41,5 +41,19 @@ class Envelope(BaseModel):
         }
 
 
+class Meta(BaseModel):
+    """Why an event happened: the command or event that caused it, and the request's
+    correlation id (shared by everything one user action led to)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    correlation_id: str | None = None
+    causation_id: str | None = None
+
+    @classmethod
+    def new(cls) -> Meta:
+        return cls(correlation_id=new_id())
+
+
 def dumps(model: BaseModel) -> bytes:
     return orjson.dumps(model.model_dump(mode="json"))

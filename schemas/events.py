@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+import orjson
 from pydantic import Field, TypeAdapter
 
 from schemas.builds import BuildSettings, BuildSpec
@@ -98,8 +99,5 @@ def parse_event(data: bytes | dict[str, Any]) -> ControlEvent:
     """Parse any control-plane event (raises ``pydantic.ValidationError``)."""
     from schemas.upcasting import upcast
 
-    if isinstance(data, bytes | bytearray | str):
-        import orjson
-
-        data = orjson.loads(data)
-    return control_event_adapter.validate_python(upcast(data))
+    parsed = orjson.loads(data) if isinstance(data, bytes | bytearray | str) else data
+    return control_event_adapter.validate_python(upcast(parsed))

@@ -54,24 +54,25 @@ def position_of(event: Any) -> Position:
     return Position(msg.topic, msg.partition, msg.offset)
 
 
-async def parsed_events(stream: Any, deps: WorkerDeps
+async def parsed_events(stream: Any, deps: WorkerDeps, dead_letters: bool
                         ) -> AsyncIterator[tuple[Position, Envelope | None]]:
-    """Each control event with its position; a malformed one is dead-lettered and
-    yielded as ``None`` so the projection still advances past it."""
+    """Each control event with its position; a malformed one is yielded as ``None`` so
+    the projection still advances past it, and dead-lettered by one agent only."""
     async for event in stream.events():
         pos, value = position_of(event), event.value
         try:
             yield pos, parse_event(value)
         except (ValidationError, ValueError) as exc:
-            await dead_letter(deps.events, pos, event.key, value, f"malformed event: {exc}")
+            if dead_letters:
+                await dead_letter(deps.events, pos, event.key, value, f"malformed event: {exc}")
             yield pos, None
 
 
 def projector(name: str, deps: WorkerDeps,
-              apply: Callable[[asyncpg.Connection, Envelope], Awaitable[Any]]
-              ) -> Callable[[Any], Awaitable[None]]:
+              apply: Callable[[asyncpg.Connection, Envelope], Awaitable[Any]],
+              dead_letters: bool = False) -> Callable[[Any], Awaitable[None]]:
     async def agent(stream: Any) -> None:
-        async for pos, event in parsed_events(stream, deps):
+        async for pos, event in parsed_events(stream, deps, dead_letters):
             await apply_once(deps.pool, name, pos, _handler(apply, event))
     agent.__name__ = agent.__qualname__ = f"project_{name}"
     return agent
@@ -135,7 +136,7 @@ def command_intake(deps: WorkerDeps) -> Callable[[Any], Awaitable[None]]:
 
 def register_agents(app: faust.App, topics: Topics, deps: WorkerDeps) -> None:
     agents = [
-        (topics.events_topic, projector(control_plane.NAME, deps, control_plane.apply)),
+        (topics.events_topic, projector(control_plane.NAME, deps, control_plane.apply, True)),
         (topics.events_topic, projector(routes.NAME, deps, route_applier(deps))),
         (topics.events_topic, projector("launcher", deps, launcher(deps))),
         (topics.logs_topic, log_projector(deps)),

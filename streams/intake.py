@@ -17,15 +17,15 @@ from commands.service import CommandService, Outcome
 from infra.kafka import EventLog
 from infra.settings import Settings
 from schemas.commands import CommandMessage, CreateProject
-from schemas.envelope import new_id
+from schemas.envelope import Meta, new_id
 from schemas.errors import BuildspaceError
 from schemas.events import CommandAccepted, CommandRejected
 
 
 def rejection(value: Any, exc: ValidationError | BuildspaceError) -> CommandRejected:
-    body = value if isinstance(value, dict) else {}
+    body: dict[str, Any] = value if isinstance(value, dict) else {}
     command_id = str(body.get("command_id") or new_id())[:128]
-    command = body.get("command") if isinstance(body.get("command"), dict) else {}
+    command: dict[str, Any] = body["command"] if isinstance(body.get("command"), dict) else {}
     if isinstance(exc, ValidationError):
         errors = [{"field": ".".join(map(str, e["loc"])), "message": e["msg"]}
                   for e in exc.errors()]
@@ -42,8 +42,8 @@ def rejection(value: Any, exc: ValidationError | BuildspaceError) -> CommandReje
 
 async def execute(service: CommandService, conn: asyncpg.Connection, msg: CommandMessage
                   ) -> Outcome:
-    meta = {"correlation_id": msg.correlation_id or msg.command_id,
-            "causation_id": msg.command_id}
+    meta = Meta(correlation_id=msg.correlation_id or msg.command_id,
+                causation_id=msg.command_id)
     cmd = msg.command
     if isinstance(cmd, CreateProject):
         return await service.create_project(conn, cmd, meta, new_id())
@@ -69,6 +69,7 @@ async def handle_command(service: CommandService, pool: asyncpg.Pool, events: Ev
         body = orjson.loads(value or b"null")
     except orjson.JSONDecodeError:
         body = None
+    outcome: CommandAccepted | CommandRejected | None
     try:
         msg = CommandMessage.model_validate(body)
         outcome = await apply(service, pool, msg)

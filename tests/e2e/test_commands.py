@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 
 import httpx
 import orjson
@@ -111,3 +112,16 @@ def test_the_seed_systems_deploy_api(platform, git_server):
         raw = c.get(f"/logs/{named['deploymentId']}").json()["rawLogs"]
     assert raw and set(raw[0]) == {"event_id", "deployment_id", "log", "timestamp"}
     assert raw[0]["deployment_id"] == named["deploymentId"]
+
+
+def test_a_malformed_event_goes_to_the_dead_letter_topic_and_processing_continues(platform):
+    marker = new_id()
+    produce(platform.kafka, "buildspace.events",
+            orjson.dumps({"type": "ProjectCreated", "marker": marker}), key=b"junk")
+    letter = find_event(platform.kafka, "buildspace.events.dlq",
+                        lambda e: marker.encode() in base64.b64decode(e.get("value") or ""))
+    assert "malformed event" in letter["reason"]
+    with platform.client() as c:
+        r = c.post("/v1/projects", json={"name": f"after-dlq-{marker[:6]}", "git_url": REPO})
+        assert r.status_code == 201
+        assert c.get(f"/v1/projects/{r.json()['id']}").status_code == 200

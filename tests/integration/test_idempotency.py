@@ -14,6 +14,7 @@ from projections import control_plane, routes
 from projections.logs import LogStore
 from projections.tracking import apply_once
 from schemas.commands import CreateProject, RequestDeployment
+from schemas.envelope import Meta
 from schemas.events import BuildStarted, DeploymentFailed, DeploymentReady
 from schemas.logs import BuildLogAppended, LogLine
 from tests.support.platform import fresh_database
@@ -22,7 +23,7 @@ TABLES = ["projects", "deployments", "routes", "route_projects", "route_deployme
 
 
 def history() -> list:
-    meta = {"correlation_id": None, "causation_id": None}
+    meta = Meta()
     state, events = ProjectState(project_id="p1"), []
     for cmd in (CreateProject(name="site", git_url="https://github.com/a/b"),
                 RequestDeployment(project_id="p1"), RequestDeployment(project_id="p1")):
@@ -66,7 +67,8 @@ def test_redelivered_events_leave_read_models_unchanged():
             events = history()
             published = await deliver(pool, events, 0)
             once = await snapshot(pool)
-            assert [r.hostname for r in published] == ["site", f"{events[1].deployment_id[:12]}-site"]
+            label = f"{events[1].deployment_id[:12]}-site"
+            assert [r.hostname for r in published] == ["site", label]
             assert await deliver(pool, events, 0) == []  # same offsets: skipped by tracking
             assert await snapshot(pool) == once
             assert await deliver(pool, events, 100) == []  # replayed at new offsets: no-op rows

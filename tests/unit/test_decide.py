@@ -4,10 +4,11 @@ import pytest
 
 from commands.decide import ProjectState, decide, evolve
 from schemas.commands import CreateProject, RequestDeployment
+from schemas.envelope import Meta
 from schemas.errors import Conflict, NotFound
 from schemas.events import DeploymentRequested, ProjectCreated
 
-META = {"correlation_id": "c1", "causation_id": None}
+META = Meta(correlation_id="c1")
 
 
 def created_state() -> ProjectState:
