@@ -5,14 +5,17 @@ share one process under ``buildspace up``), without uvicorn's own signal handlin
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
 
 
 class _EmbeddedServer(uvicorn.Server):
-    def install_signal_handlers(self) -> None:  # the process owner handles signals
-        return None
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield  # the process that embeds the server owns signal handling
 
 
 class AsgiServer:

@@ -1,0 +1,143 @@
+"""Run the edge: follow the routes topic, then serve HTTP with uvicorn.
+
+Embeddable in a process that runs other roles (``EdgeServer`` or ``serve_edge`` in the
+current event loop; no signal handlers are installed), or standalone::
+
+    python -m edge        # what ``buildspace edge`` runs
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import uvicorn
+import uvloop
+
+from edge.app import EdgeApp
+from edge.follower import RouteFollower
+from edge.routes import RouteTable
+from edge.store import ArtifactStore
+from infra.connections import s3_client
+from infra.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class _EmbeddedUvicorn(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield  # the host process owns signal handling
+
+
+class EdgeServer:
+    """The edge role: ``await start()`` returns once the full route table is loaded and
+    HTTP is being served on ``port``; ``await stop()`` shuts both down."""
+
+    def __init__(self, settings: Settings, s3: Any) -> None:
+        self.settings = settings
+        self.table = RouteTable(settings.base_domain)
+        self.follower = RouteFollower(settings, self.table)
+        self.store = ArtifactStore(settings, s3)
+        self.app = EdgeApp(self.table, self.store, settings)
+        self.port: int | None = None
+        self._server: uvicorn.Server | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.follower.start()
+        try:
+            await self.follower.wait_ready()
+            await self._start_http()
+        except BaseException:
+            await self.stop()
+            raise
+        log.info("edge serving %d hosts on %s:%s", len(self.table), self.settings.edge_host,
+                 self.port)
+
+    async def wait(self) -> None:
+        """Until the HTTP server or the route follower stops; raises what it died of."""
+        assert self._task is not None and self.follower.task is not None, "start() first"
+        tasks = {self._task, self.follower.task}
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            task.result()
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self.follower.stop()
+
+    async def _start_http(self) -> None:
+        # Binding here (not in uvicorn) turns a busy port into an OSError for the caller
+        # instead of uvicorn's sys.exit, and lets port 0 pick a free port.
+        sock = _bind(self.settings.edge_host, self.settings.edge_port)
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            self.app,
+            loop="none",
+            http="httptools",
+            lifespan="off",
+            log_level="warning",
+            access_log=False,
+            server_header=False,
+            proxy_headers=False,
+            timeout_graceful_shutdown=5,
+        )
+        self._server = _EmbeddedUvicorn(config)
+        self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="edge-http")
+        while not self._server.started:
+            if self._task.done():
+                self._task.result()
+                raise RuntimeError("edge HTTP server exited during startup")
+            await asyncio.sleep(0.01)  # uvicorn offers no startup event to await
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+async def serve_edge(
+    settings: Settings, s3: Any, *, ready_event: asyncio.Event | None = None
+) -> None:
+    """Run the edge until cancelled (or until it fails); set ``ready_event`` once serving."""
+    server = EdgeServer(settings, s3)
+    await server.start()
+    try:
+        if ready_event is not None:
+            ready_event.set()
+        await server.wait()
+    finally:
+        await server.stop()
+
+
+def run(settings: Settings | None = None) -> None:
+    """Standalone entry: serve until SIGINT/SIGTERM."""
+    settings = settings or Settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(_run_until_signal(settings))
+
+
+async def _run_until_signal(settings: Settings) -> None:
+    main = asyncio.ensure_future(serve_edge(settings, s3_client(settings)))
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, main.cancel)
+    with contextlib.suppress(asyncio.CancelledError):
+        await main
