@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Any
 
@@ -42,6 +41,7 @@ class Roles:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._stops: list[Any] = []
+        self.watched: list[asyncio.Task[Any]] = []
         self.pool: asyncpg.Pool | None = None
         self.events: EventLog | None = None
         self.logs: LogStore | None = None
@@ -77,6 +77,7 @@ class Roles:
                             self.settings.api_port)
         await server.start()
         self._stops.append(server.stop)
+        self.watched.append(server.task)
 
     async def start_worker(self) -> None:
         from streams.agents import WorkerDeps, register_agents
@@ -98,9 +99,19 @@ class Roles:
         edge = EdgeServer(self.settings, s3_client(self.settings))
         await edge.start()
         self._stops.append(edge.stop)
+        watch = asyncio.create_task(edge.wait(), name="edge")
+        self.watched.append(watch)
+        self._stops.append(lambda: _cancel(watch))
 
     async def close(self) -> None:
         while self._stops:
             stop = self._stops.pop()
-            with contextlib.suppress(Exception):
+            try:
                 await stop()
+            except Exception:  # keep closing the rest
+                log.exception("closing %s failed", stop)
+
+
+async def _cancel(task: asyncio.Task[Any]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)

@@ -51,8 +51,16 @@ async def run_roles(settings: Settings, roles: list[str]) -> None:
             if role in roles:
                 await getattr(running, f"start_{role}")()
         announce(settings, roles)
-        await stop.wait()
+        stopping = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait({stopping, *running.watched},
+                                     return_when=asyncio.FIRST_COMPLETED)
         print("Stopping…", flush=True)
+        failed = [t for t in done if t is not stopping]
+        for task in failed:
+            log.error("role %s stopped: %r", task.get_name(), task.exception()
+                      if not task.cancelled() else "cancelled")
+        if failed:
+            raise SystemExit(1)
     finally:
         await running.close()
 

@@ -33,7 +33,12 @@ class AsgiServer:
                 raise RuntimeError("server exited during start")
             await asyncio.sleep(0.01)
 
+    @property
+    def task(self) -> asyncio.Task[None]:
+        assert self._task is not None, "start() first"
+        return self._task
+
     async def stop(self) -> None:
         self.server.should_exit = True
         if self._task is not None:
-            await self._task
+            await asyncio.gather(self._task, return_exceptions=True)

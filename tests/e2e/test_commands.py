@@ -107,7 +107,7 @@ def test_the_seed_systems_deploy_api(platform, git_server):
         assert named["url"] == f"http://seed-two.localhost:{platform.edge_port}"
         assert c.post("/project", json={"gitURL": "file:///etc"}).status_code == 422
     platform.wait_status(named["deploymentId"], {"READY"})
-    assert platform.get_site("seed-two.localhost").text == "<p>seed</p>"
+    assert platform.wait_site("seed-two.localhost").text == "<p>seed</p>"
     with platform.client() as c:
         raw = c.get(f"/logs/{named['deploymentId']}").json()["rawLogs"]
     assert raw and set(raw[0]) == {"event_id", "deployment_id", "log", "timestamp"}

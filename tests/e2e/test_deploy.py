@@ -59,7 +59,7 @@ def test_a_vite_app_is_built_and_served_at_its_subdomain(platform, git_server, v
     assert done["status"] == "READY", done
     assert re.fullmatch(r"[0-9a-f]{40}", done["commit_sha"])
 
-    index = platform.get_site(host(project["url"]))
+    index = platform.wait_site(host(project["url"]))
     assert index.status_code == 200
     assert index.headers["content-type"].startswith("text/html")
     assert index.content == built["index.html"]
@@ -89,7 +89,7 @@ def test_a_failed_build_is_reported_and_never_changes_what_is_served(platform, g
     first = deploy(platform, project["id"])
     assert platform.wait_status(first["id"], {"READY", "FAILED"})["status"] == "READY"
     site = host(project["url"])
-    assert platform.get_site(site).text == "<h1>one</h1>"
+    assert platform.wait_site(site).text == "<h1>one</h1>"
 
     git_server.commit("flaky", node_site("two", fail=True))
     second = deploy(platform, project["id"])
@@ -113,7 +113,7 @@ def test_a_repository_without_package_json_is_served_as_it_is(platform, git_serv
     accepted = deploy(platform, project["id"])
     assert platform.wait_status(accepted["id"], {"READY", "FAILED"})["status"] == "READY"
     site = host(project["url"])
-    assert platform.get_site(site).text == "<p>plain</p>"
+    assert platform.wait_site(site).text == "<p>plain</p>"
     assert platform.get_site(site, "/docs/").text == "<p>docs</p>"
     assert platform.get_site(site, "/../../etc/passwd").status_code == 404
     assert platform.get_site("nobody.localhost").status_code == 404

@@ -18,6 +18,7 @@ def test_everything_survives_a_restart(platform, git_server):
             "logs": c.get(f"/v1/deployments/{accepted['id']}/logs").json(),
         }
     assert before["logs"]["lines"]
+    assert platform.wait_site(host(project["url"])).text == "<p>still here</p>"
 
     assert platform.stop() == 0
     assert platform.orphans() == []

@@ -77,6 +77,7 @@ class Platform:
 
     def start(self, timeout: float = 120) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        seen = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "infra.cli", "up", "-v"], env=self.env, stdout=log,
@@ -86,7 +87,7 @@ class Platform:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"buildspace up exited: {self.tail()}")
-            if b"Buildspace is up" in self.log_path.read_bytes():
+            if b"Buildspace is up" in self.log_path.read_bytes()[seen:]:
                 return
             time.sleep(0.1)
         raise RuntimeError(f"buildspace up did not start: {self.tail()}")
@@ -124,6 +125,16 @@ class Platform:
 
     def get_site(self, host: str, path: str = "/", **kw: Any) -> httpx.Response:
         return httpx.get(self.edge + path, headers={"Host": host}, timeout=30, **kw)
+
+    def wait_site(self, host: str, path: str = "/", status: int = 200, timeout: float = 10
+                  ) -> httpx.Response:
+        """The edge's answer once it has caught up with a route change."""
+        deadline = time.monotonic() + timeout
+        while True:
+            r = self.get_site(host, path)
+            if r.status_code == status or time.monotonic() > deadline:
+                return r
+            time.sleep(0.02)
 
     def wait_status(self, deployment_id: str, wanted: set[str], timeout: float = 240
                     ) -> dict[str, Any]:
