@@ -48,18 +48,18 @@ async def deployment_ready(conn: asyncpg.Connection, e: DeploymentReady) -> None
     await conn.execute(
         "UPDATE deployments SET status = 'READY', finished_at = $2, commit_sha = $3, "
         "file_count = $4, total_bytes = $5, uploaded_blobs = $6, install_ms = $7, "
-        "build_ms = $8, started_at = coalesce(started_at, $2) "
+        "build_ms = $8, log_lines = $9, started_at = coalesce(started_at, $2) "
         "WHERE deployment_id = $1 AND status IN ('QUEUED', 'BUILDING')",
         e.deployment_id, e.occurred_at, e.commit_sha, e.file_count, e.total_bytes,
-        e.uploaded_blobs, e.install_ms, e.build_ms)
+        e.uploaded_blobs, e.install_ms, e.build_ms, e.log_lines)
 
 
 async def deployment_failed(conn: asyncpg.Connection, e: DeploymentFailed) -> None:
     await conn.execute(
         "UPDATE deployments SET status = 'FAILED', finished_at = $2, failure_reason = $3, "
-        "commit_sha = coalesce(commit_sha, $4) "
+        "commit_sha = coalesce(commit_sha, $4), log_lines = $5 "
         "WHERE deployment_id = $1 AND status IN ('QUEUED', 'BUILDING')",
-        e.deployment_id, e.occurred_at, e.reason, e.commit_sha)
+        e.deployment_id, e.occurred_at, e.reason, e.commit_sha, e.log_lines)
 
 
 HANDLERS = {

@@ -7,9 +7,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
+import asyncpg
 from fastapi import APIRouter, Query
 
-from infra.deps import PlatformDep, ReadPool, SettingsDep
+from infra.deps import Platform, PlatformDep, ReadPool, SettingsDep
+from infra.settings import Settings
 from projections import queries
 from schemas.api import DeploymentOut, LogLineOut, LogPage, ProjectOut
 
@@ -51,13 +53,22 @@ async def get_deployment(deployment_id: str, pool: ReadPool, settings: SettingsD
         return await queries.get_deployment(conn, settings, deployment_id)
 
 
+async def complete_logs(platform: Platform, pool: asyncpg.Pool, settings: Settings,
+                        deployment_id: str) -> None:
+    """404 for an unknown deployment; for a finished one, wait until its whole log is in."""
+    async with pool.acquire() as conn:
+        deployment = await queries.get_deployment(conn, settings, deployment_id)
+    if deployment.log_lines:
+        await platform.logs.wait_for_seq(deployment_id, deployment.log_lines,
+                                         settings.query_wait_seconds)
+
+
 @router.get("/deployments/{deployment_id}/logs", response_model=LogPage)
 async def get_logs(deployment_id: str, pool: ReadPool, settings: SettingsDep,
                    platform: PlatformDep, after_seq: Offset = 0,
                    limit: Limit = 1000) -> LogPage:
     """A page of the build log ordered by seq; pass ``next_after_seq`` for the next."""
-    async with pool.acquire() as conn:
-        await queries.get_deployment(conn, settings, deployment_id)
+    await complete_logs(platform, pool, settings, deployment_id)
     rows = await platform.logs.page(deployment_id, after_seq, limit + 1)
     lines = [LogLineOut(seq=r.seq, stream=r.stream, timestamp=r.ts, line=r.line)
              for r in rows[:limit]]
@@ -66,8 +77,10 @@ async def get_logs(deployment_id: str, pool: ReadPool, settings: SettingsDep,
 
 
 @compat.get("/logs/{deployment_id}")
-async def seed_logs(deployment_id: str, platform: PlatformDep) -> dict[str, Any]:
+async def seed_logs(deployment_id: str, platform: PlatformDep, pool: ReadPool,
+                    settings: SettingsDep) -> dict[str, Any]:
     """Seed-compatible: every log line of a deployment as ``rawLogs``."""
+    await complete_logs(platform, pool, settings, deployment_id)
     rows = await platform.logs.page(deployment_id, 0, 100_000)
     return {"rawLogs": [{
         "event_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{deployment_id}/{r.seq}")),

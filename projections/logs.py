@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -77,6 +78,23 @@ class LogStore:
     async def page(self, deployment_id: str, after_seq: int = 0, limit: int = 1000
                    ) -> list[LogRow]:
         return await asyncio.to_thread(self._page, deployment_id, after_seq, limit)
+
+    def _max_seq(self, deployment_id: str) -> int:
+        with self._lock:
+            result = self.client.query(
+                "SELECT max(seq) FROM build_logs WHERE deployment_id = {d:String}",
+                parameters={"d": deployment_id})
+        return int(result.result_rows[0][0] or 0)
+
+    async def wait_for_seq(self, deployment_id: str, seq: int, timeout: float) -> bool:
+        """Wait (bounded) until every line up to ``seq`` is stored: a finished
+        deployment's log is complete when it is read."""
+        deadline = time.monotonic() + timeout
+        while await asyncio.to_thread(self._max_seq, deployment_id) < seq:
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.02)
+        return True
 
     def close(self) -> None:
         with self._lock:

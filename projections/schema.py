@@ -35,8 +35,10 @@ CREATE TABLE IF NOT EXISTS deployments (
     total_bytes bigint,
     uploaded_blobs integer,
     install_ms integer,
-    build_ms integer
+    build_ms integer,
+    log_lines bigint
 );
+ALTER TABLE deployments ADD COLUMN IF NOT EXISTS log_lines bigint;
 CREATE INDEX IF NOT EXISTS deployments_project ON deployments (project_id, number DESC);
 CREATE TABLE IF NOT EXISTS route_projects (
     project_id text PRIMARY KEY,

@@ -44,6 +44,7 @@ class DeploymentOut(BaseModel):
     uploaded_blobs: int | None = None
     install_ms: int | None = None
     build_ms: int | None = None
+    log_lines: int | None = None
 
 
 class DeploymentAccepted(BaseModel):

@@ -51,6 +51,7 @@ class DeploymentReady(Envelope):
     uploaded_blobs: int
     install_ms: int
     build_ms: int
+    log_lines: int | None = Field(default=None, description="seq of the build's last log line")
 
 
 class DeploymentFailed(Envelope):
@@ -59,6 +60,7 @@ class DeploymentFailed(Envelope):
     deployment_id: str
     reason: str
     commit_sha: str | None = None
+    log_lines: int | None = Field(default=None, description="seq of the build's last log line")
 
 
 class CommandAccepted(Envelope):

@@ -1,0 +1,130 @@
+"""Publish a build's events: log lines to the logs topic (keyed by deployment id) and
+status events to the events topic (keyed by project id).
+
+Every line of the build, the builder's own ("system") lines included, gets the next
+``seq`` (1, 2, 3, …), so ``(deployment_id, seq)`` identifies it wherever it lands.
+Lines are batched into ``BuildLogAppended`` messages, but a line never waits more than
+``LINGER_S`` for its batch to be sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Literal, Protocol, cast
+
+from aiokafka import AIOKafkaProducer
+
+from infra.connections import kafka_bootstrap
+from infra.settings import Settings
+from schemas.builds import BuildSpec
+from schemas.envelope import Envelope, dumps, utcnow
+from schemas.logs import BuildLogAppended, LogLine
+
+Stream = Literal["stdout", "stderr", "system"]
+LINGER_S = 0.02
+MAX_BATCH_LINES = 500
+MAX_BATCH_BYTES = 256 * 1024
+
+
+class Emitter(Protocol):
+    """Where a build reports to (``KafkaEmitter`` in production)."""
+
+    seq: int  # the seq of the last line sent
+
+    async def line(self, stream: str, text: str) -> None: ...
+    async def system(self, text: str) -> None: ...
+    async def publish(self, event: Envelope) -> None: ...
+
+
+def control_fields(spec: BuildSpec) -> dict[str, Any]:
+    """Envelope fields of the build's status events: in the project's stream, and in the
+    same causal chain as the request that asked for the build."""
+    return {"stream_id": spec.project_id, "causation_id": spec.correlation_id,
+            "correlation_id": spec.correlation_id}
+
+
+class KafkaEmitter:
+    """Batches log lines and publishes them and status events with aiokafka."""
+
+    def __init__(self, settings: Settings, spec: BuildSpec) -> None:
+        self.settings = settings
+        self.spec = spec
+        self.seq = 0
+        self._pending: list[LogLine] = []
+        self._pending_bytes = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self._lock = asyncio.Lock()
+        self._inflight: list[asyncio.Future[Any]] = []
+        self._flushes: set[asyncio.Task[None]] = set()
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=kafka_bootstrap(settings), acks="all", linger_ms=0,
+            request_timeout_ms=15000, max_request_size=4 * 1024 * 1024)
+
+    async def __aenter__(self) -> KafkaEmitter:
+        await self._producer.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            await self.flush()
+        finally:
+            await self._producer.stop()
+
+    async def line(self, stream: str, text: str) -> None:
+        self.seq += 1
+        kind = cast(Stream, stream if stream in ("stdout", "stderr") else "system")
+        self._pending.append(LogLine(seq=self.seq, stream=kind, ts=utcnow(), line=text))
+        self._pending_bytes += len(text) + 80
+        if len(self._pending) >= MAX_BATCH_LINES or self._pending_bytes >= MAX_BATCH_BYTES:
+            await self._send_pending()
+        elif self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(LINGER_S, self._linger_over)
+
+    async def system(self, text: str) -> None:
+        await self.line("system", text)
+
+    async def publish(self, event: Envelope) -> None:
+        """Send a status event after every line before it has been delivered."""
+        await self.flush()
+        await self._producer.send_and_wait(self.settings.topic_events, dumps(event),
+                                           key=self.spec.project_id.encode())
+
+    async def flush(self) -> None:
+        """Send what is pending and wait until every line sent so far is acknowledged."""
+        await self._send_pending()
+        flushes, self._flushes = self._flushes, set()
+        await asyncio.gather(*flushes)
+        inflight, self._inflight = self._inflight, []
+        await asyncio.gather(*inflight)
+
+    def _linger_over(self) -> None:
+        task = asyncio.ensure_future(self._send_pending())
+        self._flushes.add(task)
+        task.add_done_callback(self._forget_if_fine)
+
+    def _forget_if_fine(self, task: asyncio.Task[None]) -> None:
+        """A failed send is kept, so the next ``flush`` raises it."""
+        if task.cancelled() or task.exception() is None:
+            self._flushes.discard(task)
+
+    async def _send_pending(self) -> None:
+        """Hand the pending batch to the producer; the lock keeps batches in seq order."""
+        async with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            if not self._pending:
+                return
+            lines, self._pending, self._pending_bytes = self._pending, [], 0
+            message = BuildLogAppended(
+                stream_id=self.spec.deployment_id, project_id=self.spec.project_id,
+                deployment_id=self.spec.deployment_id, lines=lines,
+                causation_id=self.spec.correlation_id, correlation_id=self.spec.correlation_id)
+            delivery = await self._producer.send(self.settings.topic_logs, dumps(message),
+                                                 key=self.spec.deployment_id.encode())
+            self._inflight = [f for f in self._inflight if not _delivered(f)]
+            self._inflight.append(delivery)
+
+
+def _delivered(future: asyncio.Future[Any]) -> bool:
+    return future.done() and not future.cancelled() and future.exception() is None

@@ -1,0 +1,180 @@
+"""One build, start to finish: clone → BuildStarted → detect → install (sandbox, with
+network) → build (sandbox, no network) → collect → publish → DeploymentReady, or
+DeploymentFailed with a reason a user can act on.
+
+Only this trusted code talks to Kafka and the object store; a failed build publishes
+no manifest, so it never changes what is served.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from builder import sandbox
+from builder.cgroups import Limits
+from builder.clone import CloneError, clone
+from builder.collect import OutputFile, OutputRejected, collect
+from builder.detect import DetectError, Plan, find_output, plan_build
+from builder.emitter import Emitter, control_fields
+from builder.network import NetworkError
+from builder.publish import Published, publish
+from builder.workspace import Workspace
+from infra.connections import s3_client
+from infra.settings import Settings
+from schemas.builds import BuildSpec
+from schemas.events import BuildStarted, DeploymentFailed, DeploymentReady
+
+log = logging.getLogger("buildspace.builder")
+CLONE_TIMEOUT_S = 300.0
+CANCELED = "canceled: the build was stopped before it finished"
+
+
+class BuildFailed(Exception):
+    """The build cannot succeed; ``reason`` is what the user sees."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def human_size(size: int) -> str:
+    if size < 1024:
+        return f"{size} B"
+    value = size / 1024
+    for unit in ("KiB", "MiB"):
+        if value < 1024:
+            return f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"
+
+
+class Build:
+    """The state of one running build."""
+
+    def __init__(self, spec: BuildSpec, settings: Settings, emitter: Emitter) -> None:
+        self.spec, self.settings, self.emit = spec, settings, emitter
+        self.commit_sha: str | None = None
+        self.deadline = 0.0
+        self.step_ms = {"install": 0, "build": 0}
+
+    def limits(self) -> Limits:
+        s = self.settings
+        remaining = max(self.deadline - time.monotonic(), 0.0)
+        return Limits(remaining, s.build_memory_mb, s.build_pids, s.build_cpus)
+
+    async def run(self, ws: Workspace) -> None:
+        await self.checkout(ws)
+        plan = await self.plan(ws)
+        self.deadline = time.monotonic() + self.settings.build_timeout_seconds
+        await self.step(ws, "install", plan.install, plan.root, network=True)
+        await self.step(ws, "build", plan.build, plan.root, network=False)
+        files = await self.collect(ws, plan)
+        published = await self.publish(files)
+        await self.emit.publish(DeploymentReady(
+            **control_fields(self.spec), project_id=self.spec.project_id,
+            deployment_id=self.spec.deployment_id, commit_sha=self.commit_sha or "",
+            file_count=published.file_count, total_bytes=published.total_bytes,
+            uploaded_blobs=published.uploaded_blobs, install_ms=self.step_ms["install"],
+            build_ms=self.step_ms["build"], log_lines=self.emit.seq))
+
+    async def checkout(self, ws: Workspace) -> None:
+        spec = self.spec
+        await self.emit.system(f"Cloning {spec.git_url} at {spec.ref}")
+        try:
+            self.commit_sha = await clone(spec.git_url, spec.ref, ws.src, timeout=CLONE_TIMEOUT_S,
+                                          protocols=self.settings.git_allowed_protocols)
+        except CloneError as exc:
+            raise BuildFailed(f"clone failed: {exc}") from None
+        await self.emit.system(f"Checked out commit {self.commit_sha}")
+        await self.emit.publish(BuildStarted(
+            **control_fields(spec), project_id=spec.project_id,
+            deployment_id=spec.deployment_id, commit_sha=self.commit_sha,
+            runner=self.settings.runner))
+
+    async def plan(self, ws: Workspace) -> Plan:
+        try:
+            plan = plan_build(ws.src, self.spec.settings)
+        except DetectError as exc:
+            raise BuildFailed(str(exc)) from None
+        for line in plan.describe():
+            await self.emit.system(line)
+        await asyncio.to_thread(ws.hand_over)
+        return plan
+
+    async def step(self, ws: Workspace, name: str, command: str | None, root: str,
+                   network: bool) -> None:
+        if not command:
+            return
+        await self.emit.system(f"Running `{command}`" + ("" if network else " (no network)"))
+        try:
+            outcome = await sandbox.run(ws, command, cwd=root, network=network,
+                                        limits=self.limits(), on_line=self.emit.line)
+        except NetworkError as exc:
+            raise BuildFailed(f"{name} failed: {exc}") from None
+        self.step_ms[name] = outcome.wall_ms
+        if outcome.timed_out:
+            raise BuildFailed(f"{name} timed out after {self.settings.build_timeout_seconds} s")
+        if not outcome.ok:
+            raise BuildFailed(f"{name} failed: `{command}` {outcome.reason}")
+        await self.emit.system(f"`{command}` finished in {outcome.wall_ms / 1000:.1f} s")
+
+    async def collect(self, ws: Workspace, plan: Plan) -> list[OutputFile]:
+        try:
+            output = find_output(ws.src, plan)
+            files = await asyncio.to_thread(collect, ws.src, output)
+        except (DetectError, OutputRejected) as exc:
+            raise BuildFailed(str(exc)) from None
+        shown = output.relative_to(ws.src).as_posix()
+        if not files:
+            raise BuildFailed(f"the output directory {shown}/ is empty")
+        size = human_size(sum(f.size for f in files))
+        await self.emit.system(f"Collected {len(files)} files ({size}) from {shown}/")
+        return files
+
+    async def publish(self, files: list[OutputFile]) -> Published:
+        s = self.settings
+        try:
+            published = await asyncio.to_thread(
+                publish, s3_client(s), s.artifacts_bucket, self.spec.deployment_id, files)
+        except (BotoCoreError, ClientError) as exc:
+            raise BuildFailed(f"could not upload the output: {type(exc).__name__}") from None
+        await self.emit.system(
+            f"Uploaded {published.uploaded_blobs} of {published.file_count} files "
+            f"({published.distinct_blobs - published.uploaded_blobs} already stored)")
+        return published
+
+
+async def run_build(spec: BuildSpec, settings: Settings, emitter: Emitter) -> None:
+    """Run the build and publish its outcome; never raises for a failed build. The work
+    directory is removed before the outcome is reported."""
+    build = Build(spec, settings, emitter)
+    ws = Workspace.create(settings.sandbox_uid, settings.sandbox_gid, Path(settings.data_path))
+    reason, canceled = None, False
+    try:
+        await build.run(ws)
+    except BuildFailed as exc:
+        reason = exc.reason
+    except asyncio.CancelledError:
+        reason, canceled = CANCELED, True
+    except Exception:
+        log.exception("build %s failed inside the builder", spec.deployment_id)
+        reason = "internal error in the builder"
+    finally:
+        await asyncio.to_thread(ws.remove)
+    if reason is not None:
+        await fail(build, reason)
+    if canceled:
+        raise asyncio.CancelledError
+
+
+async def fail(build: Build, reason: str) -> None:
+    spec = build.spec
+    await build.emit.system(f"Build failed: {reason}")
+    await build.emit.publish(DeploymentFailed(
+        **control_fields(spec), project_id=spec.project_id, deployment_id=spec.deployment_id,
+        reason=reason, commit_sha=build.commit_sha, log_lines=build.emit.seq))

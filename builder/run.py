@@ -1,0 +1,80 @@
+"""Run one build: ``python -m builder.run``.
+
+The build spec (``schemas.builds.BuildSpec`` as JSON) comes from the environment
+variable ``BUILDSPACE_BUILD_SPEC`` or, when that is unset, from stdin; connections and
+limits come from the ``BUILDSPACE_*`` settings. The outcome is published as events, so
+the exit code is 0 for a failed build too; it is non-zero only when the spec is invalid
+or the outcome could not be published. SIGTERM stops the build (it is reported failed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+
+from pydantic import ValidationError
+
+from builder.emitter import KafkaEmitter
+from builder.pipeline import run_build
+from infra.settings import Settings
+from schemas.builds import BuildSpec
+
+log = logging.getLogger("buildspace.builder")
+STOP_GRACE_S = 10.0
+
+
+def read_spec() -> BuildSpec:
+    raw = os.environ.get("BUILDSPACE_BUILD_SPEC") or sys.stdin.read()
+    return BuildSpec.model_validate_json(raw)
+
+
+def _on_stop_signal(task: asyncio.Task[None]) -> None:
+    """Cancel the build (the sandbox is killed, the failure reported), but never wait
+    for more than ``STOP_GRACE_S``: an unreachable broker must not keep us alive."""
+    task.cancel()
+    asyncio.get_running_loop().call_later(STOP_GRACE_S, os._exit, 1)
+
+
+async def build(spec: BuildSpec, settings: Settings) -> None:
+    """Run the build, with SIGTERM and SIGINT cancelling it (cleanly, with an event)."""
+    task = asyncio.current_task()
+    assert task is not None
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, _on_stop_signal, task)
+    async with KafkaEmitter(settings, spec) as emitter:
+        try:
+            await run_build(spec, settings, emitter)
+        except asyncio.CancelledError:
+            log.info("build %s stopped", spec.deployment_id)
+
+
+def runner_settings() -> Settings:
+    """Settings from the environment; inside an ECS task the runner is "ecs"."""
+    settings = Settings()
+    if os.environ.get("ECS_CONTAINER_METADATA_URI_V4") or os.environ.get(
+            "ECS_CONTAINER_METADATA_URI"):
+        settings = settings.model_copy(update={"runner": "ecs"})
+    return settings
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="builder: %(levelname)s %(message)s")
+    try:
+        spec = read_spec()
+    except ValidationError as exc:
+        print(f"builder: invalid build spec: {exc}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(build(spec, runner_settings()))
+    except Exception:
+        log.exception("could not report the outcome of build %s", spec.deployment_id)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""Helpers for the builder tests: read a build's events back from Kafka, find stray
+processes, make build specs."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from infra.settings import Settings
+from schemas.builds import BuildSettings, BuildSpec
+from schemas.envelope import new_id
+
+TERMINAL = ("DeploymentReady", "DeploymentFailed")
+
+STATIC_BUILD_JS = """
+const fs = require('fs');
+fs.mkdirSync('dist/assets', { recursive: true });
+fs.writeFileSync('dist/index.html', '<h1>built</h1>');
+fs.writeFileSync('dist/assets/app.js', 'console.log("app")');
+console.log('wrote dist');
+"""
+
+
+def node_site(build: str = "node build.js", **extra: str) -> dict[str, str]:
+    """A package.json with no dependencies (npm install needs no registry) and a build."""
+    package = {"name": "site", "version": "1.0.0", "private": True, "scripts": {"build": build}}
+    return {"package.json": json.dumps(package), "build.js": STATIC_BUILD_JS, **extra}
+
+
+def make_spec(git_url: str, ref: str = "main", **settings: Any) -> BuildSpec:
+    return BuildSpec(project_id=f"prj_{new_id()[:8]}", deployment_id=f"dpl_{new_id()[:12]}",
+                     git_url=git_url, ref=ref, settings=BuildSettings(**settings),
+                     correlation_id=f"corr_{new_id()[:8]}")
+
+
+@dataclass
+class BuildRecord:
+    """What a build published: its control events and its log lines, in order."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def lines(self) -> list[dict[str, Any]]:
+        return [line for message in self.messages for line in message["lines"]]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(line["line"] for line in self.lines)
+
+    @property
+    def outcome(self) -> dict[str, Any]:
+        return self.events[-1]
+
+    def types(self) -> list[str]:
+        return [e["type"] for e in self.events]
+
+
+async def _consumer(settings: Settings, topic: str) -> tuple[AIOKafkaConsumer, list[Any]]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap,
+                                auto_offset_reset="earliest", group_id=None)
+    await consumer.start()
+    await consumer.topics()
+    parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+    consumer.assign(parts)
+    return consumer, parts
+
+
+def _mine(batch: dict[Any, Any], deployment_id: str) -> list[dict[str, Any]]:
+    values = (orjson.loads(r.value) for records in batch.values() for r in records)
+    return [v for v in values if v.get("deployment_id") == deployment_id]
+
+
+async def wait_outcome(settings: Settings, deployment_id: str, timeout: float = 60
+                       ) -> list[dict[str, Any]]:
+    """The deployment's control events, up to and including its outcome."""
+    consumer, _ = await _consumer(settings, settings.topic_events)
+    found: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            found += _mine(await consumer.getmany(timeout_ms=200), deployment_id)
+            if found and found[-1]["type"] in TERMINAL:
+                return found
+    finally:
+        await consumer.stop()
+    raise AssertionError(f"no outcome for {deployment_id} within {timeout} s: {found}")
+
+
+async def read_logs(settings: Settings, deployment_id: str) -> list[dict[str, Any]]:
+    """Every log message of the deployment on the logs topic now."""
+    consumer, parts = await _consumer(settings, settings.topic_logs)
+    found: list[dict[str, Any]] = []
+    try:
+        ends = await consumer.end_offsets(parts)
+        while any([await consumer.position(tp) < end for tp, end in ends.items()]):
+            found += _mine(await consumer.getmany(timeout_ms=200), deployment_id)
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def read_build(settings: Settings, deployment_id: str, timeout: float = 60
+                     ) -> BuildRecord:
+    """Wait for the build's outcome, then read its log lines (sent before the outcome)."""
+    events = await wait_outcome(settings, deployment_id, timeout)
+    return BuildRecord(events, await read_logs(settings, deployment_id))
+
+
+def processes_with(marker: str) -> list[int]:
+    """Pids of live (non-zombie) processes whose command line contains ``marker``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if marker.encode() in cmdline and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def _parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def workspace_of(pid: int) -> Path:
+    """The work directory of the sandboxed process ``pid``, from its bwrap's arguments."""
+    while pid > 1:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+        if args[0] == "bwrap":
+            return Path(args[args.index("/workspace") - 1]).parent
+        pid = _parent(pid)
+    raise AssertionError("not a sandboxed process")

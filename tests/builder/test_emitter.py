@@ -1,0 +1,53 @@
+"""The emitter against a real broker (Tansu): numbered, batched log lines and status
+events in the right topics, with the right keys."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from builder.emitter import MAX_BATCH_LINES, KafkaEmitter, control_fields
+from infra.settings import Settings
+from schemas.events import DeploymentFailed
+from tests.builder.support import make_spec, read_logs, wait_outcome
+
+
+def test_lines_are_numbered_batched_and_sent_before_the_outcome(settings: Settings):
+    spec = make_spec("http://127.0.0.1:1/x.git")
+
+    async def scenario() -> tuple[list, list]:
+        async with KafkaEmitter(settings, spec) as emitter:
+            await emitter.system("Cloning")
+            for i in range(1200):
+                await emitter.line("stdout" if i % 2 else "stderr", f"line {i}")
+            await emitter.publish(DeploymentFailed(
+                **control_fields(spec), project_id=spec.project_id,
+                deployment_id=spec.deployment_id, reason="test"))
+        events = await wait_outcome(settings, spec.deployment_id)
+        return events, await read_logs(settings, spec.deployment_id)
+
+    events, messages = asyncio.run(scenario())
+    assert [e["type"] for e in events] == ["DeploymentFailed"]
+    assert events[0]["stream_id"] == spec.project_id
+    assert events[0]["correlation_id"] == events[0]["causation_id"] == spec.correlation_id
+    lines = [line for m in messages for line in m["lines"]]
+    assert [line["seq"] for line in lines] == list(range(1, 1202))
+    assert lines[0] == {**lines[0], "stream": "system", "line": "Cloning"}
+    assert lines[1]["stream"] == "stderr" and lines[2]["stream"] == "stdout"
+    assert len(messages) >= 3 and max(len(m["lines"]) for m in messages) <= MAX_BATCH_LINES
+    assert {m["type"] for m in messages} == {"BuildLogAppended"}
+    assert {m["stream_id"] for m in messages} == {spec.deployment_id}
+
+
+def test_a_lone_line_is_sent_without_waiting_for_more(settings: Settings):
+    spec = make_spec("http://127.0.0.1:1/x.git")
+
+    async def scenario() -> float:
+        async with KafkaEmitter(settings, spec) as emitter:
+            started = time.monotonic()
+            await emitter.system("just one line")
+            while not await read_logs(settings, spec.deployment_id):
+                assert time.monotonic() - started < 10, "the line was never sent"
+            return time.monotonic() - started
+
+    assert asyncio.run(scenario()) < 10

@@ -1,0 +1,39 @@
+"""Splitting a child's output into log lines."""
+
+from __future__ import annotations
+
+import asyncio
+
+from builder.lines import MAX_LINE, pump, split_lines
+
+
+def test_complete_lines_and_the_unterminated_rest():
+    assert split_lines("a\nb\r\n\nc") == (["a", "b", ""], "c")
+
+
+def test_a_carriage_return_keeps_what_a_terminal_shows():
+    assert split_lines("10%\r50%\r100%\n") == (["100%"], "")
+
+
+def test_overlong_text_is_cut_into_pieces():
+    lines, rest = split_lines("x" * (2 * MAX_LINE + 5) + "\n" + "y" * (MAX_LINE + 1))
+    assert [len(line) for line in lines] == [MAX_LINE, MAX_LINE, 5, MAX_LINE]
+    assert rest == "y"
+
+
+def test_pump_keeps_characters_split_across_reads_whole():
+    async def scenario() -> list[tuple[str, str]]:
+        reader = asyncio.StreamReader()
+        encoded = "héllo wörld\nlast".encode()
+        for i in range(len(encoded)):
+            reader.feed_data(encoded[i:i + 1])
+        reader.feed_eof()
+        got: list[tuple[str, str]] = []
+
+        async def on_line(stream: str, text: str) -> None:
+            got.append((stream, text))
+
+        await pump(reader, "stdout", on_line)
+        return got
+
+    assert asyncio.run(scenario()) == [("stdout", "héllo wörld"), ("stdout", "last")]

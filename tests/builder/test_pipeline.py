@@ -1,0 +1,131 @@
+"""Whole builds against the real things: git server, sandbox, npm, S3 and Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from builder.emitter import KafkaEmitter
+from builder.pipeline import run_build
+from infra.settings import Settings
+from schemas.artifacts import Manifest, manifest_key
+from schemas.builds import BuildSpec
+from tests.builder.support import BuildRecord, make_spec, node_site, read_build
+from tests.support.gitserver import GitServer
+
+
+def build(settings: Settings, spec: BuildSpec) -> BuildRecord:
+    async def scenario() -> BuildRecord:
+        async with KafkaEmitter(settings, spec) as emitter:
+            await run_build(spec, settings, emitter)
+        return await read_build(settings, spec.deployment_id)
+
+    return asyncio.run(scenario())
+
+
+def manifest(s3: Any, settings: Settings, deployment_id: str) -> Manifest:
+    body = s3.get_object(Bucket=settings.artifacts_bucket, Key=manifest_key(deployment_id))
+    return Manifest.model_validate(json.loads(body["Body"].read()))
+
+
+def no_manifest(s3: Any, settings: Settings, deployment_id: str) -> bool:
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket=settings.artifacts_bucket, Key=manifest_key(deployment_id))
+    return True
+
+
+def test_an_npm_site_is_installed_built_and_published(settings, git_server: GitServer, s3):
+    url = git_server.make_repo("pipeline-npm", node_site())
+    spec = make_spec(url)
+    record = build(settings, spec)
+    assert record.types() == ["BuildStarted", "DeploymentReady"], record.text
+    started, ready = record.events
+    assert started["commit_sha"] == ready["commit_sha"] == git_server.head("pipeline-npm")
+    assert started["runner"] == "local" and started["stream_id"] == spec.project_id
+    assert (ready["file_count"], ready["uploaded_blobs"]) == (2, 2)
+    assert ready["install_ms"] > 0 and ready["build_ms"] > 0
+    assert [line["seq"] for line in record.lines] == list(range(1, len(record.lines) + 1))
+    system = [line["line"] for line in record.lines if line["stream"] == "system"]
+    assert system[0] == f"Cloning {url} at main"
+    assert "Detected npm (package.json, no lockfile)" in system
+    assert "Running `npm install`" in system and "Running `npm run build` (no network)" in system
+    assert system[-1] == "Uploaded 2 of 2 files (0 already stored)"
+    assert any(line["line"] == "wrote dist" and line["stream"] == "stdout"
+               for line in record.lines)
+    files = manifest(s3, settings, spec.deployment_id).files
+    assert set(files) == {"index.html", "assets/app.js"}
+    assert files["index.html"].content_type == "text/html; charset=utf-8"
+
+    again = build(settings, make_spec(url))
+    assert again.outcome["type"] == "DeploymentReady" and again.outcome["uploaded_blobs"] == 0
+
+
+def test_a_failing_build_is_reported_and_publishes_nothing(settings, git_server, s3):
+    url = git_server.make_repo("pipeline-fail", node_site("echo 'boom' >&2; exit 1"))
+    spec = make_spec(url)
+    record = build(settings, spec)
+    assert record.types() == ["BuildStarted", "DeploymentFailed"]
+    assert record.outcome["reason"] == "build failed: `npm run build` exited with code 1"
+    assert record.outcome["commit_sha"] == git_server.head("pipeline-fail")
+    assert any(line["stream"] == "stderr" and "boom" in line["line"] for line in record.lines)
+    assert no_manifest(s3, settings, spec.deployment_id)
+
+
+def test_a_repository_without_package_json_is_served_as_it_is(settings, git_server, s3):
+    url = git_server.make_repo("pipeline-static", {"index.html": "<p>hi</p>",
+                                                   "docs/index.html": "<p>docs</p>"})
+    spec = make_spec(url)
+    record = build(settings, spec)
+    assert record.outcome["type"] == "DeploymentReady", record.text
+    assert record.outcome["install_ms"] == record.outcome["build_ms"] == 0
+    assert "No package.json: serving the files as they are" in record.text
+    assert set(manifest(s3, settings, spec.deployment_id).files) == {"index.html",
+                                                                     "docs/index.html"}
+
+
+def test_a_symlink_in_the_output_fails_the_build(settings, git_server, s3):
+    link = "node -e \"require('fs').mkdirSync('dist'); require('fs').symlinkSync('/etc/passwd'," \
+           " 'dist/passwd')\""
+    spec = make_spec(git_server.make_repo("pipeline-symlink", node_site(link)))
+    record = build(settings, spec)
+    assert record.outcome["reason"] == "passwd: a symlink is not allowed in the output"
+    assert no_manifest(s3, settings, spec.deployment_id)
+
+
+def test_a_missing_output_directory_fails_the_build(settings, git_server):
+    spec = make_spec(git_server.make_repo("pipeline-no-output", node_site("echo nothing")))
+    record = build(settings, spec)
+    assert record.outcome["type"] == "DeploymentFailed"
+    assert "no output directory" in record.outcome["reason"]
+
+
+def test_a_build_over_its_time_limit_fails(settings, git_server):
+    url = git_server.make_repo("pipeline-slow", node_site("sleep 60"))
+    quick = settings.model_copy(update={"build_timeout_seconds": 3})
+    record = build(quick, make_spec(url))
+    assert record.outcome["reason"] == "build timed out after 3 s"
+
+
+def test_an_unknown_branch_fails_before_the_build_starts(settings, git_server):
+    url = git_server.make_repo("pipeline-branch", {"index.html": "x"})
+    record = build(settings, make_spec(url, ref="nope"))
+    assert record.types() == ["DeploymentFailed"]
+    assert record.outcome["reason"] == \
+        "clone failed: git clone failed: fatal: Remote branch nope not found in upstream origin"
+    assert record.outcome["commit_sha"] is None
+
+
+def test_settings_choose_the_root_commands_and_output(settings, git_server, s3):
+    files = {f"web/{k}": v for k, v in node_site().items()}
+    url = git_server.make_repo("pipeline-settings", files)
+    spec = make_spec(url, root_directory="web", install_command="echo custom install",
+                     build_command="mkdir -p site && echo '<p>custom</p>' > site/index.html",
+                     output_directory="site")
+    record = build(settings, spec)
+    assert record.outcome["type"] == "DeploymentReady", record.text
+    assert "custom install" in [line["line"] for line in record.lines]
+    assert set(manifest(s3, settings, spec.deployment_id).files) == {"index.html"}

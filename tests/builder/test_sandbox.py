@@ -1,0 +1,159 @@
+"""Untrusted commands in the real sandbox: bubblewrap, setpriv, cgroups, slirp4netns."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from builder import sandbox
+from builder.cgroups import PARENT, ROOT, Limits
+from builder.sandbox import Outcome
+from builder.workspace import Workspace
+from tests.builder.support import processes_with
+
+UID = 64000
+LIMITS = Limits(timeout_s=30, memory_mb=256, pids=64, cpus=1.0)
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox tests run as root")
+
+
+@pytest.fixture
+def ws() -> Iterator[Workspace]:
+    workspace = Workspace.create(UID, UID)
+    workspace.src.mkdir()
+    (workspace.src / "app").mkdir()
+    workspace.hand_over()
+    yield workspace
+    workspace.remove()
+
+
+def run(ws: Workspace, command: str, *, network: bool = False, limits: Limits = LIMITS,
+        cwd: str = "") -> tuple[Outcome, list[tuple[str, str]]]:
+    lines: list[tuple[str, str]] = []
+
+    async def on_line(stream: str, text: str) -> None:
+        lines.append((stream, text))
+
+    outcome = asyncio.run(sandbox.run(ws, command, cwd=cwd, network=network, limits=limits,
+                                      on_line=on_line))
+    return outcome, lines
+
+
+def out(lines: list[tuple[str, str]], stream: str = "stdout") -> list[str]:
+    return [text for s, text in lines if s == stream]
+
+
+def test_a_command_runs_as_the_unprivileged_uid_in_the_checkout(ws: Workspace):
+    outcome, lines = run(ws, "id -u; id -g; pwd; grep CapEff /proc/self/status; touch made",
+                         cwd="app")
+    assert outcome.ok and outcome.exit_code == 0 and outcome.reason is None
+    assert out(lines)[:3] == ["64000", "64000", "/workspace/app"]
+    assert out(lines)[3].split() == ["CapEff:", "0000000000000000"]
+    assert (ws.src / "app" / "made").stat().st_uid == UID
+
+
+def test_the_host_filesystem_and_data_dir_are_invisible(ws: Workspace, tmp_path: Path):
+    data_dir = Path.cwd() / ".buildspace"
+    outcome, lines = run(ws, f"ls /; test -e {Path.cwd()}/pyproject.toml && echo LEAK; "
+                             f"test -e {data_dir} && echo LEAK; test -e {tmp_path} && echo LEAK;"
+                             " ls /etc; echo x > /usr/pwned || echo readonly")
+    assert "LEAK" not in out(lines)
+    assert set(out(lines)) >= {"usr", "workspace", "tmp", "readonly"}
+    assert "work" not in out(lines) and "root" not in out(lines) and "shadow" not in out(lines)
+
+
+def test_the_environment_is_the_allow_list_only(ws: Workspace, monkeypatch):
+    monkeypatch.setenv("BUILDSPACE_S3_SECRET_KEY", "platform-secret")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "aws-secret")
+    outcome, lines = run(ws, "env")
+    env = dict(line.split("=", 1) for line in out(lines))
+    assert outcome.ok
+    assert not [k for k in env if k.startswith(("BUILDSPACE_", "AWS_"))]
+    assert "secret" not in "\n".join(out(lines))
+    assert env["HOME"] == "/home/builder" and env["CI"] == "1"
+    assert env["NODE_EXTRA_CA_CERTS"] == "/etc/ssl/certs/ca-certificates.crt"
+
+
+@pytest.mark.parametrize("network", [False, True])
+def test_services_on_the_hosts_loopback_are_unreachable(ws: Workspace, network: bool):
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        listener.setblocking(False)
+        port = listener.getsockname()[1]
+        probe = ("for (const h of ['127.0.0.1', '10.0.2.2']) {"
+                 f" const s = require('net').connect({port}, h);"
+                 " s.setTimeout(3000, () => { console.log(h, 'timeout'); s.destroy(); });"
+                 " s.on('connect', () => { console.log(h, 'CONNECTED'); s.destroy(); });"
+                 " s.on('error', e => console.log(h, e.code)); }")
+        outcome, lines = run(ws, f"cat /proc/net/dev; node -e \"{probe}\"", network=network)
+        with pytest.raises(BlockingIOError):
+            listener.accept()
+    assert outcome.ok, lines
+    assert ("tap0" in "\n".join(out(lines))) is network
+    assert len([x for x in out(lines) if x.startswith(("127.0.0.1 ", "10.0.2.2 "))]) == 2
+    assert not [x for x in out(lines) if "CONNECTED" in x]
+
+
+def test_exit_codes_and_both_streams_are_reported_line_by_line(ws: Workspace):
+    outcome, lines = run(ws, "echo one; echo two >&2; printf 'no newline'; exit 3")
+    assert (outcome.exit_code, outcome.ok, outcome.reason) == (3, False, "exited with code 3")
+    assert (out(lines), out(lines, "stderr")) == (["one", "no newline"], ["two"])
+
+
+def test_long_lines_are_split_and_bad_utf8_is_replaced(ws: Workspace):
+    outcome, lines = run(ws, "head -c 9000 /dev/zero | tr '\\0' a; echo; printf 'x\\377y\\n'")
+    assert outcome.ok
+    assert [len(t) for t in out(lines)[:3]] == [4000, 4000, 1000]
+    assert out(lines)[3] == "x\ufffdy"
+
+
+def pids_cgroup(pid: int) -> Path:
+    line = next(x for x in Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+                if x.split(":")[1] == "pids")
+    return ROOT / "pids" / line.split(":", 2)[2].lstrip("/")
+
+
+def test_a_timeout_kills_the_whole_tree(ws: Workspace):
+    marker = f"300.{uuid.uuid4().int % 10**9}"  # a unique sleep, findable in /proc
+    groups: set[Path] = set()
+
+    async def on_line(stream: str, text: str) -> None:
+        """On "started", wait (with a deadline) until all three sleeps run."""
+        deadline = time.monotonic() + 10
+        while len(running := processes_with(marker)) < 3 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        groups.update(pids_cgroup(pid) for pid in running)
+
+    command = f"sleep {marker} & (setsid sleep {marker} &); sleep {marker} & echo started; wait"
+    outcome = asyncio.run(sandbox.run(ws, command, cwd="", network=False,
+                                      limits=Limits(1.5, 256, 64, 1.0), on_line=on_line))
+    assert outcome.timed_out and outcome.exit_code is None and not outcome.ok
+    assert outcome.reason == "timed out after 1.5 s"
+    assert processes_with(marker) == []
+    if (ROOT / "pids").is_dir():
+        assert len(groups) == 1 and PARENT in str(next(iter(groups)))
+        assert not next(iter(groups)).exists()
+
+
+def test_memory_is_limited(ws: Workspace):
+    if not (ROOT / "memory").is_dir() and not (ROOT / "cgroup.controllers").exists():
+        pytest.skip("no cgroup memory controller")
+    outcome, _ = run(ws, "head -c 400M /dev/zero | tail -c 1 > /dev/null; "
+                         "node -e 'const a = []; for (;;) a.push(Buffer.alloc(1 << 24, 1))'",
+                     limits=Limits(30, 64, 64, 1.0))
+    assert outcome.out_of_memory and not outcome.ok
+    assert outcome.reason == "out of memory: limit 64 MiB"
+
+
+def test_processes_are_limited(ws: Workspace):
+    outcome, lines = run(ws, "for i in $(seq 40); do sleep 5 & done; wait",
+                         limits=Limits(30, 256, 16, 1.0))
+    assert not outcome.ok and outcome.wall_ms < 5000
+    assert any("fork" in text.lower() for text in out(lines, "stderr"))
