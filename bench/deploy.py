@@ -23,7 +23,6 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.support.gitserver import GitServer  # noqa: E402
-
 from tests.support.platform import Platform, fresh_database  # noqa: E402
 
 FIXTURE = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "vite-app"
