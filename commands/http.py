@@ -4,20 +4,31 @@ from the decided events, never from a read model.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
+import asyncpg
 from fastapi import APIRouter, Body, status
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from commands.decide import ProjectState
 from commands.service import Outcome
-from infra.deps import PlatformDep
+from infra.deps import Platform, PlatformDep
 from infra.settings import Settings
-from projections.routes import deployment_label
-from schemas.api import DeploymentAccepted, ProjectOut
-from schemas.commands import CreateProject, RequestDeployment, check_ref
+from schemas.api import MASK, DeploymentAccepted, EnvOut, ProjectOut
+from schemas.builds import BuildSettings
+from schemas.commands import (
+    BuildSettingsFields,
+    CancelDeployment,
+    CreateProject,
+    RequestDeployment,
+    SetProjectEnv,
+    UpdateProject,
+    check_ref,
+)
 from schemas.envelope import Meta, new_id
 from schemas.events import DeploymentRequested, ProjectCreated
+from schemas.routes import deployment_label
 
 router = APIRouter(prefix="/v1", tags=["commands"])
 
@@ -75,3 +86,63 @@ async def request_deployment(project_id: str, platform: PlatformDep,
         outcome = await platform.commands.request_deployment(conn, cmd, meta)
     platform.consistency.appended(outcome.positions)
     return deployment_response(outcome, platform.settings)
+
+
+class SettingsBody(BuildSettingsFields):
+    branch: str | None = None
+
+
+class EnvBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    vars: dict[str, str] = Field(description="NAME -> value; replaces all variables")
+
+
+class SettingsOut(BaseModel):
+    id: str
+    branch: str
+    settings: BuildSettings
+
+
+class CancelOut(BaseModel):
+    id: str
+    status: str = "CANCELED"
+
+
+async def run(platform: Platform, handle: Callable[[asyncpg.Connection, Meta], Awaitable[Outcome]]
+              ) -> Outcome:
+    """Run one command in a transaction and remember where its events landed."""
+    async with platform.pool.acquire() as conn, conn.transaction():
+        outcome = await handle(conn, Meta.new())
+    platform.consistency.appended(outcome.positions)
+    return outcome
+
+
+@router.patch("/projects/{project_id}", response_model=SettingsOut)
+async def update_project(project_id: str, body: SettingsBody, platform: PlatformDep
+                         ) -> SettingsOut:
+    """Change build settings for deployments requested from now on (given fields only)."""
+    cmd = UpdateProject(project_id=project_id, **body.model_dump(exclude_unset=True))
+    outcome = await run(platform, lambda conn, meta: platform.commands.update_project(
+        conn, cmd, meta))
+    return SettingsOut(id=project_id, branch=outcome.state.branch,
+                       settings=outcome.state.settings)
+
+
+@router.put("/projects/{project_id}/env", response_model=EnvOut)
+async def set_env(project_id: str, body: EnvBody, platform: PlatformDep) -> EnvOut:
+    """Replace the build variables; values are stored encrypted and never shown again."""
+    cmd = SetProjectEnv(project_id=project_id, vars=body.vars)
+    await run(platform, lambda conn, meta: platform.commands.set_env(conn, cmd, meta))
+    return EnvOut(project_id=project_id, vars=dict.fromkeys(sorted(cmd.vars), MASK))
+
+
+@router.post("/deployments/{deployment_id}/cancel", status_code=status.HTTP_202_ACCEPTED,
+             response_model=CancelOut)
+async def cancel_deployment(deployment_id: str, platform: PlatformDep) -> CancelOut:
+    """Cancel a queued or building deployment; its build is stopped within seconds."""
+    await platform.consistency.wait()
+    cmd = CancelDeployment(deployment_id=deployment_id)
+    await run(platform, lambda conn, meta: platform.commands.cancel_deployment(
+        conn, cmd, meta))
+    return CancelOut(id=deployment_id)

@@ -17,6 +17,7 @@ from infra.connections import s3_client
 from infra.db import clickhouse_client, migrate, open_pool
 from infra.deps import Platform
 from infra.kafka import EventLog, ensure_topics
+from infra.secrets import EnvCipher, env_key
 from infra.settings import Settings
 from infra.uvicorn_server import AsgiServer
 from projections.consistency import ReadYourWrites
@@ -56,7 +57,7 @@ class Roles:
         self.events = EventLog(s)
         await self.events.start()
         self._stops.append(self.events.stop)
-        self.commands = CommandService(self.pool, self.events, s)
+        self.commands = CommandService(self.pool, self.events, s, EnvCipher(env_key(s)))
         if clickhouse:
             client = await asyncio.to_thread(clickhouse_client, s)
             self.logs = LogStore(client, s.log_retention_days)

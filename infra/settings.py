@@ -66,8 +66,24 @@ class Settings(BaseSettings):
     build_memory_mb: int = 2048
     build_pids: int = 512
     build_cpus: float = 1.0
+    build_disk_mb: int = Field(default=10240, description="disk a build may write")
+    build_output_mb: int = Field(default=1024, description="size of the published output")
+    max_concurrent_builds: int = Field(default=2, description="others wait in a FIFO queue")
+    heartbeat_seconds: float = 10.0
+    watchdog_seconds: float = Field(
+        default=120.0, description="a build silent (no heartbeat) this long is FAILED")
     sandbox_uid: int = 64000
     sandbox_gid: int = 64000
+    cache_dir: Path | None = Field(
+        default=None, description="per-project dependency caches; default data_dir/cache")
+    env_key: SecretStr = Field(
+        default=SecretStr(""), description="Fernet key encrypting build variables; default: "
+                                           "generated once into data_dir/secrets")
+    grant_secret: SecretStr = Field(
+        default=SecretStr(""), description="HMAC key for per-deployment build grants; default: "
+                                           "generated once into data_dir/secrets")
+    api_public_url: str | None = Field(
+        default=None, description="how remote builders (ECS) reach the API")
 
     ecs_cluster: str = "buildspace"
     ecs_task_definition: str = "buildspace-builder"

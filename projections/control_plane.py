@@ -12,10 +12,13 @@ import orjson
 from schemas.envelope import Envelope
 from schemas.events import (
     BuildStarted,
+    DeploymentCanceled,
     DeploymentFailed,
     DeploymentReady,
     DeploymentRequested,
     ProjectCreated,
+    ProjectEnvSet,
+    ProjectSettingsChanged,
 )
 
 NAME = "control_plane"
@@ -62,7 +65,29 @@ async def deployment_failed(conn: asyncpg.Connection, e: DeploymentFailed) -> No
         e.deployment_id, e.occurred_at, e.reason, e.commit_sha, e.log_lines)
 
 
+async def settings_changed(conn: asyncpg.Connection, e: ProjectSettingsChanged) -> None:
+    await conn.execute(
+        "UPDATE projects SET branch = $2, settings = $3, updated_at = $4 WHERE project_id = $1",
+        e.project_id, e.branch, orjson.dumps(e.settings.model_dump()).decode(), e.occurred_at)
+
+
+async def env_set(conn: asyncpg.Connection, e: ProjectEnvSet) -> None:
+    await conn.execute(
+        "UPDATE projects SET env_names = $2, updated_at = $3 WHERE project_id = $1",
+        e.project_id, e.names, e.occurred_at)
+
+
+async def deployment_canceled(conn: asyncpg.Connection, e: DeploymentCanceled) -> None:
+    await conn.execute(
+        "UPDATE deployments SET status = 'CANCELED', finished_at = $2, failure_reason = $3 "
+        "WHERE deployment_id = $1 AND status IN ('QUEUED', 'BUILDING')",
+        e.deployment_id, e.occurred_at, e.reason)
+
+
 HANDLERS = {
+    ProjectSettingsChanged: settings_changed,
+    ProjectEnvSet: env_set,
+    DeploymentCanceled: deployment_canceled,
     ProjectCreated: project_created,
     DeploymentRequested: deployment_requested,
     BuildStarted: build_started,

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query
 from infra.deps import Platform, PlatformDep, ReadPool, SettingsDep
 from infra.settings import Settings
 from projections import queries
-from schemas.api import DeploymentOut, LogLineOut, LogPage, ProjectOut
+from schemas.api import DeploymentOut, EnvOut, LogLineOut, LogPage, ProjectOut
 
 router = APIRouter(prefix="/v1", tags=["queries"])
 compat = APIRouter(tags=["compatibility"])
@@ -35,6 +35,13 @@ async def get_project(project_id: str, pool: ReadPool, settings: SettingsDep) ->
     """One project with its URL and production deployment."""
     async with pool.acquire() as conn:
         return await queries.get_project(conn, settings, project_id)
+
+
+@router.get("/projects/{project_id}/env", response_model=EnvOut)
+async def get_env(project_id: str, pool: ReadPool) -> EnvOut:
+    """The project's build variable names; values are never shown."""
+    async with pool.acquire() as conn:
+        return await queries.get_env(conn, project_id)
 
 
 @router.get("/projects/{project_id}/deployments", response_model=list[DeploymentOut])

@@ -8,19 +8,26 @@ import asyncpg
 import orjson
 
 from infra.settings import Settings
-from projections.routes import deployment_label
-from schemas.api import DeploymentOut, ProjectOut
+from schemas.api import MASK, DeploymentOut, EnvOut, ProjectOut
 from schemas.errors import NotFound
+from schemas.routes import deployment_label
 
 PROJECT_SQL = (
     "SELECT p.*, (SELECT r.deployment_id FROM routes r WHERE r.project_id = p.project_id "
     "AND r.production LIMIT 1) AS production_deployment_id FROM projects p"
 )
-DEPLOYMENT_SQL = "SELECT d.*, p.subdomain FROM deployments d JOIN projects p USING (project_id)"
+DEPLOYMENT_SQL = (
+    "SELECT d.*, p.subdomain, CASE WHEN d.status = 'QUEUED' AND q.state = 'queued' THEN "
+    "(SELECT count(*) FROM build_queue w WHERE w.state = 'queued' "
+    "AND (w.requested_at, w.deployment_id) <= (q.requested_at, q.deployment_id)) END "
+    "AS queue_position FROM deployments d JOIN projects p USING (project_id) "
+    "LEFT JOIN build_queue q USING (deployment_id)"
+)
 
 
 def project_out(row: asyncpg.Record, settings: Settings) -> ProjectOut:
-    build = orjson.loads(row["settings"])
+    build = {k: v for k, v in orjson.loads(row["settings"]).items()
+             if k in ProjectOut.model_fields}
     return ProjectOut(
         id=row["project_id"], name=row["name"], subdomain=row["subdomain"],
         git_url=row["git_url"], branch=row["branch"], url=settings.site_url(row["subdomain"]),
@@ -70,3 +77,11 @@ async def get_deployment(conn: asyncpg.Connection, settings: Settings, deploymen
     if row is None:
         raise NotFound(f"deployment {deployment_id} not found")
     return deployment_out(row, settings)
+
+
+async def get_env(conn: asyncpg.Connection, project_id: str) -> EnvOut:
+    names = await conn.fetchval("SELECT env_names FROM projects WHERE project_id = $1",
+                                project_id)
+    if names is None:
+        raise NotFound(f"project {project_id} not found")
+    return EnvOut(project_id=project_id, vars=dict.fromkeys(names, MASK))

@@ -1,5 +1,6 @@
 """Keep the route table: hostname label -> the deployment the edge serves.
 
+Only a deployment's first final event counts: a READY after a cancel is not served.
 The production label (the project's subdomain) follows the latest READY deployment
 by request order; every READY deployment also gets its immutable label
 ``<12-hex>-<subdomain>``. The changes are returned so the caller publishes them to
@@ -11,15 +12,16 @@ from __future__ import annotations
 import asyncpg
 
 from schemas.envelope import Envelope
-from schemas.events import DeploymentReady, DeploymentRequested, ProjectCreated
-from schemas.routes import Route
+from schemas.events import (
+    DeploymentCanceled,
+    DeploymentFailed,
+    DeploymentReady,
+    DeploymentRequested,
+    ProjectCreated,
+)
+from schemas.routes import Route, deployment_label
 
 NAME = "routes"
-
-
-def deployment_label(deployment_id: str, subdomain: str) -> str:
-    """The immutable per-deployment hostname label, at most 63 characters."""
-    return f"{deployment_id[:12]}-{subdomain}"[:63].rstrip("-")
 
 
 async def _upsert(conn: asyncpg.Connection, route: Route, production: bool) -> bool:
@@ -34,8 +36,9 @@ async def _upsert(conn: asyncpg.Connection, route: Route, production: bool) -> b
 
 async def deployment_ready(conn: asyncpg.Connection, e: DeploymentReady) -> list[Route]:
     row = await conn.fetchrow(
-        "SELECT p.subdomain, d.number FROM route_deployments d JOIN route_projects p "
-        "USING (project_id) WHERE d.deployment_id = $1", e.deployment_id)
+        "UPDATE route_deployments d SET final = true FROM route_projects p "
+        "WHERE p.project_id = d.project_id AND d.deployment_id = $1 AND NOT d.final "
+        "RETURNING p.subdomain, d.number", e.deployment_id)
     if row is None:
         return []
     base = {"project_id": e.project_id, "deployment_id": e.deployment_id, "number": row[1]}
@@ -57,4 +60,7 @@ async def apply(conn: asyncpg.Connection, event: Envelope) -> list[Route]:
             event.deployment_id, event.project_id, event.number)
     elif isinstance(event, DeploymentReady):
         return await deployment_ready(conn, event)
+    elif isinstance(event, DeploymentFailed | DeploymentCanceled):
+        await conn.execute("UPDATE route_deployments SET final = true WHERE deployment_id = $1",
+                           event.deployment_id)
     return []

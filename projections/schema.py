@@ -18,6 +18,7 @@ CREATE TABLE IF NOT EXISTS projects (
     created_at timestamptz NOT NULL,
     updated_at timestamptz NOT NULL
 );
+ALTER TABLE projects ADD COLUMN IF NOT EXISTS env_names text[] NOT NULL DEFAULT '{}';
 CREATE INDEX IF NOT EXISTS projects_created ON projects (created_at DESC, project_id);
 CREATE TABLE IF NOT EXISTS deployments (
     deployment_id text PRIMARY KEY,
@@ -49,6 +50,7 @@ CREATE TABLE IF NOT EXISTS route_deployments (
     project_id text NOT NULL,
     number integer NOT NULL
 );
+ALTER TABLE route_deployments ADD COLUMN IF NOT EXISTS final boolean NOT NULL DEFAULT false;
 CREATE TABLE IF NOT EXISTS routes (
     hostname text PRIMARY KEY,
     project_id text NOT NULL,
@@ -58,4 +60,19 @@ CREATE TABLE IF NOT EXISTS routes (
     updated_at timestamptz NOT NULL
 );
 CREATE INDEX IF NOT EXISTS routes_project ON routes (project_id);
+CREATE TABLE IF NOT EXISTS build_queue (
+    deployment_id text PRIMARY KEY,
+    project_id text NOT NULL,
+    ref text NOT NULL,
+    spec jsonb NOT NULL,
+    requested_at timestamptz NOT NULL,
+    state text NOT NULL,
+    launched_at timestamptz,
+    last_seen timestamptz
+);
+CREATE INDEX IF NOT EXISTS build_queue_waiting ON build_queue (state, requested_at);
+CREATE TABLE IF NOT EXISTS build_env (
+    project_id text PRIMARY KEY,
+    ciphertext text NOT NULL
+);
 """

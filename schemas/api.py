@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+
+MASK = "••••••••"
 
 Status = Literal["QUEUED", "BUILDING", "READY", "FAILED", "CANCELED"]
 
@@ -20,9 +22,16 @@ class ProjectOut(BaseModel):
     install_command: str | None
     build_command: str | None
     output_directory: str | None
+    framework: str | None = None
+    build_network: bool = False
     url: str
     created_at: datetime
     production_deployment_id: str | None = None
+
+
+class EnvOut(BaseModel):
+    project_id: str
+    vars: dict[str, str] = Field(description="NAME -> masked value")
 
 
 class DeploymentOut(BaseModel):
@@ -45,6 +54,8 @@ class DeploymentOut(BaseModel):
     install_ms: int | None = None
     build_ms: int | None = None
     log_lines: int | None = None
+    queue_position: int | None = Field(
+        default=None, description="1 = next to start, while waiting for a build slot")
 
 
 class DeploymentAccepted(BaseModel):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+
+FRAMEWORKS = ("vite", "create-react-app", "nextjs", "astro", "sveltekit", "nuxt", "gatsby",
+              "docusaurus", "static")
 
 
 class BuildSettings(BaseModel):
@@ -14,6 +17,9 @@ class BuildSettings(BaseModel):
     install_command: str | None = None
     build_command: str | None = None
     output_directory: str | None = None
+    framework: str | None = Field(default=None, description="preset name; None detects")
+    build_network: bool = Field(default=False, description="network while building (install "
+                                                           "always has it)")
 
 
 class BuildSpec(BaseModel):
@@ -27,3 +33,7 @@ class BuildSpec(BaseModel):
     ref: str
     settings: BuildSettings = BuildSettings()
     correlation_id: str | None = None
+    env: dict[str, str] = Field(
+        default_factory=dict,
+        description="the project's build variables in plaintext: filled in by the launcher "
+                    "when it hands the spec to a runner, never present in an event")

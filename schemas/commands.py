@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, field_validator
 
+from schemas.builds import FRAMEWORKS, BuildSettings
 from schemas.envelope import new_id
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]*$")
@@ -45,15 +46,37 @@ class CommandModel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
 
-class CreateProject(CommandModel):
-    type: Literal["CreateProject"] = "CreateProject"
-    name: str = Field(min_length=1, max_length=63)
-    git_url: str = Field(min_length=1, max_length=2048)
-    branch: str = "main"
+class BuildSettingsFields(CommandModel):
+    """Build settings a project may override (``None`` means detect)."""
+
     root_directory: str | None = Field(default=None, max_length=255)
     install_command: Command_str | None = None
     build_command: Command_str | None = None
     output_directory: str | None = Field(default=None, max_length=255)
+    framework: Literal[FRAMEWORKS] | None = None  # type: ignore[valid-type]
+    build_network: bool = False
+
+    @field_validator("root_directory", "output_directory")
+    @classmethod
+    def _paths(cls, value: str | None) -> str | None:
+        return None if value is None else check_relative_path(value)
+
+    @field_validator("install_command", "build_command")
+    @classmethod
+    def _commands(cls, value: str | None) -> str | None:
+        if value is not None and "\x00" in value:
+            raise ValueError("must not contain NUL")
+        return value
+
+    def build_settings(self) -> BuildSettings:
+        return BuildSettings(**{k: getattr(self, k) for k in BuildSettings.model_fields})
+
+
+class CreateProject(BuildSettingsFields):
+    type: Literal["CreateProject"] = "CreateProject"
+    name: str = Field(min_length=1, max_length=63)
+    git_url: str = Field(min_length=1, max_length=2048)
+    branch: str = "main"
 
     @field_validator("name")
     @classmethod
@@ -77,18 +100,6 @@ class CreateProject(CommandModel):
     def _branch(cls, value: str) -> str:
         return check_ref(value)
 
-    @field_validator("root_directory", "output_directory")
-    @classmethod
-    def _paths(cls, value: str | None) -> str | None:
-        return None if value is None else check_relative_path(value)
-
-    @field_validator("install_command", "build_command")
-    @classmethod
-    def _commands(cls, value: str | None) -> str | None:
-        if value is not None and "\x00" in value:
-            raise ValueError("must not contain NUL")
-        return value
-
 
 class RequestDeployment(CommandModel):
     type: Literal["RequestDeployment"] = "RequestDeployment"
@@ -101,7 +112,54 @@ class RequestDeployment(CommandModel):
         return None if value is None else check_ref(value)
 
 
-Command = Annotated[CreateProject | RequestDeployment, Field(discriminator="type")]
+class UpdateProject(BuildSettingsFields):
+    """Change build settings; only the fields given change (``null`` restores detection)."""
+
+    type: Literal["UpdateProject"] = "UpdateProject"
+    project_id: str = Field(min_length=1, max_length=64)
+    branch: str | None = None
+
+    @field_validator("branch")
+    @classmethod
+    def _branch(cls, value: str | None) -> str | None:
+        return None if value is None else check_ref(value)
+
+
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+RESERVED_ENV = {"PATH", "HOME", "CI", "NODE_EXTRA_CA_CERTS"}
+
+
+class SetProjectEnv(CommandModel):
+    """Replace the project's build variables (at most 200, 64 KiB in all)."""
+
+    type: Literal["SetProjectEnv"] = "SetProjectEnv"
+    project_id: str = Field(min_length=1, max_length=64)
+    vars: dict[str, str] = Field(max_length=200)
+
+    @field_validator("vars")
+    @classmethod
+    def _vars(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, val in value.items():
+            if not ENV_NAME_RE.match(name):
+                raise ValueError(f"{name!r} is not a valid variable name")
+            if name in RESERVED_ENV or name.startswith(("npm_config_", "BUILDSPACE_")):
+                raise ValueError(f"{name!r} is reserved by the platform")
+            if "\x00" in val:
+                raise ValueError(f"{name!r} must not contain NUL")
+        if sum(len(k) + len(v) for k, v in value.items()) > 65536:
+            raise ValueError("variables exceed 64 KiB in all")
+        return value
+
+
+class CancelDeployment(CommandModel):
+    type: Literal["CancelDeployment"] = "CancelDeployment"
+    deployment_id: str = Field(min_length=1, max_length=64)
+
+
+Command = Annotated[
+    CreateProject | RequestDeployment | UpdateProject | SetProjectEnv | CancelDeployment,
+    Field(discriminator="type"),
+]
 command_adapter: TypeAdapter[Command] = TypeAdapter(Command)
 
 

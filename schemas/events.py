@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import Field, TypeAdapter
+from pydantic import Field, TypeAdapter, field_validator
 
 from schemas.builds import BuildSettings, BuildSpec
 from schemas.envelope import Envelope
@@ -25,12 +25,38 @@ class ProjectCreated(Envelope):
     settings: BuildSettings = BuildSettings()
 
 
+class ProjectSettingsChanged(Envelope):
+    """New build settings (and production branch) for deployments requested from now on."""
+
+    type: Literal["ProjectSettingsChanged"] = "ProjectSettingsChanged"
+    project_id: str
+    branch: str
+    settings: BuildSettings
+
+
+class ProjectEnvSet(Envelope):
+    """The project's build variables, replaced as a whole. Values travel only as
+    ciphertext (Fernet, key from settings); names are not secret."""
+
+    type: Literal["ProjectEnvSet"] = "ProjectEnvSet"
+    project_id: str
+    names: list[str]
+    ciphertext: str
+
+
 class DeploymentRequested(Envelope):
     type: Literal["DeploymentRequested"] = "DeploymentRequested"
     project_id: str
     deployment_id: str
     number: int = Field(description="1 for the project's first deployment, then 2, 3, …")
     spec: BuildSpec
+
+    @field_validator("spec")
+    @classmethod
+    def _no_plaintext_env(cls, spec: BuildSpec) -> BuildSpec:
+        if spec.env:
+            raise ValueError("build variables never travel in plaintext in an event")
+        return spec
 
 
 class BuildStarted(Envelope):
@@ -63,6 +89,16 @@ class DeploymentFailed(Envelope):
     log_lines: int | None = Field(default=None, description="seq of the build's last log line")
 
 
+class DeploymentCanceled(Envelope):
+    """Canceled by a user, or superseded by a newer request for the same branch while
+    still queued. The first final event of a deployment (ready, failed, canceled) wins."""
+
+    type: Literal["DeploymentCanceled"] = "DeploymentCanceled"
+    project_id: str
+    deployment_id: str
+    reason: str
+
+
 class CommandAccepted(Envelope):
     """A command from ``buildspace.commands`` was applied; its events follow."""
 
@@ -83,10 +119,13 @@ class CommandRejected(Envelope):
 
 ControlEvent = Annotated[
     ProjectCreated
+    | ProjectSettingsChanged
+    | ProjectEnvSet
     | DeploymentRequested
     | BuildStarted
     | DeploymentReady
     | DeploymentFailed
+    | DeploymentCanceled
     | CommandAccepted
     | CommandRejected,
     Field(discriminator="type"),
@@ -94,7 +133,9 @@ ControlEvent = Annotated[
 
 control_event_adapter: TypeAdapter[ControlEvent] = TypeAdapter(ControlEvent)
 
-DEPLOYMENT_EVENTS = (DeploymentRequested, BuildStarted, DeploymentReady, DeploymentFailed)
+DEPLOYMENT_EVENTS = (DeploymentRequested, BuildStarted, DeploymentReady, DeploymentFailed,
+                     DeploymentCanceled)
+FINAL_EVENTS = (DeploymentReady, DeploymentFailed, DeploymentCanceled)
 
 
 def parse_event(data: bytes | dict[str, Any]) -> ControlEvent:

@@ -7,9 +7,9 @@ batch of consecutive lines.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from schemas.envelope import Envelope
 
@@ -28,3 +28,16 @@ class BuildLogAppended(Envelope):
     project_id: str
     deployment_id: str
     lines: list[LogLine]
+
+
+class BuildHeartbeat(Envelope):
+    """A running build is alive (sent every ``heartbeat_seconds``, also when silent)."""
+
+    type: Literal["BuildHeartbeat"] = "BuildHeartbeat"
+    project_id: str
+    deployment_id: str
+    last_seq: int
+
+
+LogMessage = Annotated[BuildLogAppended | BuildHeartbeat, Field(discriminator="type")]
+log_message_adapter: TypeAdapter[LogMessage] = TypeAdapter(LogMessage)

@@ -17,3 +17,8 @@ class Route(BaseModel):
     deployment_id: str
     number: int
 
+
+
+def deployment_label(deployment_id: str, subdomain: str) -> str:
+    """The immutable per-deployment hostname label, at most 63 characters."""
+    return f"{deployment_id[:12]}-{subdomain}"[:63].rstrip("-")

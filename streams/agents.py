@@ -21,12 +21,13 @@ from projections.logs import LogStore
 from projections.tracking import apply_once
 from schemas.builds import BuildSpec
 from schemas.envelope import Envelope
-from schemas.errors import RunnerError
-from schemas.events import DeploymentFailed, DeploymentRequested, parse_event
-from schemas.logs import BuildLogAppended
+from schemas.events import parse_event
+from schemas.logs import BuildLogAppended, log_message_adapter
 from streams.app import Topics
 from streams.dlq import dead_letter
 from streams.intake import handle_command
+from streams.scheduler import NAME as scheduler_name
+from streams.scheduler import Scheduler
 
 log = logging.getLogger("buildspace.agents")
 
@@ -92,35 +93,29 @@ def route_applier(deps: WorkerDeps) -> Callable[[asyncpg.Connection, Envelope], 
     return apply
 
 
-def launcher(deps: WorkerDeps) -> Callable[[asyncpg.Connection, Envelope], Awaitable[None]]:
-    """Start a build per DeploymentRequested; a runner that refuses fails the deployment."""
-    async def apply(conn: asyncpg.Connection, event: Envelope) -> None:
-        if not isinstance(event, DeploymentRequested):
-            return
-        try:
-            ref = await deps.runner.launch(event.spec)
-        except RunnerError as exc:
-            failed = DeploymentFailed(**event.caused(
-                stream_id=event.project_id, project_id=event.project_id,
-                deployment_id=event.deployment_id, reason=f"could not start the build: {exc}"))
-            await deps.events.append(deps.settings.topic_events, event.project_id, failed)
-            return
-        log.info("launched build %s (%s)", event.deployment_id, ref)
-    return apply
+def schedule_builds(deps: WorkerDeps, scheduler: Scheduler) -> Callable[[Any], Awaitable[None]]:
+    """Project events into the build queue, then act on it (launch, cancel)."""
+    async def schedule_builds(stream: Any) -> None:
+        async for pos, event in parsed_events(stream, deps, False):
+            await apply_once(deps.pool, scheduler_name, pos, _handler(scheduler.apply, event))
+            await scheduler.after_commit()
+    schedule_builds.__qualname__ = schedule_builds.__name__
+    return schedule_builds
 
 
-def log_projector(deps: WorkerDeps) -> Callable[[Any], Awaitable[None]]:
+def log_projector(deps: WorkerDeps, scheduler: Scheduler) -> Callable[[Any], Awaitable[None]]:
     async def project_logs(stream: Any) -> None:
         async for batch in stream.take(1000, within=0.02):
             parsed = []
             for value in batch:
                 try:
-                    parsed.append(BuildLogAppended.model_validate_json(value))
+                    parsed.append(log_message_adapter.validate_json(value))
                 except ValidationError as exc:
                     log.warning("malformed log message dropped to DLQ: %s", exc)
                     await deps.events.append_raw(
                         f"{deps.settings.topic_logs}.dlq", None, value or b"")
-            await deps.logs.insert(parsed)
+            await deps.logs.insert([m for m in parsed if isinstance(m, BuildLogAppended)])
+            await scheduler.seen({m.deployment_id for m in parsed})
     project_logs.__qualname__ = project_logs.__name__
     return project_logs
 
@@ -135,12 +130,20 @@ def command_intake(deps: WorkerDeps) -> Callable[[Any], Awaitable[None]]:
 
 
 def register_agents(app: faust.App, topics: Topics, deps: WorkerDeps) -> None:
+    scheduler = Scheduler(deps, deps.commands.cipher)
     agents = [
         (topics.events_topic, projector(control_plane.NAME, deps, control_plane.apply, True)),
         (topics.events_topic, projector(routes.NAME, deps, route_applier(deps))),
-        (topics.events_topic, projector("launcher", deps, launcher(deps))),
-        (topics.logs_topic, log_projector(deps)),
+        (topics.events_topic, schedule_builds(deps, scheduler)),
+        (topics.logs_topic, log_projector(deps, scheduler)),
         (topics.commands_topic, command_intake(deps)),
     ]
     for topic, fn in agents:
         app.agent(topic, name=fn.__name__)(fn)
+
+    async def tend_builds() -> None:
+        """Fill free build slots and fail builds that stopped reporting."""
+        await scheduler.dispatch()
+        await scheduler.watchdog()
+
+    app.timer(interval=1.0, name="tend_builds")(tend_builds)

@@ -16,7 +16,7 @@ from commands import store
 from commands.service import CommandService, Outcome
 from infra.kafka import EventLog
 from infra.settings import Settings
-from schemas.commands import CommandMessage, CreateProject
+from schemas.commands import CommandMessage
 from schemas.envelope import Meta, new_id
 from schemas.errors import BuildspaceError
 from schemas.events import CommandAccepted, CommandRejected
@@ -44,10 +44,7 @@ async def execute(service: CommandService, conn: asyncpg.Connection, msg: Comman
                   ) -> Outcome:
     meta = Meta(correlation_id=msg.correlation_id or msg.command_id,
                 causation_id=msg.command_id)
-    cmd = msg.command
-    if isinstance(cmd, CreateProject):
-        return await service.create_project(conn, cmd, meta, new_id())
-    return await service.request_deployment(conn, cmd, meta)
+    return await service.execute(conn, msg.command, meta)
 
 
 async def apply(service: CommandService, pool: asyncpg.Pool, msg: CommandMessage
