@@ -21,6 +21,7 @@ from infra.secrets import EnvCipher, env_key
 from infra.settings import Settings
 from infra.uvicorn_server import AsgiServer
 from projections.consistency import ReadYourWrites
+from projections.live import LiveLogs
 from projections.logs import LogStore
 
 log = logging.getLogger("buildspace")
@@ -63,22 +64,33 @@ class Roles:
             self.logs = LogStore(client, s.log_retention_days)
             self._stops.append(lambda: asyncio.to_thread(self.logs.close))  # type: ignore[union-attr]
 
-    def platform(self) -> Platform:
+    async def platform(self) -> Platform:
         assert self.pool and self.events and self.commands and self.logs, "open() first"
+        live = LiveLogs(self.settings)
+        await live.start()
+        self._stops.append(live.stop)
+        self.watched.append(live.task)
         return Platform(
             settings=self.settings, pool=self.pool, events=self.events, commands=self.commands,
             consistency=ReadYourWrites(self.pool, self.settings.query_wait_seconds),
-            logs=self.logs,
+            logs=self.logs, live=live,
         )
 
     async def start_api(self) -> None:
         from infra.api import create_api
+        from projections.socketio_gateway import LogGateway
 
-        server = AsgiServer(create_api(self.platform()), self.settings.api_host,
-                            self.settings.api_port)
-        await server.start()
-        self._stops.append(server.stop)
-        self.watched.append(server.task)
+        platform = await self.platform()
+        gateway = LogGateway(platform)
+        gateway.start()
+        self._stops.append(gateway.stop)
+        s = self.settings
+        for app, port in ((gateway.asgi(create_api(platform)), s.api_port),
+                          (gateway.asgi(), s.socketio_port)):
+            server = AsgiServer(app, s.api_host, port)
+            await server.start()
+            self._stops.append(server.stop)
+            self.watched.append(server.task)
 
     async def start_worker(self) -> None:
         from streams.agents import WorkerDeps, register_agents

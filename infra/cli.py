@@ -69,6 +69,8 @@ def announce(settings: Settings, roles: list[str]) -> None:
     if "api" in roles:
         print(f"API   http://{settings.api_host}:{settings.api_port}  "
               f"(OpenAPI: http://{settings.api_host}:{settings.api_port}/docs)", flush=True)
+        print(f"Logs  Socket.IO on http://{settings.api_host}:{settings.socketio_port}",
+              flush=True)
     if "edge" in roles:
         print(f"Edge  {settings.site_url('<project>')}", flush=True)
     print("Buildspace is up. Ctrl-C stops it.", flush=True)

@@ -12,6 +12,7 @@ from commands.service import CommandService
 from infra.kafka import EventLog
 from infra.settings import Settings
 from projections.consistency import ReadYourWrites
+from projections.live import LiveLogs
 from projections.logs import LogStore
 
 
@@ -23,6 +24,7 @@ class Platform:
     commands: CommandService
     consistency: ReadYourWrites
     logs: LogStore
+    live: LiveLogs
 
 
 def get_platform(request: Request) -> Platform:

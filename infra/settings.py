@@ -50,6 +50,7 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = 9000
+    socketio_port: int = Field(default=9002, description="Socket.IO for seed log clients")
     edge_host: str = "127.0.0.1"
     edge_port: int = 8000
     base_domain: str = "localhost"

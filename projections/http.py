@@ -5,7 +5,7 @@ reach this process's own writes, so a GET right after a command sees its effect.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import asyncpg
 from fastapi import APIRouter, Query
@@ -13,12 +13,20 @@ from fastapi import APIRouter, Query
 from infra.deps import Platform, PlatformDep, ReadPool, SettingsDep
 from infra.settings import Settings
 from projections import queries
+from projections.logs import LogRow
 from schemas.api import DeploymentOut, EnvOut, LogLineOut, LogPage, ProjectOut
 
 router = APIRouter(prefix="/v1", tags=["queries"])
 compat = APIRouter(tags=["compatibility"])
 
-Limit = Annotated[int, Query(ge=1, le=1000)]
+Limit = Annotated[int, Query(ge=1, le=5000)]
+Search = Annotated[str | None, Query(min_length=1, max_length=256)]
+StreamFilter = Annotated[Literal["stdout", "stderr", "system"] | None, Query()]
+
+
+def line_out(row: LogRow) -> LogLineOut:
+    return LogLineOut(seq=row.seq, stream=row.stream, timestamp=row.ts, line=row.line,
+                      plain=row.plain)
 Offset = Annotated[int, Query(ge=0)]
 
 
@@ -73,12 +81,14 @@ async def complete_logs(platform: Platform, pool: asyncpg.Pool, settings: Settin
 @router.get("/deployments/{deployment_id}/logs", response_model=LogPage)
 async def get_logs(deployment_id: str, pool: ReadPool, settings: SettingsDep,
                    platform: PlatformDep, after_seq: Offset = 0,
-                   limit: Limit = 1000) -> LogPage:
-    """A page of the build log ordered by seq; pass ``next_after_seq`` for the next."""
+                   limit: Limit = 1000, q: Search = None, stream: StreamFilter = None
+                   ) -> LogPage:
+    """A page of the build log ordered by seq; pass ``next_after_seq`` for the next.
+    ``q`` finds lines containing the text (case-insensitive, colours ignored);
+    ``stream`` keeps only stdout, stderr or system lines."""
     await complete_logs(platform, pool, settings, deployment_id)
-    rows = await platform.logs.page(deployment_id, after_seq, limit + 1)
-    lines = [LogLineOut(seq=r.seq, stream=r.stream, timestamp=r.ts, line=r.line)
-             for r in rows[:limit]]
+    rows = await platform.logs.page(deployment_id, after_seq, limit + 1, q=q, stream=stream)
+    lines = [line_out(r) for r in rows[:limit]]
     return LogPage(deployment_id=deployment_id, lines=lines, has_more=len(rows) > limit,
                    next_after_seq=lines[-1].seq if lines else after_seq)
 

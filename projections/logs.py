@@ -19,6 +19,10 @@ from schemas.logs import BuildLogAppended
 COLUMNS = ["deployment_id", "seq", "project_id", "stream", "ts", "line"]
 
 
+# ANSI escape sequences (CSI ... final byte), stripped into the ``plain`` column.
+ANSI = r"\\x1b\\[[0-9;?]*[ -/]*[@-~]"
+
+
 def schema(retention_days: int) -> str:
     return f"""
 CREATE TABLE IF NOT EXISTS build_logs (
@@ -28,6 +32,7 @@ CREATE TABLE IF NOT EXISTS build_logs (
     stream LowCardinality(String),
     ts DateTime64(3, 'UTC'),
     line String,
+    plain String MATERIALIZED replaceRegexpAll(line, '{ANSI}', ''),
     inserted_at DateTime DEFAULT now()
 ) ENGINE = ReplacingMergeTree
 ORDER BY (deployment_id, seq)
@@ -41,6 +46,7 @@ class LogRow(BaseModel):
     stream: str
     ts: datetime
     line: str
+    plain: str
 
 
 class LogStore:
@@ -51,6 +57,8 @@ class LogStore:
         self._lock = threading.Lock()
         with self._lock:
             client.command(schema(retention_days))
+            client.command("ALTER TABLE build_logs ADD COLUMN IF NOT EXISTS plain String "
+                           f"MATERIALIZED replaceRegexpAll(line, '{ANSI}', '')")
 
     def _insert(self, rows: list[list[Any]]) -> None:
         with self._lock:
@@ -65,19 +73,31 @@ class LogStore:
             await asyncio.to_thread(self._insert, rows)
         return len(rows)
 
-    def _page(self, deployment_id: str, after_seq: int, limit: int) -> list[LogRow]:
+    def _page(self, deployment_id: str, after_seq: int, limit: int, q: str | None,
+              stream: str | None, before_seq: int | None) -> list[LogRow]:
+        where = ["deployment_id = {d:String}", "seq > {a:UInt64}"]
+        if q:
+            where.append("positionCaseInsensitiveUTF8(plain, {q:String}) > 0")
+        if stream:
+            where.append("stream = {s:String}")
+        if before_seq is not None:
+            where.append("seq < {b:UInt64}")
         with self._lock:
             result = self.client.query(
-                "SELECT deployment_id, seq, stream, ts, line FROM build_logs FINAL "
-                "WHERE deployment_id = {d:String} AND seq > {a:UInt64} "
-                "ORDER BY seq LIMIT {n:UInt32}",
-                parameters={"d": deployment_id, "a": after_seq, "n": limit})
+                "SELECT deployment_id, seq, stream, ts, line, plain FROM build_logs FINAL "
+                f"WHERE {' AND '.join(where)} ORDER BY seq LIMIT {{n:UInt32}}",
+                parameters={"d": deployment_id, "a": after_seq, "n": limit, "q": q or "",
+                            "s": stream or "", "b": before_seq or 0})
         return [LogRow(**dict(zip(result.column_names, row, strict=True)))
                 for row in result.result_rows]
 
-    async def page(self, deployment_id: str, after_seq: int = 0, limit: int = 1000
-                   ) -> list[LogRow]:
-        return await asyncio.to_thread(self._page, deployment_id, after_seq, limit)
+    async def page(self, deployment_id: str, after_seq: int = 0, limit: int = 1000, *,
+                   q: str | None = None, stream: str | None = None,
+                   before_seq: int | None = None) -> list[LogRow]:
+        """Lines after ``after_seq`` in seq order; ``q`` matches the plain text
+        case-insensitively, ``stream`` keeps stdout, stderr or system lines."""
+        return await asyncio.to_thread(self._page, deployment_id, after_seq, limit, q, stream,
+                                       before_seq)
 
     def _max_seq(self, deployment_id: str) -> int:
         with self._lock:

@@ -72,7 +72,8 @@ class LogLineOut(BaseModel):
     seq: int
     stream: str
     timestamp: datetime
-    line: str
+    line: str = Field(description="the raw line, ANSI colours kept")
+    plain: str = Field(description="the line without ANSI escape sequences")
 
 
 class LogPage(BaseModel):

@@ -58,11 +58,13 @@ class Platform:
     def __init__(self, data_dir: Path, database_url: str | None, **env: str) -> None:
         self.data_dir = data_dir
         self.api_port, self.edge_port, kafka_port = free_port(), free_port(), free_port()
+        self.socketio_port = free_port()
         self.kafka = f"127.0.0.1:{kafka_port}"
         self.env = os.environ | {
             "BUILDSPACE_DATA_DIR": str(data_dir),
             "BUILDSPACE_API_PORT": str(self.api_port),
             "BUILDSPACE_EDGE_PORT": str(self.edge_port),
+            "BUILDSPACE_SOCKETIO_PORT": str(self.socketio_port),
             "BUILDSPACE_EMBEDDED_KAFKA_PORT": str(kafka_port),
             "BUILDSPACE_EMBEDDED_S3_PORT": str(free_port()),
             "BUILDSPACE_GIT_ALLOWED_HOSTS": '["127.0.0.1", "localhost"]',

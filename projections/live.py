@@ -1,0 +1,135 @@
+"""Live build logs: one Kafka reader per API process follows ``buildspace.logs`` and
+``buildspace.events`` from their end and hands each deployment's new lines and status
+changes to whoever is watching it (SSE, WebSocket, Socket.IO) within milliseconds.
+
+It reads without a consumer group (every API process sees everything) and with a
+very short fetch wait: the broker answers a fetch only when that wait runs out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from pydantic import ValidationError
+
+from infra.settings import Settings
+from schemas.logs import BuildLogAppended, LogLine
+
+log = logging.getLogger("buildspace.live")
+
+FETCH_MAX_WAIT_MS = 5
+STATUS_BY_TYPE = {"BuildStarted": "BUILDING", "DeploymentReady": "READY",
+                  "DeploymentFailed": "FAILED", "DeploymentCanceled": "CANCELED"}
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    status: str
+    reason: str | None
+    log_lines: int | None
+
+    @property
+    def final(self) -> bool:
+        return self.status in ("READY", "FAILED", "CANCELED")
+
+
+Item = list[LogLine] | StatusChange
+LinesHook = Callable[[BuildLogAppended], Any]
+
+
+class LiveLogs:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._watchers: dict[str, set[asyncio.Queue[Item]]] = defaultdict(set)
+        self._hooks: list[LinesHook] = []
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        s = self.settings
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=s.kafka_bootstrap, group_id=None, enable_auto_commit=False,
+            fetch_max_wait_ms=FETCH_MAX_WAIT_MS, auto_offset_reset="latest")
+        await self._consumer.start()
+        parts = [TopicPartition(topic, p) for topic in (s.topic_logs, s.topic_events)
+                 for p in range(s.topic_partitions)]
+        self._consumer.assign(parts)
+        await self._consumer.seek_to_end(*parts)
+        self._task = asyncio.create_task(self._follow(), name="live-logs")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._consumer is not None:
+            await self._consumer.stop()
+
+    @property
+    def task(self) -> asyncio.Task[None]:
+        assert self._task is not None, "start() first"
+        return self._task
+
+    def on_lines(self, hook: LinesHook) -> None:
+        """Call ``hook`` with every log batch (for project-wide subscribers)."""
+        self._hooks.append(hook)
+
+    @contextlib.contextmanager
+    def watch(self, deployment_id: str) -> Iterator[asyncio.Queue[Item]]:
+        queue: asyncio.Queue[Item] = asyncio.Queue()
+        self._watchers[deployment_id].add(queue)
+        try:
+            yield queue
+        finally:
+            self._watchers[deployment_id].discard(queue)
+            if not self._watchers[deployment_id]:
+                del self._watchers[deployment_id]
+
+    async def _follow(self) -> None:
+        assert self._consumer is not None
+        while True:
+            batches = await self._consumer.getmany(timeout_ms=1000, max_records=5000)
+            for tp, records in batches.items():
+                for record in records:
+                    self._dispatch(tp.topic, record.key, record.value)
+
+    def _dispatch(self, topic: str, key: bytes | None, value: bytes | None) -> None:
+        if not value:
+            return
+        try:
+            if topic == self.settings.topic_logs:
+                self._lines(key, value)
+            else:
+                self._status(value)
+        except (ValidationError, ValueError) as exc:
+            log.debug("skipping a message the live view cannot read: %s", exc)
+
+    def _lines(self, key: bytes | None, value: bytes) -> None:
+        watched = key is not None and key.decode(errors="replace") in self._watchers
+        if not watched and not self._hooks:
+            return
+        data = orjson.loads(value)
+        if data.get("type") != "BuildLogAppended":
+            return
+        batch = BuildLogAppended.model_validate(data)
+        for queue in self._watchers.get(batch.deployment_id, ()):
+            queue.put_nowait(batch.lines)
+        for hook in self._hooks:
+            hook(batch)
+
+    def _status(self, value: bytes) -> None:
+        data = orjson.loads(value)
+        status = STATUS_BY_TYPE.get(data.get("type"))
+        queues = self._watchers.get(data.get("deployment_id", ""), ())
+        if status is None or not queues:
+            return
+        change = StatusChange(status, data.get("reason"), data.get("log_lines"))
+        for queue in queues:
+            queue.put_nowait(change)
