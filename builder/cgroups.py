@@ -31,6 +31,7 @@ class Limits:
     memory_mb: int
     pids: int
     cpus: float
+    disk_mb: int | None = None  # enforced by the workspace's filesystem, not the cgroup
 
 
 class CgroupUnavailable(Exception):
@@ -95,6 +96,17 @@ class BuildCgroup:
         if self.version == 2:
             return _read_counter(self.dirs["unified"] / "memory.events", "oom_kill") > 0
         return _read_counter(self.dirs["memory"] / "memory.oom_control", "oom_kill") > 0
+
+    def pids_exhausted(self) -> bool:
+        """A fork or thread creation failed because the group is at its process limit."""
+        d = self.dirs["unified" if self.version == 2 else "pids"]
+        return _read_counter(d / "pids.events", "max") > 0
+
+    def exceeded(self) -> str | None:
+        """The limit the group has hit ("memory", "pids"), if any."""
+        if self.out_of_memory():
+            return "memory"
+        return "pids" if self.pids_exhausted() else None
 
     def remove(self, timeout: float = 5.0) -> None:
         """Kill what is left and remove the directories (a group with members is busy)."""

@@ -87,10 +87,12 @@ def _entry(root: Path, entry: os.DirEntry[str], st: os.stat_result) -> OutputFil
     return OutputFile(site, Path(entry.path), sha, st.st_size, content_type(site))
 
 
-def collect(checkout: Path, output: Path) -> list[OutputFile]:
-    """Every file under ``output`` (which must be inside ``checkout``), sorted by path."""
+def collect(checkout: Path, output: Path, max_mb: int | None = None) -> list[OutputFile]:
+    """Every file under ``output`` (which must be inside ``checkout``), sorted by path;
+    refused when they add up to more than ``max_mb`` MiB."""
     root = check_output_dir(checkout, output)
     files: list[OutputFile] = []
+    total, limit = 0, None if max_mb is None else max_mb << 20
     pending = [root]
     while pending:
         with os.scandir(pending.pop()) as entries:
@@ -99,6 +101,9 @@ def collect(checkout: Path, output: Path) -> list[OutputFile]:
                 if stat.S_ISDIR(st.st_mode):
                     pending.append(Path(entry.path))
                     continue
+                total += st.st_size
+                if limit is not None and total > limit:
+                    raise OutputRejected(f"output is larger than the limit: {max_mb} MiB")
                 files.append(_entry(root, entry, st))
                 if len(files) > MAX_FILES:
                     raise OutputRejected(f"the output has more than {MAX_FILES} files")

@@ -1,30 +1,37 @@
-"""Decide how to build a checkout: package manager, install and build commands, and
-where the output is. Settings win; otherwise the files in the repository decide.
+"""Decide how to build a checkout: framework, package manager, Node.js version, install
+and build commands, and where the output is. Settings win; otherwise the files in the
+repository decide.
 
 Everything here reads the checkout as untrusted input: paths are checked to stay
-inside it, and ``package.json`` is opened without following symlinks.
+inside it, and files are opened without following symlinks.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
+from typing import Any
 
+from builder.frameworks import Framework, UnknownFramework, detect_framework, preset, warnings
+from builder.node_versions import (
+    NodeChoice,
+    NodeInstall,
+    choose_node,
+    installed_nodes,
+    requested_node,
+)
+from builder.package_managers import (
+    SANDBOX_PATH,
+    PackageManager,
+    ToolMissing,
+    detect_package_manager,
+    require_tool,
+)
+from builder.repo_files import RepoFileError, read_package_json, script
 from schemas.builds import BuildSettings
 
 OUTPUT_CANDIDATES = ("dist", "build", "out", "public")
-# Lockfile -> (package manager, install command), in order of precedence.
-LOCKFILES = (
-    ("package-lock.json", "npm", "npm ci"),
-    ("npm-shrinkwrap.json", "npm", "npm ci"),
-    ("yarn.lock", "yarn", "yarn install --frozen-lockfile"),
-    ("pnpm-lock.yaml", "pnpm", "pnpm install --frozen-lockfile"),
-)
-SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
-MAX_PACKAGE_JSON = 1 << 20
 
 
 class DetectError(Exception):
@@ -36,28 +43,49 @@ class Plan:
     """What to run and where; ``root`` is relative to the checkout ("" for the top)."""
 
     root: str
-    package_manager: str | None
-    lockfile: str | None
+    manager: PackageManager | None
     install: str | None
     build: str | None
     output: str | None
+    framework: Framework | None = None
+    framework_from_settings: bool = False
+    node: NodeChoice | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def package_manager(self) -> str | None:
+        return self.manager.tool if self.manager else None
+
+    @property
+    def lockfile(self) -> str | None:
+        return self.manager.lockfile if self.manager else None
 
     @property
     def static(self) -> bool:
-        return self.package_manager is None
+        """Served from the files as they are (no package.json, or the static preset)."""
+        return self.manager is None or (self.framework is not None and self.framework.static)
 
     def describe(self) -> list[str]:
         """The system log lines that tell the user what was detected."""
-        where = f" in {self.root}/" if self.root else ""
-        if self.static:
+        lines = [f"Root directory: {self.root}/"] if self.root else []
+        if self.manager is None:
             what = "running the configured commands" if self.install or self.build else \
                 "serving the files as they are"
-            return [f"No package.json{where}: {what}"]
-        found = f"({self.lockfile})" if self.lockfile else "(package.json, no lockfile)"
-        lines = [f"Detected {self.package_manager} {found}{where}"]
-        if not self.build:
+            lines.append(f"No package.json: {what}")
+        else:
+            lines += [self._framework_line(), *self.notes, self.manager.describe()]
+        if self.node is not None and (self.install or self.build):
+            lines.append(self.node.message)
+        if self.manager is not None and not self.build and not self.static:
             lines.append("No build command and no \"build\" script: skipping the build")
         return lines
+
+    def _framework_line(self) -> str:
+        if self.framework is None:
+            return "No framework detected"
+        if self.framework_from_settings:
+            return f"Framework: {self.framework.name} (from the project settings)"
+        return f"Detected framework: {self.framework.name}"
 
 
 def check_relative(value: str, what: str) -> str:
@@ -77,48 +105,42 @@ def inside(checkout: Path, relative: str) -> Path:
     return path
 
 
-def read_package_json(project: Path) -> dict[str, object] | None:
-    """Parsed package.json, or None when there is none (a plain static site)."""
-    try:
-        fd = os.open(project / "package.json", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except FileNotFoundError:
+def _framework(settings: BuildSettings, project: Path, package: dict[str, Any]
+               ) -> tuple[Framework | None, bool]:
+    if settings.framework:
+        return preset(settings.framework), True
+    return detect_framework(project, package), False
+
+
+def _build_command(settings: BuildSettings, framework: Framework | None,
+                   manager: PackageManager, package: dict[str, Any]) -> str | None:
+    if settings.build_command is not None:
+        return settings.build_command
+    if framework is not None and framework.static:
         return None
-    except OSError:
-        raise DetectError("package.json is not a regular file") from None
-    with os.fdopen(fd, "rb") as f:
-        data = f.read(MAX_PACKAGE_JSON + 1)
-    if len(data) > MAX_PACKAGE_JSON:
-        raise DetectError("package.json is larger than 1 MiB")
-    try:
-        parsed = json.loads(data)
-    except ValueError as exc:
-        raise DetectError(f"package.json is not valid JSON: {exc}") from None
-    if not isinstance(parsed, dict):
-        raise DetectError("package.json must contain a JSON object")
-    return parsed
+    name = framework.script if framework else "build"
+    if script(package, name) is not None:
+        return manager.run(name)
+    return framework.command if framework else None
 
 
-def has_build_script(package: dict[str, object]) -> bool:
-    scripts = package.get("scripts")
-    return isinstance(scripts, dict) and isinstance(scripts.get("build"), str)
+def _node_plan(settings: BuildSettings, project: Path, package: dict[str, Any],
+               output: str | None, node: NodeChoice) -> Plan:
+    framework, chosen = _framework(settings, project, package)
+    manager = detect_package_manager(project, package)
+    install = settings.install_command
+    if install is None and not (framework is not None and framework.static):
+        node_bin = node.install.bin_dir if node.install else None
+        require_tool(manager, ":".join(filter(None, (node_bin, SANDBOX_PATH))))
+        install = manager.install
+    notes = tuple(warnings(framework, project, package)) if framework else ()
+    fallback = framework.output if framework else None
+    return Plan("", manager, install, _build_command(settings, framework, manager, package),
+                output if output is not None else fallback, framework, chosen, node, notes)
 
 
-def find_lockfile(project: Path) -> tuple[str | None, str, str]:
-    """(lockfile, package manager, install command); npm install when there is none."""
-    for name, manager, install in LOCKFILES:
-        if (project / name).is_file():
-            return name, manager, install
-    return None, "npm", "npm install"
-
-
-def require_tool(manager: str, lockfile: str | None, path: str = SANDBOX_PATH) -> None:
-    if shutil.which(manager, path=path) is None:
-        raise DetectError(
-            f"{lockfile} found, but {manager} is not installed on this builder: "
-            f"set an install command, or commit a package-lock.json instead")
-
-
-def plan_build(checkout: Path, settings: BuildSettings) -> Plan:
+def plan_build(checkout: Path, settings: BuildSettings,
+               nodes: Sequence[NodeInstall] | None = None) -> Plan:
     """Decide the plan from the settings and the files in ``checkout``."""
     root = check_relative(settings.root_directory or "", "root directory")
     project = inside(checkout, root)
@@ -126,21 +148,23 @@ def plan_build(checkout: Path, settings: BuildSettings) -> Plan:
         raise DetectError(f"root directory {root!r} does not exist in the repository")
     output = settings.output_directory
     output = check_relative(output, "output directory") if output is not None else None
-    package = read_package_json(project)
-    if package is None:
-        return Plan(root, None, None, settings.install_command, settings.build_command, output)
-    lockfile, manager, install = find_lockfile(project)
-    if settings.install_command is None and manager != "npm":
-        require_tool(manager, lockfile)
-    build = settings.build_command
-    if build is None and has_build_script(package):
-        build = f"{manager} run build"
-    return Plan(root, manager, lockfile, settings.install_command or install, build, output)
+    try:
+        package = read_package_json(project)
+        node = choose_node(requested_node(project, package),
+                           installed_nodes() if nodes is None else nodes)
+        if package is None:
+            return Plan(root, None, settings.install_command, settings.build_command, output,
+                        node=node)
+        plan = _node_plan(settings, project, package, output, node)
+    except (RepoFileError, UnknownFramework, ToolMissing) as exc:
+        raise DetectError(str(exc)) from None
+    return replace(plan, root=root)
 
 
 def find_output(checkout: Path, plan: Plan) -> Path:
-    """The directory to publish, after the build: the setting, else the first of
-    dist/, build/, out/, public/ that exists; a static site is served from its root."""
+    """The directory to publish, after the build: the setting or the framework's, else
+    the first of dist/, build/, out/, public/ that exists; a static site is served from
+    its root."""
     project = inside(checkout, plan.root)
     if plan.output is not None:
         candidates: tuple[str, ...] = (plan.output,)

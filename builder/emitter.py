@@ -4,22 +4,28 @@ status events to the events topic (keyed by project id).
 Every line of the build, the builder's own ("system") lines included, gets the next
 ``seq`` (1, 2, 3, …), so ``(deployment_id, seq)`` identifies it wherever it lands.
 Lines are batched into ``BuildLogAppended`` messages, but a line never waits more than
-``LINGER_S`` for its batch to be sent.
+``LINGER_S`` for its batch to be sent. While the emitter is open (the build runs), a
+``BuildHeartbeat`` with the last seq goes to the logs topic every ``heartbeat_seconds``,
+also when the build prints nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any, Literal, Protocol, cast
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 
 from infra.connections import kafka_bootstrap
 from infra.settings import Settings
 from schemas.builds import BuildSpec
 from schemas.envelope import Envelope, dumps, utcnow
-from schemas.logs import BuildLogAppended, LogLine
+from schemas.events import FINAL_EVENTS
+from schemas.logs import BuildHeartbeat, BuildLogAppended, LogLine
 
+log = logging.getLogger("buildspace.builder")
 Stream = Literal["stdout", "stderr", "system"]
 LINGER_S = 0.02
 MAX_BATCH_LINES = 500
@@ -56,19 +62,49 @@ class KafkaEmitter:
         self._lock = asyncio.Lock()
         self._inflight: list[asyncio.Future[Any]] = []
         self._flushes: set[asyncio.Task[None]] = set()
+        self._beating: asyncio.Task[None] | None = None
         self._producer = AIOKafkaProducer(
             bootstrap_servers=kafka_bootstrap(settings), acks="all", linger_ms=0,
             request_timeout_ms=15000, max_request_size=4 * 1024 * 1024)
 
     async def __aenter__(self) -> KafkaEmitter:
         await self._producer.start()
+        if self.settings.heartbeat_seconds > 0:
+            self._beating = asyncio.create_task(self._beat(), name="heartbeat")
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         try:
+            await self._stop_beating()
             await self.flush()
         finally:
             await self._producer.stop()
+
+    async def _stop_beating(self) -> None:
+        if self._beating is not None:
+            self._beating.cancel()
+            await asyncio.gather(self._beating, return_exceptions=True)
+
+    @property
+    def beating(self) -> bool:
+        """Heartbeats are being sent (from ``__aenter__`` until ``__aexit__``)."""
+        return self._beating is not None and not self._beating.done()
+
+    async def _beat(self) -> None:
+        """Tell the platform the build is alive; the lines up to ``last_seq`` go first."""
+        spec = self.spec
+        while True:
+            await asyncio.sleep(self.settings.heartbeat_seconds)
+            try:
+                await self._send_pending()
+                beat = BuildHeartbeat(
+                    stream_id=spec.deployment_id, project_id=spec.project_id,
+                    deployment_id=spec.deployment_id, last_seq=self.seq,
+                    causation_id=spec.correlation_id, correlation_id=spec.correlation_id)
+                await self._producer.send(self.settings.topic_logs, dumps(beat),
+                                          key=spec.deployment_id.encode())
+            except KafkaError as exc:  # the watchdog fails the build if this persists
+                log.warning("heartbeat not sent: %r", exc)
 
     async def line(self, stream: str, text: str) -> None:
         self.seq += 1
@@ -84,7 +120,10 @@ class KafkaEmitter:
         await self.line("system", text)
 
     async def publish(self, event: Envelope) -> None:
-        """Send a status event after every line before it has been delivered."""
+        """Send a status event after every line before it has been delivered. Once the
+        outcome is out, the build has ended: no more heartbeats."""
+        if isinstance(event, FINAL_EVENTS):
+            await self._stop_beating()
         await self.flush()
         await self._producer.send_and_wait(self.settings.topic_events, dumps(event),
                                            key=self.spec.project_id.encode())

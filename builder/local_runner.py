@@ -31,7 +31,8 @@ FORWARDED_SETTINGS = (
     "kafka_bootstrap", "s3_endpoint", "s3_access_key", "s3_secret_key", "s3_region",
     "artifacts_bucket", "topic_events", "topic_logs", "git_allowed_protocols",
     "build_timeout_seconds", "build_memory_mb", "build_pids", "build_cpus",
-    "sandbox_uid", "sandbox_gid", "data_dir", "runner",
+    "build_disk_mb", "build_output_mb", "heartbeat_seconds",
+    "sandbox_uid", "sandbox_gid", "data_dir", "cache_dir", "runner",
 )
 INHERITED = ("PATH", "LANG", "LC_ALL", "TMPDIR")
 STOP_GRACE_S = 15.0
@@ -39,6 +40,8 @@ _PR_SET_PDEATHSIG = 1
 
 
 def _env_value(value: Any) -> str:
+    if isinstance(value, Path):  # the builder runs in another directory
+        return str(value.resolve())
     if isinstance(value, SecretStr):
         return value.get_secret_value()
     if isinstance(value, list | dict):

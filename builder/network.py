@@ -2,7 +2,8 @@
 the sandbox's own network namespace.
 
 The sandbox sees a private 10.0.2.0/24 network with DNS at 10.0.2.3; it cannot reach
-services listening on the builder's 127.0.0.1 (``--disable-host-loopback``).
+services listening on the builder's 127.0.0.1 (``--disable-host-loopback``), and, with
+``builder.netfilter``, nor the host's other addresses or the private networks.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
+
+from builder.netfilter import NetFilter
 
 SLIRP_DNS = "10.0.2.3"
 RESOLV_CONF = f"nameserver {SLIRP_DNS}\n"
@@ -53,24 +56,38 @@ async def loopback_configured(pid: int, timeout: float = 10.0) -> bool:
 class Slirp:
     """One slirp4netns process serving the network namespace of ``pid``."""
 
-    def __init__(self, proc: asyncio.subprocess.Process, exit_w: int) -> None:
+    def __init__(self, proc: asyncio.subprocess.Process, exit_w: int,
+                 netfilter: NetFilter | None) -> None:
         self._proc = proc
         self._exit_w = exit_w
+        self._netfilter = netfilter
 
     @classmethod
-    async def attach(cls, pid: int, timeout: float = 10.0) -> Slirp:
+    async def attach(cls, pid: int, netfilter: NetFilter | None = None,
+                     timeout: float = 10.0) -> Slirp:
+        """Serve the network namespace of ``pid``; inside ``netfilter``'s group (which
+        ``close`` removes) when there is one."""
         ready_r, ready_w = os.pipe()
         exit_r, exit_w = os.pipe()
-        proc = await asyncio.create_subprocess_exec(
-            "slirp4netns", "--configure", "--mtu=65520", "--disable-host-loopback",
-            "--enable-sandbox", f"--ready-fd={ready_w}", f"--exit-fd={exit_r}",
-            "--netns-type=path", str(Path(f"/proc/{pid}/ns/net")), "tap0",
-            pass_fds=(ready_w, exit_r), env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-        os.close(ready_w)
-        os.close(exit_r)
-        slirp = cls(proc, exit_w)
+        argv = ["slirp4netns", "--configure", "--mtu=65520", "--disable-host-loopback",
+                "--enable-sandbox", f"--ready-fd={ready_w}", f"--exit-fd={exit_r}",
+                "--netns-type=path", str(Path(f"/proc/{pid}/ns/net")), "tap0"]
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *(netfilter.wrap(argv) if netfilter else argv), pass_fds=(ready_w, exit_r),
+                env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        except BaseException:
+            os.close(ready_r)
+            os.close(exit_w)
+            if netfilter is not None:
+                netfilter.remove()
+            raise
+        finally:
+            os.close(ready_w)
+            os.close(exit_r)
+        slirp = cls(proc, exit_w, netfilter)
         try:
             ready = await asyncio.wait_for(read_pipe(ready_r, 1), timeout)
         except TimeoutError:
@@ -93,3 +110,5 @@ class Slirp:
         except TimeoutError:
             self._proc.kill()
             await self._proc.wait()
+        if self._netfilter is not None:
+            self._netfilter.remove()

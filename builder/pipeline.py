@@ -1,5 +1,6 @@
 """One build, start to finish: clone → BuildStarted → detect → install (sandbox, with
-network) → build (sandbox, no network) → collect → publish → DeploymentReady, or
+network; what it downloaded is saved in the project's dependency cache) → build
+(sandbox, no network unless the project asks) → collect → publish → DeploymentReady, or
 DeploymentFailed with a reason a user can act on.
 
 Only this trusted code talks to Kafka and the object store; a failed build publishes
@@ -10,19 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
+import re
+from collections.abc import Callable
 from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from builder import sandbox
-from builder.cgroups import Limits
 from builder.clone import CloneError, clone
 from builder.collect import OutputFile, OutputRejected, collect
 from builder.detect import DetectError, Plan, find_output, plan_build
 from builder.emitter import Emitter, control_fields
-from builder.network import NetworkError
 from builder.publish import Published, publish
+from builder.reaper import reap
+from builder.steps import StepFailed, Steps
+from builder.threads import settled
 from builder.workspace import Workspace
 from infra.connections import s3_client
 from infra.settings import Settings
@@ -32,6 +34,8 @@ from schemas.events import BuildStarted, DeploymentFailed, DeploymentReady
 log = logging.getLogger("buildspace.builder")
 CLONE_TIMEOUT_S = 300.0
 CANCELED = "canceled: the build was stopped before it finished"
+# Uploads a deployment's output (in a thread); raises BuildFailed or a boto error.
+Publisher = Callable[[str, list[OutputFile]], Published]
 
 
 class BuildFailed(Exception):
@@ -56,23 +60,28 @@ def human_size(size: int) -> str:
 class Build:
     """The state of one running build."""
 
-    def __init__(self, spec: BuildSpec, settings: Settings, emitter: Emitter) -> None:
+    def __init__(self, spec: BuildSpec, settings: Settings, emitter: Emitter,
+                 publisher: Publisher | None = None, *, install_network: bool = True) -> None:
         self.spec, self.settings, self.emit = spec, settings, emitter
+        self.publisher = publisher or self.publish_to_s3
+        self.install_network = install_network
         self.commit_sha: str | None = None
-        self.deadline = 0.0
-        self.step_ms = {"install": 0, "build": 0}
+        self.steps: Steps | None = None
 
-    def limits(self) -> Limits:
-        s = self.settings
-        remaining = max(self.deadline - time.monotonic(), 0.0)
-        return Limits(remaining, s.build_memory_mb, s.build_pids, s.build_cpus)
+    @property
+    def step_ms(self) -> dict[str, int]:
+        return self.steps.step_ms if self.steps else {"install": 0, "build": 0}
 
     async def run(self, ws: Workspace) -> None:
         await self.checkout(ws)
         plan = await self.plan(ws)
-        self.deadline = time.monotonic() + self.settings.build_timeout_seconds
-        await self.step(ws, "install", plan.install, plan.root, network=True)
-        await self.step(ws, "build", plan.build, plan.root, network=False)
+        self.steps = steps = Steps(self.spec, self.settings, self.emit, ws, plan)
+        try:
+            await steps.prepare()
+            await steps.install(self.install_network)
+            await steps.build()
+        except StepFailed as exc:
+            raise BuildFailed(str(exc)) from None
         files = await self.collect(ws, plan)
         published = await self.publish(files)
         await self.emit.publish(DeploymentReady(
@@ -106,27 +115,11 @@ class Build:
         await asyncio.to_thread(ws.hand_over)
         return plan
 
-    async def step(self, ws: Workspace, name: str, command: str | None, root: str,
-                   network: bool) -> None:
-        if not command:
-            return
-        await self.emit.system(f"Running `{command}`" + ("" if network else " (no network)"))
-        try:
-            outcome = await sandbox.run(ws, command, cwd=root, network=network,
-                                        limits=self.limits(), on_line=self.emit.line)
-        except NetworkError as exc:
-            raise BuildFailed(f"{name} failed: {exc}") from None
-        self.step_ms[name] = outcome.wall_ms
-        if outcome.timed_out:
-            raise BuildFailed(f"{name} timed out after {self.settings.build_timeout_seconds} s")
-        if not outcome.ok:
-            raise BuildFailed(f"{name} failed: `{command}` {outcome.reason}")
-        await self.emit.system(f"`{command}` finished in {outcome.wall_ms / 1000:.1f} s")
-
     async def collect(self, ws: Workspace, plan: Plan) -> list[OutputFile]:
         try:
             output = find_output(ws.src, plan)
-            files = await asyncio.to_thread(collect, ws.src, output)
+            files = await asyncio.to_thread(collect, ws.src, output,
+                                            self.settings.build_output_mb)
         except (DetectError, OutputRejected) as exc:
             raise BuildFailed(str(exc)) from None
         shown = output.relative_to(ws.src).as_posix()
@@ -136,11 +129,13 @@ class Build:
         await self.emit.system(f"Collected {len(files)} files ({size}) from {shown}/")
         return files
 
-    async def publish(self, files: list[OutputFile]) -> Published:
+    def publish_to_s3(self, deployment_id: str, files: list[OutputFile]) -> Published:
         s = self.settings
+        return publish(s3_client(s), s.artifacts_bucket, deployment_id, files)
+
+    async def publish(self, files: list[OutputFile]) -> Published:
         try:
-            published = await asyncio.to_thread(
-                publish, s3_client(s), s.artifacts_bucket, self.spec.deployment_id, files)
+            published = await asyncio.to_thread(self.publisher, self.spec.deployment_id, files)
         except (BotoCoreError, ClientError) as exc:
             raise BuildFailed(f"could not upload the output: {type(exc).__name__}") from None
         await self.emit.system(
@@ -149,13 +144,16 @@ class Build:
         return published
 
 
-async def run_build(spec: BuildSpec, settings: Settings, emitter: Emitter) -> None:
+async def run_build(spec: BuildSpec, settings: Settings, emitter: Emitter,
+                    publisher: Publisher | None = None, *, install_network: bool = True
+                    ) -> None:
     """Run the build and publish its outcome; never raises for a failed build. The work
-    directory is removed before the outcome is reported."""
-    build = Build(spec, settings, emitter)
-    ws = Workspace.create(settings.sandbox_uid, settings.sandbox_gid, Path(settings.data_path))
-    reason, canceled = None, False
+    directory is removed before the outcome is reported. ``install_network=False`` runs
+    the install offline (tests use it to show that the cache is enough)."""
+    build = Build(spec, settings, emitter, publisher, install_network=install_network)
+    reason, canceled, ws = None, False, None
     try:
+        ws = await _workspace(spec, settings)
         await build.run(ws)
     except BuildFailed as exc:
         reason = exc.reason
@@ -165,11 +163,24 @@ async def run_build(spec: BuildSpec, settings: Settings, emitter: Emitter) -> No
         log.exception("build %s failed inside the builder", spec.deployment_id)
         reason = "internal error in the builder"
     finally:
-        await asyncio.to_thread(ws.remove)
+        if build.steps is not None:
+            await build.steps.close_cache()
+        if ws is not None:
+            await asyncio.to_thread(ws.remove)
     if reason is not None:
         await fail(build, reason)
     if canceled:
         raise asyncio.CancelledError
+
+
+async def _workspace(spec: BuildSpec, settings: Settings) -> Workspace:
+    """A new work directory on a disk of ``build_disk_mb``; removed again if the build is
+    canceled while it is being made."""
+    label = re.sub(r"[^A-Za-z0-9_-]", "-", spec.deployment_id)[:40]
+    await asyncio.to_thread(reap)  # what builders killed earlier left behind
+    return await settled(Workspace.create, settings.sandbox_uid, settings.sandbox_gid,
+                         Path(settings.data_path), settings.build_disk_mb, label,
+                         undo=Workspace.remove)
 
 
 async def fail(build: Build, reason: str) -> None:

@@ -2,7 +2,9 @@
 
 The build spec (``schemas.builds.BuildSpec`` as JSON) comes from the environment
 variable ``BUILDSPACE_BUILD_SPEC`` or, when that is unset, from stdin; connections and
-limits come from the ``BUILDSPACE_*`` settings. The outcome is published as events, so
+limits come from the ``BUILDSPACE_*`` settings. With ``BUILDSPACE_BUILD_GRANT`` and
+``BUILDSPACE_API_URL`` set (an ECS task), the build reports through the API with that
+grant instead, and needs no Kafka or S3 credentials. The outcome is published as events, so
 the exit code is 0 for a failed build too; it is non-zero only when the spec is invalid
 or the outcome could not be published. SIGTERM stops the build (it is reported failed).
 """
@@ -17,8 +19,10 @@ import sys
 
 from pydantic import ValidationError
 
+from builder.disk import private_mounts
 from builder.emitter import KafkaEmitter
 from builder.pipeline import run_build
+from builder.remote import HttpEmitter, RemotePublisher, RemoteTarget
 from infra.settings import Settings
 from schemas.builds import BuildSpec
 
@@ -45,11 +49,20 @@ async def build(spec: BuildSpec, settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, _on_stop_signal, task)
-    async with KafkaEmitter(settings, spec) as emitter:
+    remote = remote_target()
+    emitter = HttpEmitter(settings, spec, remote) if remote else KafkaEmitter(settings, spec)
+    async with emitter:
         try:
-            await run_build(spec, settings, emitter)
+            await run_build(spec, settings, emitter, RemotePublisher(remote) if remote else None)
         except asyncio.CancelledError:
             log.info("build %s stopped", spec.deployment_id)
+
+
+def remote_target() -> RemoteTarget | None:
+    """The API and grant to report to, if given; the grant leaves the environment."""
+    grant = os.environ.pop("BUILDSPACE_BUILD_GRANT", "")
+    api_url = os.environ.get("BUILDSPACE_API_URL", "")
+    return RemoteTarget(api_url, grant) if grant and api_url else None
 
 
 def runner_settings() -> Settings:
@@ -63,6 +76,7 @@ def runner_settings() -> Settings:
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="builder: %(levelname)s %(message)s")
+    private_mounts()  # before any thread starts: the build's mounts die with this process
     try:
         spec = read_spec()
     except ValidationError as exc:

@@ -1,12 +1,12 @@
 """Run one untrusted shell command (an install or build script) in a sandbox.
 
-As root, bwrap's ``--uid`` is cosmetic, so ``setpriv`` first drops to the unprivileged
-sandbox uid with no capabilities; then bubblewrap gives the command new namespaces, a
-read-only /usr, a fresh /tmp, the checkout at /workspace, and an allow-listed
-environment. Nothing else of the host is visible: no platform credentials, no data
-directory, no host loopback. The network, when asked for, is slirp4netns. Limits come
-from a cgroup the command joins before it starts, plus a wall-clock timeout that kills
-the sandbox's pid-namespace init (which ends every process in it) and the cgroup.
+``builder.bwrap`` builds the command line: the unprivileged sandbox uid, new
+namespaces, the workspace and nothing else of the host. Limits come from a cgroup the
+command joins before it starts (memory, processes, CPU) and from the workspace's
+size-limited filesystem (disk); a watcher ends the whole tree as soon as one is hit, and
+a wall-clock timeout does the same. Ending the tree means killing the sandbox's
+pid-namespace init (which ends every process in it) and then the cgroup. The network,
+when asked for, is slirp4netns behind ``builder.netfilter``.
 """
 
 from __future__ import annotations
@@ -15,101 +15,28 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import signal
 import time
 import uuid
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import Any
 
+from builder.bwrap import LAUNCH_PATH, Setup, bwrap_args, env_args, setpriv_args
 from builder.cgroups import BuildCgroup, CgroupUnavailable, Limits
 from builder.lines import OnLine, pump
+from builder.netfilter import FilterUnavailable, NetFilter
 from builder.network import NetworkError, Slirp, loopback_configured, read_pipe
+from builder.outcome import Outcome, exceeded, watch
+from builder.threads import settled
 from builder.workspace import Workspace
-
-SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
-LAUNCH_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-HOME = "/home/builder"
-TOP_LEVEL_LINKS = ("bin", "lib", "lib32", "lib64", "libx32", "sbin")
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """How a sandboxed command ended."""
-
-    exit_code: int | None
-    timed_out: bool
-    out_of_memory: bool
-    wall_ms: int
-    limits: Limits
-
-    @property
-    def ok(self) -> bool:
-        return self.exit_code == 0 and not self.timed_out
-
-    @property
-    def reason(self) -> str | None:
-        """Why it failed, in words; None when it succeeded."""
-        if self.ok:
-            return None
-        if self.timed_out:
-            return f"timed out after {self.limits.timeout_s:g} s"
-        if self.out_of_memory:
-            return f"out of memory: limit {self.limits.memory_mb} MiB"
-        if self.exit_code is not None and self.exit_code < 0:
-            return f"killed by signal {signal.Signals(-self.exit_code).name}"
-        return f"exited with code {self.exit_code}"
-
-
-def sandbox_env() -> dict[str, str]:
-    """The whole environment of untrusted code: nothing is inherited."""
-    return {
-        "PATH": SANDBOX_PATH, "HOME": HOME, "USER": "builder", "LANG": "C.UTF-8",
-        "CI": "1", "TMPDIR": "/tmp", "NODE_EXTRA_CA_CERTS": "/etc/ssl/certs/ca-certificates.crt",
-        "npm_config_cache": f"{HOME}/.npm", "npm_config_update_notifier": "false",
-        "npm_config_fund": "false", "npm_config_audit": "false",
-    }
-
-
-def _system_mounts() -> list[str]:
-    args = ["--ro-bind", "/usr", "/usr"]
-    for name in TOP_LEVEL_LINKS:
-        path = Path("/", name)
-        if path.is_symlink():
-            args += ["--symlink", os.readlink(path), str(path)]
-        elif path.is_dir():
-            args += ["--ro-bind", str(path), str(path)]
-    return args + ["--ro-bind", "/etc/ssl", "/etc/ssl"]
-
-
-def bwrap_args(ws: Workspace, cwd: str, command: str, info_fd: int, block_fd: int | None
-               ) -> list[str]:
-    args = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-            "--clearenv", "--hostname", "builder", *_system_mounts()]
-    for name in ("passwd", "group", "hosts", "nsswitch.conf", "resolv.conf"):
-        args += ["--ro-bind", str(ws.etc / name), f"/etc/{name}"]
-    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
-             "--bind", str(ws.src), "/workspace", "--bind", str(ws.home), HOME,
-             "--chdir", f"/workspace/{cwd}".rstrip("/"), "--info-fd", str(info_fd)]
-    if block_fd is not None:
-        args += ["--block-fd", str(block_fd)]
-    for key, value in sandbox_env().items():
-        args += ["--setenv", key, value]
-    return [*args, "/bin/sh", "-c", command]
-
-
-def setpriv_args(uid: int, gid: int) -> list[str]:
-    """Drop to the sandbox uid with no capabilities (only root has one to drop)."""
-    if os.geteuid() != 0:
-        return []
-    return ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups",
-            "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
 
 
 @dataclass
 class _Running:
     proc: asyncio.subprocess.Process
     cgroup: BuildCgroup | None
+    label: str
     init_pid: int | None = None
     init_pidfd: int | None = None
 
@@ -140,40 +67,60 @@ class _Running:
 
 
 async def _spawn(argv: list[str], fds: tuple[int, ...]) -> asyncio.subprocess.Process:
-    """The launcher chain (sh, setpriv, bwrap) gets no builder secrets in its environment
-    either: bwrap runs as the sandbox uid on the host until it enters the namespaces."""
+    """The launcher chain (sh, setpriv, bwrap) runs on the host with nothing of the
+    builder's environment, nor of the build's (bwrap reads that from a memfd), and in /:
+    the sandbox can read its init's environment, where sh would put PWD."""
     return await asyncio.create_subprocess_exec(
-        *argv, pass_fds=fds, env={"PATH": LAUNCH_PATH}, stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True)
+        *argv, pass_fds=fds, env={"PATH": LAUNCH_PATH}, cwd="/",
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, start_new_session=True)
 
 
-def _open_cgroup(limits: Limits) -> tuple[BuildCgroup | None, str | None]:
+def _open_cgroup(limits: Limits, label: str) -> tuple[BuildCgroup | None, str | None]:
+    name = f"{label}-{uuid.uuid4().hex[:12]}"
     try:
-        return BuildCgroup.create(f"build-{uuid.uuid4().hex[:12]}", limits), None
+        return BuildCgroup.create(name, limits), None
     except CgroupUnavailable as exc:
         return None, str(exc)
 
 
+def _memfd(data: bytes) -> int:
+    fd = os.memfd_create("buildspace-env")
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
 async def run(ws: Workspace, command: str, *, cwd: str, network: bool, limits: Limits,
-              on_line: OnLine) -> Outcome:
+              on_line: OnLine, setup: Setup | None = None, label: str = "build") -> Outcome:
     """Run ``command`` with ``/bin/sh -c`` in ``/workspace/<cwd>``; stream its output
-    lines to ``on_line(stream, text)`` and report how it ended."""
-    cgroup, why = _open_cgroup(limits)
+    lines to ``on_line(stream, text)`` and report how it ended. The cgroup is named
+    after ``label``."""
+    if ws.disk is not None:
+        limits = replace(limits, disk_mb=ws.disk.limit_mb)
+    label = re.sub(r"[^A-Za-z0-9_-]", "-", label)[:60]
+    cgroup, why = _open_cgroup(limits, label)
     if why:
         await on_line("system", f"Resource limits unavailable ({why}); only the timeout applies")
     try:
-        return await _run_in(cgroup, ws, command, cwd, network, limits, on_line)
+        return await _run_in(cgroup, ws, command, cwd, network, limits, on_line,
+                             setup or Setup(), label)
     finally:
         if cgroup is not None:
             await asyncio.to_thread(cgroup.remove)
 
 
 async def _run_in(cgroup: BuildCgroup | None, ws: Workspace, command: str, cwd: str,
-                  network: bool, limits: Limits, on_line: OnLine) -> Outcome:
+                  network: bool, limits: Limits, on_line: OnLine, setup: Setup, label: str
+                  ) -> Outcome:
     info_r, info_w = os.pipe()
     block_r, block_w = os.pipe() if network else (None, None)
-    child_fds = tuple(fd for fd in (info_w, block_r) if fd is not None)
-    argv = setpriv_args(ws.uid, ws.gid) + bwrap_args(ws, cwd, command, info_w, block_r)
+    env_fd = _memfd(env_args(setup.env))
+    child_fds = tuple(fd for fd in (info_w, block_r, env_fd) if fd is not None)
+    argv = setpriv_args(ws.uid, ws.gid) + bwrap_args(
+        ws, cwd, command, setup, info_fd=info_w, env_fd=env_fd, block_fd=block_r)
     if cgroup is not None:
         argv = ["/bin/sh", "-c", cgroup.join_script(), "sh", *argv]
     started = time.monotonic()
@@ -184,14 +131,15 @@ async def _run_in(cgroup: BuildCgroup | None, ws: Workspace, command: str, cwd: 
         raise
     finally:
         _close(*child_fds)
-    running = _Running(proc, cgroup)
+    running = _Running(proc, cgroup, label)
     try:
-        timed_out = await _supervise(running, info_r, block_w, limits, on_line, started)
+        hit = await _supervise(running, ws, info_r, block_w, limits, on_line, started)
     finally:
         _close(block_w, running.init_pidfd)
-    oom = cgroup.out_of_memory() if cgroup else False
+    hit = hit or exceeded(cgroup, ws.disk)
     wall_ms = int((time.monotonic() - started) * 1000)
-    return Outcome(None if timed_out else proc.returncode, timed_out, oom, wall_ms, limits)
+    return Outcome(None if hit and proc.returncode != 0 else proc.returncode, hit, wall_ms,
+                   limits)
 
 
 def _close(*fds: int | None) -> None:
@@ -200,28 +148,33 @@ def _close(*fds: int | None) -> None:
             os.close(fd)
 
 
-async def _supervise(running: _Running, info_r: int, block_w: int | None, limits: Limits,
-                     on_line: OnLine, started: float) -> bool:
-    """Wait for the command and its output; True when the timeout had to end it."""
+async def _supervise(running: _Running, ws: Workspace, info_r: int, block_w: int | None,
+                     limits: Limits, on_line: OnLine, started: float) -> str | None:
+    """Wait for the command and its output; the limit that ended it, if one did."""
     proc, slirp = running.proc, None
     assert proc.stdout is not None and proc.stderr is not None
     readers = [asyncio.create_task(pump(proc.stdout, "stdout", on_line)),
                asyncio.create_task(pump(proc.stderr, "stderr", on_line))]
     waiter = asyncio.ensure_future(asyncio.gather(proc.wait(), *readers))
     waiter.add_done_callback(_retrieve)
+    watcher = asyncio.create_task(watch(running.cgroup, ws.disk))
     try:
         await running.watch_init(info_r)  # closes info_r
         if block_w is not None:
-            slirp = await _start_network(running, block_w)
+            slirp = await _start_network(running, block_w, on_line)
         remaining = limits.timeout_s - (time.monotonic() - started)
-        done, _ = await asyncio.wait({waiter}, timeout=max(remaining, 0))
-        if done:
+        either: set[asyncio.Future[Any]] = {waiter, watcher}
+        done, _ = await asyncio.wait(either, timeout=max(remaining, 0),
+                                     return_when=asyncio.FIRST_COMPLETED)
+        if waiter in done:
             waiter.result()
-        return not done
+            return None
+        return watcher.result() if watcher in done else "timeout"
     except BaseException:
         waiter.cancel()
         raise
     finally:
+        watcher.cancel()
         await running.stop()
         await asyncio.wait(readers)
         if slirp is not None:
@@ -234,10 +187,17 @@ def _retrieve(future: asyncio.Future[Any]) -> None:
         future.exception()
 
 
-async def _start_network(running: _Running, block_w: int) -> Slirp:
+async def _start_network(running: _Running, block_w: int, on_line: OnLine) -> Slirp:
     """Attach slirp4netns, then let the sandbox start (bwrap waits on --block-fd)."""
     if running.init_pid is None or not await loopback_configured(running.init_pid):
         raise NetworkError("the sandbox did not start")
-    slirp = await Slirp.attach(running.init_pid)
+    try:
+        netfilter: NetFilter | None = await settled(NetFilter.create, running.label,
+                                                    undo=NetFilter.remove)
+    except FilterUnavailable as exc:
+        netfilter = None
+        await on_line("system", f"Network filter unavailable ({exc}): the sandbox can reach "
+                                f"the host's network")
+    slirp = await Slirp.attach(running.init_pid, netfilter)
     os.write(block_w, b"1")
     return slirp

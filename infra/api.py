@@ -9,12 +9,25 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 
+from commands import build_ingest
 from commands import compat as command_compat
 from commands import http as command_http
 from infra.deps import Platform
 from projections import http as query_http
+from projections import log_stream
 from schemas.errors import BuildspaceError
+
+
+async def on_model_error(request: Request, exc: Exception) -> JSONResponse:
+    """A command model built inside an endpoint rejected its input."""
+    assert isinstance(exc, ValidationError)
+    fields = [{"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"]}
+              for e in exc.errors()]
+    message = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
+    return JSONResponse(
+        {"error": {"code": "invalid", "message": message, "fields": fields}}, status_code=422)
 
 
 def field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
@@ -46,10 +59,13 @@ def create_api(platform: Platform) -> FastAPI:
     app.state.platform = platform
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(BuildspaceError, on_buildspace_error)
+    app.add_exception_handler(ValidationError, on_model_error)
     app.include_router(command_http.router)
     app.include_router(query_http.router)
+    app.include_router(log_stream.router)
     app.include_router(command_compat.router)
     app.include_router(query_http.compat)
+    app.include_router(build_ingest.router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

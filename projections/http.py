@@ -69,13 +69,15 @@ async def get_deployment(deployment_id: str, pool: ReadPool, settings: SettingsD
 
 
 async def complete_logs(platform: Platform, pool: asyncpg.Pool, settings: Settings,
-                        deployment_id: str) -> None:
-    """404 for an unknown deployment; for a finished one, wait until its whole log is in."""
+                        deployment_id: str, up_to: int | None = None) -> int | None:
+    """404 for an unknown deployment; for a finished one, wait (bounded) until its log
+    is stored up to ``up_to`` (default: the end). Returns the final line's seq."""
     async with pool.acquire() as conn:
         deployment = await queries.get_deployment(conn, settings, deployment_id)
     if deployment.log_lines:
-        await platform.logs.wait_for_seq(deployment_id, deployment.log_lines,
-                                         settings.query_wait_seconds)
+        wanted = min(deployment.log_lines, up_to or deployment.log_lines)
+        await platform.logs.wait_for_seq(deployment_id, wanted, settings.query_wait_seconds)
+    return deployment.log_lines
 
 
 @router.get("/deployments/{deployment_id}/logs", response_model=LogPage)
@@ -86,11 +88,14 @@ async def get_logs(deployment_id: str, pool: ReadPool, settings: SettingsDep,
     """A page of the build log ordered by seq; pass ``next_after_seq`` for the next.
     ``q`` finds lines containing the text (case-insensitive, colours ignored);
     ``stream`` keeps only stdout, stderr or system lines."""
-    await complete_logs(platform, pool, settings, deployment_id)
+    final_seq = await complete_logs(platform, pool, settings, deployment_id,
+                                    None if q or stream else after_seq + limit + 1)
     rows = await platform.logs.page(deployment_id, after_seq, limit + 1, q=q, stream=stream)
     lines = [line_out(r) for r in rows[:limit]]
-    return LogPage(deployment_id=deployment_id, lines=lines, has_more=len(rows) > limit,
-                   next_after_seq=lines[-1].seq if lines else after_seq)
+    next_after = lines[-1].seq if lines else after_seq
+    unfiltered_rest = not (q or stream) and final_seq is not None and next_after < final_seq
+    return LogPage(deployment_id=deployment_id, lines=lines, next_after_seq=next_after,
+                   has_more=len(rows) > limit or unfiltered_rest)
 
 
 @compat.get("/logs/{deployment_id}")

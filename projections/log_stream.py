@@ -146,6 +146,7 @@ async def websocket_logs(websocket: WebSocket, deployment_id: str, after_seq: in
     """The same stream over a WebSocket: JSON messages with a `type` of line, status,
     ping or end; the server closes after end."""
     platform: Platform = websocket.app.state.platform
+    await platform.consistency.wait()
     await websocket.accept()
     try:
         async for event, data in follow(platform, deployment_id, after_seq):

@@ -48,19 +48,26 @@ class LogGateway:
             await asyncio.gather(self._task, return_exceptions=True)
 
     def _rooms(self) -> set[str]:
-        return {room for room in self.sio.manager.rooms.get("/", {}) if room}
+        return {room for room in self.sio.manager.rooms.get("/", {})
+                if isinstance(room, str) and room.startswith("logs:")}
 
     async def _forward(self) -> None:
         while True:
             batch = await self._queue.get()
-            rooms = self._rooms()
-            if not rooms:
-                continue
-            room = f"logs:{await self._subdomain(batch.project_id)}"
-            if room in rooms:
-                for line in batch.lines:
-                    await self.sio.emit("message", orjson.dumps({"log": line.line}).decode(),
-                                        room=room)
+            try:
+                await self._send(batch)
+            except Exception:  # one bad batch or client must not end the gateway
+                log.exception("could not forward log lines to Socket.IO")
+
+    async def _send(self, batch: BuildLogAppended) -> None:
+        rooms = self._rooms()
+        if not rooms:
+            return
+        room = f"logs:{await self._subdomain(batch.project_id)}"
+        if room in rooms:
+            for line in batch.lines:
+                await self.sio.emit("message", orjson.dumps({"log": line.line}).decode(),
+                                    room=room)
 
     async def _subdomain(self, project_id: str) -> str:
         if project_id not in self._subdomains:

@@ -149,3 +149,4 @@ def register_agents(app: faust.App, topics: Topics, deps: WorkerDeps) -> None:
         await scheduler.watchdog()
 
     app.timer(interval=1.0, name="tend_builds")(tend_builds)
+    app.timer(interval=60.0, name="reap_overdue_builds")(scheduler.reap_overdue)

@@ -17,8 +17,10 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from infra.settings import Settings
 
 # Tansu answers a fetch only when fetch_max_wait_ms runs out, not when a record
-# arrives, and Faust hard-codes 1500 ms: a short wait keeps agents within milliseconds.
-FETCH_MAX_WAIT_MS = 20
+# arrives, and returns little per fetch; Faust hard-codes 1500 ms. 100 ms keeps agents
+# well under a second behind and lets a 200,000-line build's log keep up (20 ms
+# starved the log projection: about 6,000 lines/s).
+FETCH_MAX_WAIT_MS = 100
 
 
 class _FastFetchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):

@@ -145,6 +145,21 @@ class Scheduler:
                 "UPDATE build_queue SET last_seen = now() WHERE state = 'running' "
                 "AND deployment_id = ANY($1::text[])", list(deployment_ids))
 
+    async def reap_overdue(self) -> None:
+        """For runners that can (ECS): stop build tasks past their deadline, recording
+        the timeout first."""
+        reap = getattr(self.deps.runner, "reap_overdue", None)
+        if reap is not None:
+            await reap(self._timed_out)
+
+    async def _timed_out(self, deployment_id: str) -> None:
+        row = await self.deps.pool.fetchrow(
+            "UPDATE build_queue SET state = 'done' WHERE deployment_id = $1 "
+            "AND state = 'running' RETURNING project_id", deployment_id)
+        if row is not None:
+            await self._fail(row["project_id"], deployment_id,
+                             f"timed out after {self.settings.build_timeout_seconds} s", None)
+
     async def watchdog(self) -> None:
         """Fail running builds that stopped reporting; nothing stays BUILDING forever."""
         silent = self.settings.watchdog_seconds

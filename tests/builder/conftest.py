@@ -56,7 +56,7 @@ def settings(s3_settings: Settings, tmp_path_factory: pytest.TempPathFactory
         full = s.model_copy(update={
             "kafka_bootstrap": broker.bootstrap, "topic_events": f"events-{suffix}",
             "topic_logs": f"logs-{suffix}", "topic_commands": f"commands-{suffix}",
-            "topic_routes": f"routes-{suffix}", "topic_partitions": 1,
+            "topic_routes": f"routes-{suffix}", "topic_partitions": 4,
         })
         asyncio.run(ensure_topics(full))
         yield full

@@ -1,5 +1,5 @@
 """Helpers for the builder tests: read a build's events back from Kafka, find stray
-processes, make build specs."""
+processes, mounts and cgroups, make build specs."""
 
 from __future__ import annotations
 
@@ -12,12 +12,15 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.partitioner import DefaultPartitioner
 
+from builder.cgroups import PARENT, ROOT
 from infra.settings import Settings
 from schemas.builds import BuildSettings, BuildSpec
 from schemas.envelope import new_id
 
 TERMINAL = ("DeploymentReady", "DeploymentFailed")
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 STATIC_BUILD_JS = """
 const fs = require('fs');
@@ -40,6 +43,29 @@ def make_spec(git_url: str, ref: str = "main", **settings: Any) -> BuildSpec:
                      correlation_id=f"corr_{new_id()[:8]}")
 
 
+def specs_apart(git_url: str, count: int, partitions: int) -> list[BuildSpec]:
+    """Specs whose project ids and deployment ids all land on different partitions.
+
+    Builds that publish at the same moment need this with the embedded broker: Tansu on
+    rclone's S3 acknowledges concurrent appends to one partition from several producers
+    and keeps only some of them (rclone does not honour conditional writes)."""
+    chosen: list[BuildSpec] = []
+    taken: set[tuple[str, int]] = set()
+    while len(chosen) < count:
+        spec = make_spec(git_url)
+        where = {("events", _partition(spec.project_id, partitions)),
+                 ("logs", _partition(spec.deployment_id, partitions))}
+        if not where & taken:
+            chosen.append(spec)
+            taken |= where
+    return chosen
+
+
+def _partition(key: str, partitions: int) -> int:
+    every = list(range(partitions))
+    return int(DefaultPartitioner()(key.encode(), every, every))
+
+
 @dataclass
 class BuildRecord:
     """What a build published: its control events and its log lines, in order."""
@@ -49,7 +75,15 @@ class BuildRecord:
 
     @property
     def lines(self) -> list[dict[str, Any]]:
-        return [line for message in self.messages for line in message["lines"]]
+        return [line for message in self.messages for line in message.get("lines", [])]
+
+    @property
+    def heartbeats(self) -> list[dict[str, Any]]:
+        return [m for m in self.messages if m["type"] == "BuildHeartbeat"]
+
+    @property
+    def system(self) -> list[str]:
+        return [line["line"] for line in self.lines if line["stream"] == "system"]
 
     @property
     def text(self) -> str:
@@ -94,17 +128,25 @@ async def wait_outcome(settings: Settings, deployment_id: str, timeout: float = 
     raise AssertionError(f"no outcome for {deployment_id} within {timeout} s: {found}")
 
 
-async def read_logs(settings: Settings, deployment_id: str) -> list[dict[str, Any]]:
-    """Every log message of the deployment on the logs topic now."""
+async def read_log_records(settings: Settings, deployment_id: str
+                           ) -> list[tuple[bytes, dict[str, Any]]]:
+    """(key, message) of every log message of the deployment on the logs topic now."""
     consumer, parts = await _consumer(settings, settings.topic_logs)
-    found: list[dict[str, Any]] = []
+    found: list[tuple[bytes, dict[str, Any]]] = []
     try:
         ends = await consumer.end_offsets(parts)
         while any([await consumer.position(tp) < end for tp, end in ends.items()]):
-            found += _mine(await consumer.getmany(timeout_ms=200), deployment_id)
+            batch = await consumer.getmany(timeout_ms=200)
+            records = [(r.key, orjson.loads(r.value)) for rs in batch.values() for r in rs]
+            found += [(k, v) for k, v in records if v.get("deployment_id") == deployment_id]
     finally:
         await consumer.stop()
     return found
+
+
+async def read_logs(settings: Settings, deployment_id: str) -> list[dict[str, Any]]:
+    """Every log message of the deployment on the logs topic now."""
+    return [message for _key, message in await read_log_records(settings, deployment_id)]
 
 
 async def read_build(settings: Settings, deployment_id: str, timeout: float = 60
@@ -138,7 +180,41 @@ def workspace_of(pid: int) -> Path:
     """The work directory of the sandboxed process ``pid``, from its bwrap's arguments."""
     while pid > 1:
         args = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
-        if args[0] == "bwrap":
+        if args[0].endswith("bwrap"):
             return Path(args[args.index("/workspace") - 1]).parent
         pid = _parent(pid)
     raise AssertionError("not a sandboxed process")
+
+
+def fixture_files(name: str) -> dict[str, bytes]:
+    """The files of ``tests/fixtures/<name>``, for a test repository."""
+    root = FIXTURES / name
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file()}
+
+
+def processes_of(uid: int) -> list[int]:
+    """Pids of live processes whose real or effective uid is ``uid``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        uids = fields.get("Uid", "").split()[:2]
+        if entry.name.isdigit() and str(uid) in uids and "Z" not in fields.get("State", ""):
+            found.append(int(entry.name))
+    return found
+
+
+def cgroups_named(fragment: str) -> list[Path]:
+    """Build cgroups (any hierarchy) whose name contains ``fragment``."""
+    parents = [*ROOT.glob(f"*/{PARENT}"), ROOT / PARENT]
+    return [d for parent in parents if parent.is_dir() for d in parent.iterdir()
+            if d.is_dir() and fragment in d.name]
+
+
+def mounts_named(fragment: str) -> list[str]:
+    return [line for line in Path("/proc/self/mounts").read_text().splitlines()
+            if fragment in line]

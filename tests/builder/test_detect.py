@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from builder.detect import DetectError, Plan, find_output, plan_build
+from builder.detect import DetectError, find_output, plan_build
+from builder.node_versions import NodeInstall
 from schemas.builds import BuildSettings
 
 NO_SETTINGS = BuildSettings()
+NODES = [NodeInstall((20, 20, 2), "/usr/bin"), NodeInstall((18, 19, 0), "/opt/node/18/bin")]
 
 
 def write(root: Path, files: dict[str, str]) -> Path:
@@ -28,22 +30,42 @@ def package(build: str | None = "vite build") -> str:
 
 def test_a_package_lock_means_npm_ci_and_the_build_script(tmp_path: Path):
     write(tmp_path, {"package.json": package(), "package-lock.json": "{}"})
-    plan = plan_build(tmp_path, NO_SETTINGS)
+    plan = plan_build(tmp_path, NO_SETTINGS, NODES)
     assert (plan.package_manager, plan.lockfile) == ("npm", "package-lock.json")
-    assert (plan.install, plan.build, plan.output) == ("npm ci", "npm run build", None)
-    assert plan.describe() == ["Detected npm (package-lock.json)"]
+    assert (plan.install, plan.build, plan.output) == ("npm ci --prefer-offline",
+                                                       "npm run build", None)
+    assert plan.describe() == ["No framework detected", "Package manager: npm (package-lock.json)",
+                               "Node.js 20.20.2"]
 
 
 def test_a_shrinkwrap_also_means_npm_ci(tmp_path: Path):
     write(tmp_path, {"package.json": package(), "npm-shrinkwrap.json": "{}"})
-    assert plan_build(tmp_path, NO_SETTINGS).install == "npm ci"
+    assert plan_build(tmp_path, NO_SETTINGS, NODES).install == "npm ci --prefer-offline"
 
 
 def test_without_a_lockfile_npm_install_is_used(tmp_path: Path):
     write(tmp_path, {"package.json": package()})
-    plan = plan_build(tmp_path, NO_SETTINGS)
-    assert (plan.install, plan.lockfile) == ("npm install", None)
-    assert plan.describe() == ["Detected npm (package.json, no lockfile)"]
+    plan = plan_build(tmp_path, NO_SETTINGS, NODES)
+    assert (plan.install, plan.lockfile) == ("npm install --prefer-offline", None)
+    assert "Package manager: npm (no lockfile)" in plan.describe()
+
+
+def test_the_detected_framework_and_node_version_are_logged(tmp_path: Path):
+    write(tmp_path, {"package.json": json.dumps({
+        "scripts": {"build": "vite build"}, "devDependencies": {"vite": "^7"},
+        "engines": {"node": ">=18"}}), "package-lock.json": "{}"})
+    plan = plan_build(tmp_path, NO_SETTINGS, NODES)
+    assert plan.describe() == ["Detected framework: Vite",
+                               "Package manager: npm (package-lock.json)",
+                               "Node.js 20.20.2 (engines.node wants >=18)"]
+    assert (plan.build, plan.output) == ("npm run build", "dist")
+
+
+def test_an_nvmrc_picks_an_installed_older_node(tmp_path: Path):
+    write(tmp_path, {"package.json": package(), ".nvmrc": "18\n"})
+    plan = plan_build(tmp_path, NO_SETTINGS, NODES)
+    assert plan.node is not None and plan.node.install == NODES[1]
+    assert "Node.js 18.19.0 (.nvmrc wants 18)" in plan.describe()
 
 
 def test_no_build_script_means_no_build(tmp_path: Path):
@@ -58,12 +80,12 @@ def test_no_build_script_means_no_build(tmp_path: Path):
 def test_yarn_and_pnpm_lockfiles_pick_their_manager(tmp_path: Path, lockfile: str, manager: str):
     write(tmp_path, {"package.json": package(), lockfile: ""})
     if shutil.which(manager, path="/usr/local/bin:/usr/bin:/bin"):
-        plan = plan_build(tmp_path, NO_SETTINGS)
+        plan = plan_build(tmp_path, NO_SETTINGS, NODES)
         assert (plan.install or "").startswith(f"{manager} install")
         assert plan.build == f"{manager} run build"
     else:
         with pytest.raises(DetectError, match=f"{lockfile} found, but {manager} is not"):
-            plan_build(tmp_path, NO_SETTINGS)
+            plan_build(tmp_path, NO_SETTINGS, NODES)
 
 
 def test_an_install_command_setting_needs_no_package_manager(tmp_path: Path):
@@ -76,9 +98,30 @@ def test_settings_win_over_detection(tmp_path: Path):
     write(tmp_path, {"web/package.json": package(), "web/package-lock.json": "{}"})
     settings = BuildSettings(root_directory="web", build_command="npm run export",
                              output_directory="site")
-    plan = plan_build(tmp_path, settings)
-    assert plan == Plan("web", "npm", "package-lock.json", "npm ci", "npm run export", "site")
-    assert plan.describe() == ["Detected npm (package-lock.json) in web/"]
+    plan = plan_build(tmp_path, settings, NODES)
+    assert (plan.root, plan.package_manager, plan.lockfile) == ("web", "npm", "package-lock.json")
+    assert (plan.install, plan.build, plan.output) == ("npm ci --prefer-offline",
+                                                       "npm run export", "site")
+    assert plan.describe()[:2] == ["Root directory: web/", "No framework detected"]
+
+
+def test_settings_override_the_framework_preset(tmp_path: Path):
+    write(tmp_path, {"package.json": json.dumps({"devDependencies": {"vite": "7"}})})
+    settings = BuildSettings(framework="astro", install_command="npm i",
+                             build_command="npm run site", output_directory="public")
+    plan = plan_build(tmp_path, settings, NODES)
+    assert plan.framework is not None and plan.framework.slug == "astro"
+    assert (plan.install, plan.build, plan.output) == ("npm i", "npm run site", "public")
+    assert "Framework: Astro (from the project settings)" in plan.describe()
+    with pytest.raises(DetectError, match="unknown framework 'rails'"):
+        plan_build(tmp_path, BuildSettings(framework="rails"), NODES)
+
+
+def test_the_static_preset_serves_the_files_without_installing(tmp_path: Path):
+    write(tmp_path, {"package.json": package(), "index.html": "x"})
+    plan = plan_build(tmp_path, BuildSettings(framework="static"), NODES)
+    assert plan.static and (plan.install, plan.build) == (None, None)
+    assert find_output(tmp_path, plan) == tmp_path.resolve()
 
 
 def test_without_package_json_the_root_is_served_as_it_is(tmp_path: Path):

@@ -1,9 +1,11 @@
-"""The ECS runner against moto's ECS and EC2: launch, inspect, cancel, refuse."""
+"""The ECS runner against moto's ECS and EC2: launch with a grant and no secrets,
+inspect, cancel, stop when overdue, refuse."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,12 +14,22 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
+from pydantic import SecretStr
 
-from builder.ecs_runner import EcsRunner, EcsRunnerError, default_ecs_client, run_task_request
+from builder.ecs_runner import (
+    EcsRunner,
+    EcsRunnerError,
+    default_ecs_client,
+    overdue_after,
+    run_task_request,
+)
+from infra.grants import GrantError, grant_ttl, verify
 from infra.settings import Settings
 from schemas.builds import BuildSettings, BuildSpec
 
 REGION = "us-east-1"
+GRANT_SECRET = "grant-secret-for-tests"
+API_URL = "https://api.buildspace.example"
 TASK_DEFINITION = Path(__file__).parents[2] / "infra" / "ecs-task-definition.json"
 
 SPEC = BuildSpec(
@@ -50,13 +62,23 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
 
 
 def make_settings(aws: dict[str, Any], **overrides: Any) -> Settings:
+    """The platform's settings, secrets included: none of them may reach the task."""
     values: dict[str, Any] = {
         "kafka_bootstrap": "kafka.internal:9092",
         "s3_endpoint": "https://s3.internal",
+        "s3_access_key": SecretStr("platform-access-key"),
+        "s3_secret_key": SecretStr("platform-secret-key"),
+        "grant_secret": SecretStr(GRANT_SECRET),
+        "api_public_url": API_URL,
         "ecs_subnets": [aws["subnet"]],
         "ecs_security_groups": [aws["group"]],
         "ecs_assign_public_ip": True,
     }
+    return Settings(**{**values, **overrides})
+
+
+def offline_settings(**overrides: Any) -> Settings:
+    values: dict[str, Any] = {"grant_secret": SecretStr(GRANT_SECRET), "api_public_url": API_URL}
     return Settings(**{**values, **overrides})
 
 
@@ -80,11 +102,17 @@ def env_of(task: dict[str, Any]) -> dict[str, str]:
     return {e["name"]: e["value"] for e in override["environment"]}
 
 
+def launched_env(aws: dict[str, Any], settings: Settings, spec: BuildSpec = SPEC
+                 ) -> dict[str, str]:
+    arn = asyncio.run(EcsRunner(settings, ecs_client=aws["ecs"]).launch(spec))
+    return env_of(describe(aws["ecs"], arn))
+
+
 def test_a_deployment_is_launched_with_one_idempotency_token(aws: dict[str, Any]) -> None:
     settings = make_settings(aws)
     other = SPEC.model_copy(update={"deployment_id": "dpl_2"})
 
-    first, again, second = (run_task_request(settings, s) for s in (SPEC, SPEC, other))
+    first, again, second = (run_task_request(settings, s, "grant", 0) for s in (SPEC, SPEC, other))
 
     assert first["clientToken"] == again["clientToken"] != second["clientToken"]
     assert len(first["clientToken"]) <= 64
@@ -108,6 +136,7 @@ def test_launch_starts_a_fargate_task_with_the_spec(aws: dict[str, Any]) -> None
     runner = EcsRunner(settings, ecs_client=aws["ecs"])
     sent = capture_run_task(aws["ecs"])
 
+    launched_at = time.time()
     arn = asyncio.run(runner.launch(SPEC))
 
     task = describe(aws["ecs"], arn)
@@ -121,14 +150,10 @@ def test_launch_starts_a_fargate_task_with_the_spec(aws: dict[str, Any]) -> None
     assert override["command"] == ["python", "-m", "builder.run"]
     env = env_of(task)
     assert BuildSpec.model_validate_json(env["BUILDSPACE_BUILD_SPEC"]) == SPEC
-    assert env["BUILDSPACE_KAFKA_BOOTSTRAP"] == "kafka.internal:9092"
-    assert env["BUILDSPACE_S3_ENDPOINT"] == "https://s3.internal"
-    assert env["BUILDSPACE_ARTIFACTS_BUCKET"] == settings.artifacts_bucket
-    assert env["BUILDSPACE_TOPIC_EVENTS"] == settings.topic_events
-    assert env["BUILDSPACE_TOPIC_LOGS"] == settings.topic_logs
+    assert env["BUILDSPACE_API_URL"] == API_URL
     assert json.loads(env["BUILDSPACE_GIT_ALLOWED_PROTOCOLS"]) == ["http", "https"]
-    assert "BUILDSPACE_DATABASE_URL" not in env
     tags = {t["key"]: t["value"] for t in task["tags"]}
+    assert int(tags.pop("deadline")) == pytest.approx(launched_at + overdue_after(settings), abs=5)
     assert tags == {"deployment_id": "dpl_1", "project_id": "prj_1"}
     (attachment,) = task["attachments"]
     details = {d["name"]: d["value"] for d in attachment["details"]}
@@ -141,20 +166,61 @@ def test_launch_starts_a_fargate_task_with_the_spec(aws: dict[str, Any]) -> None
     }
 
 
-def test_the_forwarded_settings_configure_the_builder(aws: dict[str, Any]) -> None:
-    settings = make_settings(aws, topic_logs="acme.logs", artifacts_bucket="acme-artifacts")
-    arn = asyncio.run(EcsRunner(settings, ecs_client=aws["ecs"]).launch(SPEC))
+def test_the_task_environment_holds_no_platform_secret(aws: dict[str, Any]) -> None:
+    settings = make_settings(aws)
 
-    env = env_of(describe(aws["ecs"], arn))
+    env = launched_env(aws, settings)
+
+    assert {"BUILDSPACE_BUILD_SPEC", "BUILDSPACE_BUILD_GRANT", "BUILDSPACE_API_URL"} <= set(env)
+    forbidden = ("AWS", "KAFKA", "S3", "SECRET", "KEY", "DATABASE", "CLICKHOUSE", "BUCKET")
+    assert not [name for name in env if any(word in name for word in forbidden)]
+    secrets = {"platform-access-key", "platform-secret-key", GRANT_SECRET,
+               "kafka.internal:9092", "https://s3.internal"}
+    assert not [v for v in env.values() if any(secret in v for secret in secrets)]
+
+
+def test_the_grant_is_for_that_deployment_only(aws: dict[str, Any]) -> None:
+    settings = make_settings(aws)
+    launched_at = time.time()
+
+    token = launched_env(aws, settings)["BUILDSPACE_BUILD_GRANT"]
+
+    grant = verify(GRANT_SECRET.encode(), token, "dpl_1")
+    assert (grant.deployment_id, grant.project_id) == ("dpl_1", "prj_1")
+    assert grant.expires_at == pytest.approx(launched_at + grant_ttl(settings), abs=5)
+    assert grant.expires_at > launched_at + overdue_after(settings)  # outlives the task
+    with pytest.raises(GrantError, match="another deployment"):
+        verify(GRANT_SECRET.encode(), token, "dpl_2")
+    with pytest.raises(GrantError, match="signature"):
+        verify(b"another platform's key", token, "dpl_1")
+
+
+def test_each_deployment_gets_its_own_grant(aws: dict[str, Any]) -> None:
+    settings = make_settings(aws)
+    other = SPEC.model_copy(update={"deployment_id": "dpl_2"})
+
+    first = launched_env(aws, settings)["BUILDSPACE_BUILD_GRANT"]
+    second = launched_env(aws, settings, other)["BUILDSPACE_BUILD_GRANT"]
+
+    assert verify(GRANT_SECRET.encode(), second, "dpl_2").deployment_id == "dpl_2"
+    with pytest.raises(GrantError):
+        verify(GRANT_SECRET.encode(), first, "dpl_2")
+
+
+def test_the_forwarded_limits_configure_the_builder(aws: dict[str, Any]) -> None:
+    settings = make_settings(aws, build_timeout_seconds=123, build_memory_mb=777,
+                             heartbeat_seconds=3.5)
+    env = launched_env(aws, settings)
+
     prefixed = {k: v for k, v in env.items() if k != "BUILDSPACE_BUILD_SPEC"}
     with pytest.MonkeyPatch.context() as patch:
         for name, value in prefixed.items():
             patch.setenv(name, value)
         seen = Settings()
-    assert seen.topic_logs == "acme.logs"
-    assert seen.artifacts_bucket == "acme-artifacts"
-    assert seen.kafka_bootstrap == settings.kafka_bootstrap
-    assert seen.s3_secret_key == settings.s3_secret_key
+    assert (seen.build_timeout_seconds, seen.build_memory_mb) == (123, 777)
+    assert seen.heartbeat_seconds == 3.5
+    assert seen.kafka_bootstrap is None
+    assert seen.s3_secret_key != settings.s3_secret_key
 
 
 def test_cancel_stops_the_deployments_task(aws: dict[str, Any]) -> None:
@@ -195,11 +261,48 @@ def test_cancel_of_an_unknown_deployment_changes_nothing(aws: dict[str, Any]) ->
     assert describe(aws["ecs"], arn)["desiredStatus"] == "RUNNING"
 
 
+def test_a_task_running_past_its_deadline_is_stopped(aws: dict[str, Any]) -> None:
+    settings = make_settings(aws, build_timeout_seconds=60)
+    runner = EcsRunner(settings, ecs_client=aws["ecs"])
+    reported: list[tuple[str, str]] = []
+
+    async def on_overdue(deployment_id: str) -> None:
+        reported.append((deployment_id, describe(aws["ecs"], arns[0])["desiredStatus"]))
+
+    async def scenario() -> tuple[list[str], list[str]]:
+        arns.append(await runner.launch(SPEC))
+        early = await runner.reap_overdue(on_overdue)
+        restarted = EcsRunner(settings, ecs_client=aws["ecs"])  # no memory of the launch
+        late = await restarted.reap_overdue(on_overdue,
+                                            now=time.time() + overdue_after(settings) + 5)
+        return early, late
+
+    arns: list[str] = []
+    early, late = asyncio.run(scenario())
+
+    assert early == [] and late == ["dpl_1"]
+    assert reported == [("dpl_1", "RUNNING")]  # told before the task is stopped
+    stopped = describe(aws["ecs"], arns[0])
+    assert stopped["desiredStatus"] == "STOPPED"
+    assert stopped["stoppedReason"].startswith("timed out")
+
+
+def test_a_task_within_its_deadline_keeps_running(aws: dict[str, Any]) -> None:
+    settings = make_settings(aws, build_timeout_seconds=60)
+    runner = EcsRunner(settings, ecs_client=aws["ecs"])
+    arn = asyncio.run(runner.launch(SPEC))
+
+    almost = time.time() + overdue_after(settings) - 30
+    assert asyncio.run(runner.reap_overdue(now=almost)) == []
+
+    assert describe(aws["ecs"], arn)["desiredStatus"] == "RUNNING"
+
+
 def test_run_task_failures_raise_a_clear_error() -> None:
     client = boto3.client(
         "ecs", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="y"
     )
-    settings = Settings(kafka_bootstrap="kafka:9092", ecs_subnets=["subnet-1"])
+    settings = offline_settings(ecs_subnets=["subnet-1"])
     with Stubber(client) as stub:
         stub.add_response(
             "run_task",
@@ -208,6 +311,25 @@ def test_run_task_failures_raise_a_clear_error() -> None:
         runner = EcsRunner(settings, ecs_client=client)
         with pytest.raises(EcsRunnerError, match=r"dpl_1.*RESOURCE:MEMORY"):
             asyncio.run(runner.launch(SPEC))
+        stub.assert_no_pending_responses()
+
+
+def test_a_repeated_launch_is_answered_with_the_running_task() -> None:
+    """ECS refuses a client token reused with other parameters (a new grant): the
+    deployment's task from the first launch is the answer."""
+    client = boto3.client(
+        "ecs", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="y"
+    )
+    arn = "arn:aws:ecs:us-east-1:123456789012:task/buildspace/first"
+    with Stubber(client) as stub:
+        stub.add_client_error("run_task", service_error_code="ConflictException",
+                              service_message="The client token was used with other params.")
+        stub.add_response("list_tasks", {"taskArns": [arn]})
+        stub.add_response("describe_tasks", {"tasks": [
+            {"taskArn": arn, "tags": [{"key": "deployment_id", "value": "dpl_1"}]}]})
+        runner = EcsRunner(offline_settings(), ecs_client=client)
+
+        assert asyncio.run(runner.launch(SPEC)) == arn
         stub.assert_no_pending_responses()
 
 
@@ -223,7 +345,7 @@ def test_cancel_of_a_task_ecs_has_forgotten_is_a_no_op() -> None:
             service_error_code="InvalidParameterException",
             service_message="The referenced task was not found.",
         )
-        runner = EcsRunner(Settings(kafka_bootstrap="kafka:9092"), ecs_client=client)
+        runner = EcsRunner(offline_settings(), ecs_client=client)
 
         async def scenario() -> None:
             await runner.launch(SPEC)
@@ -240,10 +362,10 @@ def test_a_missing_cluster_raises_a_clear_error(aws: dict[str, Any]) -> None:
         asyncio.run(runner.launch(SPEC))
 
 
-def test_launch_without_a_reachable_broker_is_refused(aws: dict[str, Any]) -> None:
-    runner = EcsRunner(make_settings(aws, kafka_bootstrap=None), ecs_client=aws["ecs"])
+def test_launch_without_the_api_public_url_is_refused(aws: dict[str, Any]) -> None:
+    runner = EcsRunner(make_settings(aws, api_public_url=None), ecs_client=aws["ecs"])
 
-    with pytest.raises(EcsRunnerError, match="KAFKA_BOOTSTRAP"):
+    with pytest.raises(EcsRunnerError, match="BUILDSPACE_API_PUBLIC_URL"):
         asyncio.run(runner.launch(SPEC))
     assert aws["ecs"].list_tasks(cluster="buildspace")["taskArns"] == []
 

@@ -9,7 +9,7 @@ import time
 from builder.emitter import MAX_BATCH_LINES, KafkaEmitter, control_fields
 from infra.settings import Settings
 from schemas.events import DeploymentFailed
-from tests.builder.support import make_spec, read_logs, wait_outcome
+from tests.builder.support import make_spec, read_log_records, read_logs, wait_outcome
 
 
 def test_lines_are_numbered_batched_and_sent_before_the_outcome(settings: Settings):
@@ -51,3 +51,44 @@ def test_a_lone_line_is_sent_without_waiting_for_more(settings: Settings):
             return time.monotonic() - started
 
     assert asyncio.run(scenario()) < 10
+
+
+def test_heartbeats_are_sent_while_the_build_is_silent_and_stop_with_it(settings: Settings):
+    spec = make_spec("http://127.0.0.1:1/x.git")
+    beating = settings.model_copy(update={"heartbeat_seconds": 0.05})
+
+    async def beats() -> list:
+        return [m for m in await read_logs(settings, spec.deployment_id)
+                if m["type"] == "BuildHeartbeat"]
+
+    async def scenario() -> tuple[list, list, list]:
+        emitter = KafkaEmitter(beating, spec)
+        async with emitter:
+            await emitter.system("one line, then silence")
+            deadline = time.monotonic() + 30
+            while len(found := await beats()) < 2:
+                assert time.monotonic() < deadline, "no heartbeats"
+            await emitter.system("a second line")
+            while not [b for b in await beats() if b["last_seq"] == 2]:
+                assert time.monotonic() < deadline, "no heartbeat after the second line"
+            await emitter.publish(DeploymentFailed(
+                **control_fields(spec), project_id=spec.project_id,
+                deployment_id=spec.deployment_id, reason="test"))
+            assert not emitter.beating  # the outcome ends the build's heartbeats
+        after_close = await beats()
+        return found, after_close, await read_log_records(settings, spec.deployment_id)
+
+    found, after_close, records = asyncio.run(scenario())
+    assert {key for key, _ in records} == {spec.deployment_id.encode()}
+    messages = [message for _, message in records]
+    assert {b["last_seq"] for b in found} == {1}
+    assert {(b["deployment_id"], b["stream_id"], b["project_id"]) for b in after_close} == {
+        (spec.deployment_id, spec.deployment_id, spec.project_id)}
+    # every heartbeat comes after the lines it counts, in the deployment's partition
+    seen = 0
+    for message in messages:
+        if message["type"] == "BuildLogAppended":
+            seen = message["lines"][-1]["seq"]
+        else:
+            assert message["last_seq"] <= seen
+    assert after_close == [m for m in messages if m["type"] == "BuildHeartbeat"]

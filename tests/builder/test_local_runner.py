@@ -14,10 +14,12 @@ from builder.local_runner import LocalRunner, builder_environment
 from builder.pipeline import CANCELED
 from infra.settings import Settings
 from tests.builder.support import (
+    cgroups_named,
     make_spec,
     node_site,
     processes_with,
     read_logs,
+    specs_apart,
     wait_outcome,
     workspace_of,
 )
@@ -31,7 +33,7 @@ async def wait_for_line(settings: Settings, deployment_id: str, text: str,
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         messages = await read_logs(settings, deployment_id)
-        if any(line["line"] == text for m in messages for line in m["lines"]):
+        if any(line["line"] == text for m in messages for line in m.get("lines", [])):
             return
     raise AssertionError(f"{text!r} never appeared in the log of {deployment_id}")
 
@@ -74,10 +76,17 @@ def test_a_launched_build_publishes_its_outcome(settings: Settings, git_server: 
     assert [e["type"] for e in events] == ["BuildStarted", "DeploymentReady"]
 
 
-def test_cancel_stops_the_sandbox_and_reports_the_build_failed(settings, git_server):
+def test_cancel_stops_the_sandbox_within_2_s_and_reports_the_build_failed(settings,
+                                                                         git_server):
     marker = unique_sleep()
     spec = make_spec(git_server.make_repo("runner-cancel", slow_site(marker)))
     workspaces: list[Path] = []
+
+    async def gone_within(seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while processes_with(marker):
+            assert time.monotonic() < deadline, f"the sandbox outlived SIGTERM by {seconds} s"
+            await asyncio.sleep(0.01)
 
     async def scenario() -> list:
         runner = LocalRunner(settings)
@@ -85,7 +94,9 @@ def test_cancel_stops_the_sandbox_and_reports_the_build_failed(settings, git_ser
             await runner.launch(spec)
             await wait_for_line(settings, spec.deployment_id, f"started-{marker}")
             workspaces.extend(workspace_of(pid) for pid in processes_with(marker))
-            await runner.cancel(spec.deployment_id)
+            canceling = asyncio.create_task(runner.cancel(spec.deployment_id))  # SIGTERM
+            await gone_within(2.0)
+            await canceling
             assert runner.running() == []
             return await wait_outcome(settings, spec.deployment_id)
         finally:
@@ -93,14 +104,14 @@ def test_cancel_stops_the_sandbox_and_reports_the_build_failed(settings, git_ser
 
     events = asyncio.run(scenario())
     assert events[-1]["type"] == "DeploymentFailed" and events[-1]["reason"] == CANCELED
-    assert processes_with(marker) == []
     assert workspaces and not [w for w in workspaces if w.exists()]
+    assert cgroups_named(spec.deployment_id) == []
 
 
 def test_close_stops_every_running_build(settings, git_server):
     marker = unique_sleep()
     url = git_server.make_repo("runner-close", slow_site(marker))
-    specs = [make_spec(url), make_spec(url)]
+    specs = specs_apart(url, 2, settings.topic_partitions)  # both report at once
 
     async def scenario() -> list:
         runner = LocalRunner(settings)

@@ -12,16 +12,16 @@ from botocore.exceptions import ClientError
 from builder.emitter import KafkaEmitter
 from builder.pipeline import run_build
 from infra.settings import Settings
-from schemas.artifacts import Manifest, manifest_key
+from schemas.artifacts import Manifest, blob_key, manifest_key
 from schemas.builds import BuildSpec
 from tests.builder.support import BuildRecord, make_spec, node_site, read_build
 from tests.support.gitserver import GitServer
 
 
-def build(settings: Settings, spec: BuildSpec) -> BuildRecord:
+def build(settings: Settings, spec: BuildSpec, install_network: bool = True) -> BuildRecord:
     async def scenario() -> BuildRecord:
         async with KafkaEmitter(settings, spec) as emitter:
-            await run_build(spec, settings, emitter)
+            await run_build(spec, settings, emitter, install_network=install_network)
         return await read_build(settings, spec.deployment_id)
 
     return asyncio.run(scenario())
@@ -51,8 +51,9 @@ def test_an_npm_site_is_installed_built_and_published(settings, git_server: GitS
     assert [line["seq"] for line in record.lines] == list(range(1, len(record.lines) + 1))
     system = [line["line"] for line in record.lines if line["stream"] == "system"]
     assert system[0] == f"Cloning {url} at main"
-    assert "Detected npm (package.json, no lockfile)" in system
-    assert "Running `npm install`" in system and "Running `npm run build` (no network)" in system
+    assert {"No framework detected", "Package manager: npm (no lockfile)",
+            "Running `npm install --prefer-offline`",
+            "Running `npm run build` (no network)"} <= set(system), system
     assert system[-1] == "Uploaded 2 of 2 files (0 already stored)"
     assert any(line["line"] == "wrote dist" and line["stream"] == "stdout"
                for line in record.lines)
@@ -104,10 +105,10 @@ def test_a_missing_output_directory_fails_the_build(settings, git_server):
 
 
 def test_a_build_over_its_time_limit_fails(settings, git_server):
-    url = git_server.make_repo("pipeline-slow", node_site("sleep 60"))
-    quick = settings.model_copy(update={"build_timeout_seconds": 3})
-    record = build(quick, make_spec(url))
-    assert record.outcome["reason"] == "build timed out after 3 s"
+    url = git_server.make_repo("pipeline-slow", {"index.html": "x"})
+    quick = settings.model_copy(update={"build_timeout_seconds": 2})
+    record = build(quick, make_spec(url, build_command="sleep 60"))
+    assert record.outcome["reason"] == "build timed out after 2 s"
 
 
 def test_an_unknown_branch_fails_before_the_build_starts(settings, git_server):
@@ -129,3 +130,40 @@ def test_settings_choose_the_root_commands_and_output(settings, git_server, s3):
     assert record.outcome["type"] == "DeploymentReady", record.text
     assert "custom install" in [line["line"] for line in record.lines]
     assert set(manifest(s3, settings, spec.deployment_id).files) == {"index.html"}
+
+
+def test_build_variables_reach_the_build_but_not_the_log(settings, git_server, s3):
+    url = git_server.make_repo("pipeline-env", {"index.html": "x"})
+    spec = make_spec(url, build_command='mkdir out && printf "%s|%s" "$SITE_TITLE" "$HOME" '
+                                        '> out/index.html', output_directory="out")
+    spec = spec.model_copy(update={"env": {"SITE_TITLE": "Hello from env",
+                                           "HOME": "/root", "bad name": "x"}})
+    record = build(settings, spec)
+    assert record.outcome["type"] == "DeploymentReady", record.text
+    assert "Build variables: SITE_TITLE" in record.system
+    assert "Build variable HOME ignored: the builder sets it" in record.system
+    assert "Hello from env" not in record.text
+    entry = manifest(s3, settings, spec.deployment_id).files["index.html"]
+    blob = s3.get_object(Bucket=settings.artifacts_bucket, Key=blob_key(entry.sha256))
+    assert blob["Body"].read() == b"Hello from env|/home/builder"
+
+
+@pytest.mark.parametrize("build_network", [False, True])
+def test_the_build_has_no_network_unless_the_project_asks(settings, git_server,
+                                                          build_network: bool):
+    url = git_server.make_repo(f"pipeline-net-{build_network}", {"index.html": "x"})
+    spec = make_spec(url, build_network=build_network, output_directory="out",
+                     build_command="mkdir out && touch out/index.html && "
+                                   "(grep -q tap0 /proc/net/dev && echo NETWORK || echo OFFLINE)")
+    record = build(settings, spec)
+    assert record.outcome["type"] == "DeploymentReady", record.text
+    assert ("NETWORK" if build_network else "OFFLINE") in record.text.splitlines()
+
+
+def test_output_over_the_size_limit_is_refused(settings, git_server, s3):
+    url = git_server.make_repo("pipeline-big-output", {"index.html": "x"})
+    spec = make_spec(url, build_command="mkdir out && head -c 3M /dev/zero > out/big.bin",
+                     output_directory="out")
+    record = build(settings.model_copy(update={"build_output_mb": 2}), spec)
+    assert record.outcome["reason"] == "output is larger than the limit: 2 MiB"
+    assert no_manifest(s3, settings, spec.deployment_id)

@@ -14,6 +14,7 @@ import pytest
 
 from builder import sandbox
 from builder.cgroups import PARENT, ROOT, Limits
+from builder.netfilter import host_addresses
 from builder.sandbox import Outcome
 from builder.workspace import Workspace
 from tests.builder.support import processes_with
@@ -80,14 +81,22 @@ def test_the_environment_is_the_allow_list_only(ws: Workspace, monkeypatch):
     assert env["NODE_EXTRA_CA_CERTS"] == "/etc/ssl/certs/ca-certificates.crt"
 
 
+def host_ips() -> list[str]:
+    """The host's own addresses other than loopback (e.g. its eth0 address)."""
+    local = host_addresses(Path("/proc/net/fib_trie").read_text())
+    return [str(a) for a in local if not a.is_loopback]
+
+
 @pytest.mark.parametrize("network", [False, True])
-def test_services_on_the_hosts_loopback_are_unreachable(ws: Workspace, network: bool):
+def test_services_on_the_host_are_unreachable(ws: Workspace, network: bool):
+    """Neither on its loopback nor on its other addresses (a service bound to 0.0.0.0)."""
+    targets = ["127.0.0.1", "10.0.2.2", *host_ips()]
     with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
+        listener.bind(("0.0.0.0", 0))
         listener.listen()
         listener.setblocking(False)
         port = listener.getsockname()[1]
-        probe = ("for (const h of ['127.0.0.1', '10.0.2.2']) {"
+        probe = (f"for (const h of {targets!r}) {{"
                  f" const s = require('net').connect({port}, h);"
                  " s.setTimeout(3000, () => { console.log(h, 'timeout'); s.destroy(); });"
                  " s.on('connect', () => { console.log(h, 'CONNECTED'); s.destroy(); });"
@@ -97,7 +106,7 @@ def test_services_on_the_hosts_loopback_are_unreachable(ws: Workspace, network: 
             listener.accept()
     assert outcome.ok, lines
     assert ("tap0" in "\n".join(out(lines))) is network
-    assert len([x for x in out(lines) if x.startswith(("127.0.0.1 ", "10.0.2.2 "))]) == 2
+    assert len([x for x in out(lines) if x.split(" ")[0] in targets]) == len(targets)
     assert not [x for x in out(lines) if "CONNECTED" in x]
 
 
@@ -153,7 +162,27 @@ def test_memory_is_limited(ws: Workspace):
 
 
 def test_processes_are_limited(ws: Workspace):
-    outcome, lines = run(ws, "for i in $(seq 40); do sleep 5 & done; wait",
-                         limits=Limits(30, 256, 16, 1.0))
-    assert not outcome.ok and outcome.wall_ms < 5000
-    assert any("fork" in text.lower() for text in out(lines, "stderr"))
+    marker = f"300.{uuid.uuid4().int % 10**9}"
+    outcome, _ = run(ws, f"for i in $(seq 40); do sleep {marker} & done; wait",
+                     limits=Limits(30, 256, 16, 1.0))
+    assert not outcome.ok and outcome.exceeded == "pids" and outcome.exit_code is None
+    assert outcome.reason == "process limit exceeded: limit 16 processes"
+    assert processes_with(marker) == []
+
+
+def test_disk_is_limited_and_the_host_keeps_its_space(tmp_path: Path):
+    limited = Workspace.create(UID, UID, disk_mb=32)
+    try:
+        assert limited.disk is not None and limited.disk.limit_mb == 32
+        limited.src.mkdir()
+        limited.hand_over()
+        outcome, lines = run(limited, "head -c 10G /dev/zero > /tmp/fill; echo survived",
+                             limits=Limits(60, 256, 64, 1.0))
+        assert outcome.exceeded == "disk" and not outcome.ok, lines
+        assert outcome.reason == "disk limit exceeded: limit 32 MiB"
+        assert limited.disk.used_mb() <= 32
+    finally:
+        limited.remove()
+    assert not limited.root.exists()
+    assert not [line for line in Path("/proc/self/mounts").read_text().splitlines()
+                if str(limited.root) in line]

@@ -10,6 +10,9 @@ DOCUMENTED = {
     ("post", "/project"), ("get", "/logs/{deployment_id}"), ("get", "/healthz"),
     ("patch", "/v1/projects/{project_id}"), ("get", "/v1/projects/{project_id}/env"),
     ("put", "/v1/projects/{project_id}/env"), ("post", "/v1/deployments/{deployment_id}/cancel"),
+    ("get", "/v1/deployments/{deployment_id}/logs/stream"),
+    ("post", "/v1/builds/{deployment_id}/events"), ("post", "/v1/builds/{deployment_id}/logs"),
+    ("post", "/v1/builds/{deployment_id}/blobs"), ("put", "/v1/builds/{deployment_id}/manifest"),
 }
 
 

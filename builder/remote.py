@@ -1,0 +1,242 @@
+"""Report a build through the API with a build grant, for builders that hold no
+platform credentials (ECS tasks): ``HttpEmitter`` sends log lines, heartbeats and status
+events to ``/v1/builds/{deployment_id}/…``; ``RemotePublisher`` asks which blobs the
+store lacks, uploads them to the presigned URLs it gets, then stores the manifest.
+
+Same guarantees as ``builder.emitter`` and ``builder.publish``: lines numbered and sent
+in order, batched but never held more than ``LINGER_S``; a status event only after every
+line before it was accepted; the manifest only after every blob is stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, cast
+
+import httpx
+
+from builder.collect import OutputFile
+from builder.emitter import LINGER_S, MAX_BATCH_BYTES, MAX_BATCH_LINES, Stream
+from builder.pipeline import BuildFailed
+from builder.publish import Published, build_manifest
+from infra.settings import Settings
+from schemas.builds import BuildSpec
+from schemas.envelope import Envelope, dumps, utcnow
+from schemas.logs import BuildHeartbeat, BuildLogAppended, LogLine
+
+log = logging.getLogger("buildspace.builder")
+logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines show presigned URLs
+RETRY_DELAYS_S = (0.2, 1.0, 3.0)
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+JSON = {"Content-Type": "application/json"}
+QUERY_CHUNK = 200  # blobs per /blobs request: their URLs are used before they expire
+WORKERS = 8
+
+
+class ReportRejected(Exception):
+    """The API did not accept what the builder reported."""
+
+
+@dataclass(frozen=True)
+class RemoteTarget:
+    """Where a build reports: the API's public URL and the deployment's grant."""
+
+    api_url: str
+    grant: str
+
+    def base_url(self, deployment_id: str) -> str:
+        return f"{self.api_url.rstrip('/')}/v1/builds/{deployment_id}/"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.grant}"}
+
+
+def _failure(path: str, response: httpx.Response) -> ReportRejected:
+    return ReportRejected(f"the API refused {path}: {response.status_code} {response.text[:300]}")
+
+
+def _delays() -> Iterator[float | None]:
+    yield from RETRY_DELAYS_S
+    yield None
+
+
+class HttpEmitter:
+    """The ``Emitter`` of a build with only a grant: the API appends what it sends."""
+
+    def __init__(self, settings: Settings, spec: BuildSpec, target: RemoteTarget,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.settings, self.spec, self.seq = settings, spec, 0
+        self._sent_seq = 0  # the last line the API accepted
+        self._pending: list[LogLine] = []
+        self._pending_bytes = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self._lock = asyncio.Lock()
+        self._flushes: set[asyncio.Task[None]] = set()
+        self._beating: asyncio.Task[None] | None = None
+        self._client = httpx.AsyncClient(base_url=target.base_url(spec.deployment_id),
+                                         headers=target.headers, timeout=30,
+                                         transport=transport)
+
+    async def __aenter__(self) -> HttpEmitter:
+        if self.settings.heartbeat_seconds > 0:
+            self._beating = asyncio.create_task(self._beat(), name="heartbeat")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            if self._beating is not None:
+                self._beating.cancel()
+                await asyncio.gather(self._beating, return_exceptions=True)
+            await self.flush()
+        finally:
+            await self._client.aclose()
+
+    @property
+    def beating(self) -> bool:
+        """Heartbeats are being sent (from ``__aenter__`` until ``__aexit__``)."""
+        return self._beating is not None and not self._beating.done()
+
+    async def line(self, stream: str, text: str) -> None:
+        self.seq += 1
+        kind = cast(Stream, stream if stream in ("stdout", "stderr") else "system")
+        self._pending.append(LogLine(seq=self.seq, stream=kind, ts=utcnow(), line=text))
+        self._pending_bytes += len(text) + 80
+        if len(self._pending) >= MAX_BATCH_LINES or self._pending_bytes >= MAX_BATCH_BYTES:
+            await self._send_pending()
+        elif self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(LINGER_S, self._linger_over)
+
+    async def system(self, text: str) -> None:
+        await self.line("system", text)
+
+    async def publish(self, event: Envelope) -> None:
+        """Send a status event after every line before it has been accepted."""
+        await self.flush()
+        await self._post("events", dumps(event))
+        log.info("reported %s %s", event.type, event.event_id)
+
+    async def flush(self) -> None:
+        """Send what is pending and wait until every line sent so far is accepted."""
+        await self._send_pending()
+        flushes, self._flushes = self._flushes, set()
+        await asyncio.gather(*flushes)
+
+    def _linger_over(self) -> None:
+        task = asyncio.ensure_future(self._send_pending())
+        self._flushes.add(task)
+        task.add_done_callback(self._forget_if_fine)
+
+    def _forget_if_fine(self, task: asyncio.Task[None]) -> None:
+        """A failed send is kept, so the next ``flush`` raises it."""
+        if task.cancelled() or task.exception() is None:
+            self._flushes.discard(task)
+
+    async def _send_pending(self) -> None:
+        """POST the pending batch; the lock keeps batches in seq order."""
+        async with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            if not self._pending:
+                return
+            lines, self._pending, self._pending_bytes = self._pending, [], 0
+            await self._post("logs", dumps(BuildLogAppended(
+                **self._ids(self.spec.deployment_id), lines=lines)))
+            self._sent_seq = lines[-1].seq
+
+    async def _beat(self) -> None:
+        """Tell the platform the build is alive, also while it prints nothing; pending
+        lines follow within ``LINGER_S``, so ``last_seq`` is the last line accepted."""
+        while True:
+            await asyncio.sleep(self.settings.heartbeat_seconds)
+            beat = BuildHeartbeat(**self._ids(self.spec.deployment_id), last_seq=self._sent_seq)
+            try:
+                await self._post("logs", dumps(beat))
+            except ReportRejected as exc:  # the watchdog fails the build if this persists
+                log.warning("heartbeat not accepted: %s", exc)
+
+    def _ids(self, stream_id: str) -> dict[str, Any]:
+        spec = self.spec
+        return {"stream_id": stream_id, "project_id": spec.project_id,
+                "deployment_id": spec.deployment_id, "causation_id": spec.correlation_id,
+                "correlation_id": spec.correlation_id}
+
+    async def _post(self, path: str, body: bytes) -> None:
+        """POST, retrying while the API or the network is briefly unavailable."""
+        for delay in _delays():
+            try:
+                response = await self._client.post(path, content=body, headers=JSON)
+            except httpx.TransportError as exc:
+                if delay is None:
+                    raise ReportRejected(f"the API did not answer {path}: {exc!r}") from None
+            else:
+                if response.is_success:
+                    return
+                if delay is None or response.status_code not in RETRY_STATUSES:
+                    raise _failure(path, response)
+            await asyncio.sleep(delay)
+
+
+class RemotePublisher:
+    """``publish`` through the API: blobs to presigned URLs, then the manifest."""
+
+    def __init__(self, target: RemoteTarget, transport: httpx.BaseTransport | None = None,
+                 workers: int = WORKERS) -> None:
+        self.target, self.transport, self.workers = target, transport, workers
+
+    def __call__(self, deployment_id: str, files: list[OutputFile]) -> Published:
+        try:
+            return self._publish(deployment_id, files)
+        except (httpx.HTTPError, ReportRejected, OSError) as exc:
+            raise BuildFailed(f"could not upload the output: {exc}") from None
+
+    def _publish(self, deployment_id: str, files: list[OutputFile]) -> Published:
+        distinct = list({f.sha256: f for f in files}.values())
+        with self._client(deployment_id) as api, httpx.Client(
+                timeout=300, transport=self.transport) as store:
+            uploaded = sum(self._upload_missing(api, store, distinct[start:start + QUERY_CHUNK])
+                           for start in range(0, len(distinct), QUERY_CHUNK))
+            manifest = dumps(build_manifest(deployment_id, files))
+            _check(api.put("manifest", content=manifest, headers=JSON), "manifest")
+        return Published(len(files), sum(f.size for f in files), uploaded, len(distinct))
+
+    def _upload_missing(self, api: httpx.Client, store: httpx.Client,
+                        files: list[OutputFile]) -> int:
+        """Upload those of ``files`` the store lacks; how many that was."""
+        by_sha = {f.sha256: f for f in files}
+        response = _check(api.post("blobs", json={"sha256": list(by_sha)}), "blobs")
+        grants: list[dict[str, Any]] = response.json()["upload"]
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="publish") as pool:
+            list(pool.map(lambda g: upload(store, by_sha[g["sha256"]], g), grants))
+        return len(grants)
+
+    def _client(self, deployment_id: str) -> httpx.Client:
+        return httpx.Client(base_url=self.target.base_url(deployment_id), timeout=60,
+                            headers=self.target.headers, transport=self.transport)
+
+
+def _check(response: httpx.Response, path: str) -> httpx.Response:
+    if not response.is_success:
+        raise _failure(path, response)
+    return response
+
+
+def upload(store: httpx.Client, file: OutputFile, grant: dict[str, Any]) -> None:
+    """PUT one blob to its presigned URL, with the headers the URL was signed for."""
+    for delay in _delays():
+        fd = os.open(file.source, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as body:
+            response = store.put(grant["url"], content=body, headers=grant["headers"])
+        if response.is_success:
+            return
+        if delay is None or response.status_code not in RETRY_STATUSES:
+            raise ReportRejected(f"the store refused blob {file.sha256}: "
+                                 f"{response.status_code} {response.text[:300]}")
+        time.sleep(delay)

@@ -1,0 +1,214 @@
+"""HTTP intake for builders that run outside the platform (ECS tasks): they hold no
+Kafka or S3 credentials, only a grant for their one deployment (``infra.grants``).
+
+Every route needs ``Authorization: Bearer <grant>`` for the deployment in its path, and
+accepts only what a build of that deployment reports: its status events, its log lines
+and heartbeats, its blobs (uploaded directly to the store with presigned URLs) and its
+manifest. A refused request appends and stores nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from fastapi import APIRouter, Body, Depends, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from infra.connections import s3_client
+from infra.deps import PlatformDep
+from infra.grants import Grant, GrantError, grant_upload, presigning_client, verify
+from infra.secrets import grant_key
+from infra.settings import Settings
+from schemas.artifacts import Manifest, blob_key, manifest_key
+from schemas.envelope import dumps
+from schemas.errors import BuildspaceError, Invalid, Unavailable
+from schemas.events import BuildStarted, DeploymentFailed, DeploymentReady
+from schemas.logs import BuildLogAppended, LogMessage
+
+router = APIRouter(prefix="/v1/builds/{deployment_id}", tags=["builds"], responses={
+    401: {"description": "no valid grant for this deployment"},
+    403: {"description": "the grant does not cover what was sent"}})
+bearer = HTTPBearer(auto_error=False, description="a build grant for the deployment in the path")
+
+SHA256 = re.compile(r"[0-9a-f]{64}")
+MAX_LOG_LINES = 1000
+MAX_QUERY_BLOBS = 1000
+MAX_MANIFEST_FILES = 100_000
+HEAD_WORKERS = 8
+
+Sha256 = Annotated[str, StringConstraints(pattern=SHA256.pattern)]
+BuildEvent = Annotated[BuildStarted | DeploymentReady | DeploymentFailed,
+                       Field(discriminator="type")]
+
+
+class Unauthorized(BuildspaceError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(BuildspaceError):
+    status = 403
+    code = "forbidden"
+
+
+class Appended(BaseModel):
+    event_id: str
+
+
+class BlobQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sha256: list[Sha256] = Field(max_length=MAX_QUERY_BLOBS)
+
+
+class BlobUpload(BaseModel):
+    sha256: str
+    url: str
+    headers: dict[str, str] = Field(description="send exactly these headers with the PUT")
+
+
+class BlobUploads(BaseModel):
+    upload: list[BlobUpload] = Field(description="blobs the store lacks, with presigned PUTs")
+    present: list[str] = Field(description="blobs already stored: upload nothing")
+
+
+class ManifestStored(BaseModel):
+    deployment_id: str
+    files: int
+
+
+@dataclass(frozen=True)
+class Ingest:
+    """What the routes need besides the platform: the grant key and the store."""
+
+    settings: Settings
+    key: bytes
+    s3: Any
+    presigner: Any
+
+
+def get_ingest(request: Request, platform: PlatformDep) -> Ingest:
+    """Opened on first use and kept with the app (it reads the key, makes two clients)."""
+    ingest: Ingest | None = getattr(request.app.state, "build_ingest", None)
+    if ingest is None:
+        s = platform.settings
+        ingest = Ingest(s, grant_key(s), s3_client(s), presigning_client(s))
+        request.app.state.build_ingest = ingest
+    return ingest
+
+
+IngestDep = Annotated[Ingest, Depends(get_ingest)]
+
+
+def granted(deployment_id: str, ingest: IngestDep,
+            credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+            ) -> Grant:
+    if credentials is None:
+        raise Unauthorized("a build grant is required: Authorization: Bearer <grant>")
+    try:
+        return verify(ingest.key, credentials.credentials, deployment_id)
+    except GrantError as exc:
+        raise Unauthorized(str(exc)) from None
+
+
+GrantDep = Annotated[Grant, Depends(granted)]
+
+
+def check_scope(grant: Grant, event: Any, stream_id: str) -> None:
+    """The event must be about the granted deployment, in the stream it belongs to."""
+    if event.deployment_id != grant.deployment_id or event.project_id != grant.project_id:
+        raise Forbidden("the grant does not cover this deployment or project")
+    if event.stream_id != stream_id:
+        raise Forbidden(f"stream_id must be {stream_id}", field="stream_id")
+
+
+@router.post("/events", status_code=status.HTTP_202_ACCEPTED, response_model=Appended)
+async def append_event(event: Annotated[BuildEvent, Body()], grant: GrantDep,
+                       platform: PlatformDep) -> Appended:
+    """Report the build's status: BuildStarted, DeploymentReady or DeploymentFailed."""
+    check_scope(grant, event, grant.project_id)
+    await platform.events.append(platform.settings.topic_events, grant.project_id, event)
+    return Appended(event_id=event.event_id)
+
+
+@router.post("/logs", status_code=status.HTTP_202_ACCEPTED, response_model=Appended)
+async def append_logs(message: Annotated[LogMessage, Body()], grant: GrantDep,
+                      platform: PlatformDep) -> Appended:
+    """Append a batch of the build's log lines (BuildLogAppended) or a BuildHeartbeat."""
+    check_scope(grant, message, grant.deployment_id)
+    if isinstance(message, BuildLogAppended) and len(message.lines) > MAX_LOG_LINES:
+        raise Invalid(f"at most {MAX_LOG_LINES} lines per message", field="lines")
+    await platform.events.append(platform.settings.topic_logs, grant.deployment_id, message)
+    return Appended(event_id=message.event_id)
+
+
+@router.post("/blobs", response_model=BlobUploads)
+async def request_uploads(query: BlobQuery, grant: GrantDep, ingest: IngestDep) -> BlobUploads:
+    """Which of these blobs the store lacks, each with a short-lived presigned PUT URL."""
+    wanted = list(dict.fromkeys(query.sha256))
+    sizes = await stored_sizes(ingest, wanted)
+    missing = [sha for sha in wanted if sizes[sha] is None]
+    bucket = ingest.settings.artifacts_bucket
+    uploads = [BlobUpload(**vars(grant_upload(ingest.presigner, bucket, sha))) for sha in missing]
+    return BlobUploads(upload=uploads, present=[sha for sha in wanted if sizes[sha] is not None])
+
+
+@router.put("/manifest", response_model=ManifestStored)
+async def put_manifest(manifest: Manifest, grant: GrantDep, ingest: IngestDep) -> ManifestStored:
+    """Store the deployment's manifest, once every blob it names is stored at its size."""
+    if manifest.deployment_id != grant.deployment_id:
+        raise Forbidden("the manifest is for another deployment", field="deployment_id")
+    check_entries(manifest)
+    sizes = await stored_sizes(ingest, list({e.sha256 for e in manifest.files.values()}))
+    for path, entry in manifest.files.items():
+        if sizes[entry.sha256] != entry.size:
+            raise Invalid(f"blob {entry.sha256} is not stored (or not {entry.size} bytes)",
+                          field=f"files.{path}")
+    await store(ingest, manifest_key(grant.deployment_id), dumps(manifest))
+    return ManifestStored(deployment_id=grant.deployment_id, files=len(manifest.files))
+
+
+def check_entries(manifest: Manifest) -> None:
+    if len(manifest.files) > MAX_MANIFEST_FILES:
+        raise Invalid(f"at most {MAX_MANIFEST_FILES} files", field="files")
+    for path, entry in manifest.files.items():
+        if not SHA256.fullmatch(entry.sha256) or entry.size < 0:
+            raise Invalid("not a sha256 and size", field=f"files.{path}")
+
+
+async def stored_sizes(ingest: Ingest, shas: list[str]) -> dict[str, int | None]:
+    """Each blob's stored size, None when the store lacks it."""
+    bucket = ingest.settings.artifacts_bucket
+
+    def sizes() -> dict[str, int | None]:
+        with ThreadPoolExecutor(HEAD_WORKERS, thread_name_prefix="blob-head") as pool:
+            return dict(zip(shas, pool.map(lambda s: blob_size(ingest.s3, bucket, s), shas),
+                            strict=True))
+    try:
+        return await asyncio.to_thread(sizes)
+    except (BotoCoreError, ClientError) as exc:
+        raise Unavailable(f"the artifact store did not answer: {type(exc).__name__}") from None
+
+
+def blob_size(client: Any, bucket: str, sha256: str) -> int | None:
+    try:
+        head = client.head_object(Bucket=bucket, Key=blob_key(sha256))
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise
+    return int(head["ContentLength"])
+
+
+async def store(ingest: Ingest, key: str, body: bytes) -> None:
+    try:
+        await asyncio.to_thread(ingest.s3.put_object, Bucket=ingest.settings.artifacts_bucket,
+                                Key=key, Body=body, ContentType="application/json")
+    except (BotoCoreError, ClientError) as exc:
+        raise Unavailable(f"the artifact store did not answer: {type(exc).__name__}") from None
