@@ -8,7 +8,6 @@ import json
 
 import httpx
 import orjson
-import socketio
 import websockets
 
 from tests.e2e.test_deploy import create, deploy
@@ -138,29 +137,3 @@ def test_invalid_utf8_is_replaced_not_dropped(platform, git_server):
         lines = [line["line"] for line in
                  c.get(f"/v1/deployments/{accepted['id']}/logs").json()["lines"]]
     assert "bad\ufffd\ufffd!" in lines
-
-
-def test_socketio_subscribers_get_each_new_line_of_their_project(platform, git_server):
-    project = create(platform, "sio-logs", git_server.make_repo("sio-logs", ticker_site()))
-
-    async def scenario() -> list[str]:
-        received: list[str] = []
-        client = socketio.AsyncClient()
-        client.on("message", lambda data: received.append(orjson.loads(data)["log"]))
-        await client.connect(f"http://127.0.0.1:{platform.socketio_port}",
-                             transports=["websocket"])
-        await client.call("subscribe", f"logs:{project['subdomain']}")  # acked: joined
-        async with httpx.AsyncClient(base_url=platform.api) as api:
-            accepted = (await api.post(f"/v1/projects/{project['id']}/deployments")).json()
-            for _ in range(600):
-                status = (await api.get(f"/v1/deployments/{accepted['id']}")).json()
-                if status["status"] in ("READY", "FAILED") and \
-                        len(received) >= status["log_lines"]:
-                    break
-                await asyncio.sleep(0.1)
-        await client.disconnect()
-        return received
-
-    received = asyncio.run(scenario())
-    ticks = [line for line in received if line.startswith("tick ")]
-    assert ticks == [f"tick {i}" for i in range(1, 301)]

@@ -1,0 +1,52 @@
+"""Socket.IO for the seed log clients, on a platform of its own (a fresh live view)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import httpx
+import orjson
+import pytest
+import socketio
+
+from tests.e2e.test_deploy import create
+from tests.e2e.test_logs import ticker_site
+from tests.support.platform import Platform, fresh_database
+
+
+@pytest.fixture(scope="module")
+def own_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    with fresh_database() as dsn:
+        running = Platform(tmp_path_factory.mktemp("socketio"), dsn)
+        running.start()
+        try:
+            yield running
+        finally:
+            running.stop()
+
+
+def test_socketio_subscribers_get_each_new_line_of_their_project(own_platform, git_server):
+    project = create(own_platform, "sio-logs", git_server.make_repo("sio-logs", ticker_site()))
+
+    async def scenario() -> list[str]:
+        received: list[str] = []
+        client = socketio.AsyncClient()
+        client.on("message", lambda data: received.append(orjson.loads(data)["log"]))
+        await client.connect(f"http://127.0.0.1:{own_platform.socketio_port}",
+                             transports=["websocket"])
+        await client.call("subscribe", f"logs:{project['subdomain']}")  # acked: joined
+        async with httpx.AsyncClient(base_url=own_platform.api) as api:
+            accepted = (await api.post(f"/v1/projects/{project['id']}/deployments")).json()
+            for _ in range(600):
+                status = (await api.get(f"/v1/deployments/{accepted['id']}")).json()
+                if status["status"] in ("READY", "FAILED") and \
+                        len(received) >= status["log_lines"]:
+                    break
+                await asyncio.sleep(0.1)
+        await client.disconnect()
+        return received
+
+    received = asyncio.run(scenario())
+    ticks = [line for line in received if line.startswith("tick ")]
+    assert ticks == [f"tick {i}" for i in range(1, 301)]
