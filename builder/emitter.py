@@ -12,24 +12,28 @@ also when the build prints nothing.
 from __future__ import annotations
 
 import asyncio
-import logging
-from typing import Any, Literal, Protocol, cast
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from builder.batching import (
+    LINGER_S,
+    MAX_BATCH_BYTES,
+    MAX_BATCH_LINES,
+    LineBatcher,
+    Stream,
+    log,
+)
 from infra.connections import kafka_bootstrap
 from infra.settings import Settings
 from schemas.builds import BuildSpec
-from schemas.envelope import Envelope, dumps, utcnow
+from schemas.envelope import Envelope, dumps
 from schemas.events import FINAL_EVENTS
 from schemas.logs import BuildHeartbeat, BuildLogAppended, LogLine
 
-log = logging.getLogger("buildspace.builder")
-Stream = Literal["stdout", "stderr", "system"]
-LINGER_S = 0.02
-MAX_BATCH_LINES = 500
-MAX_BATCH_BYTES = 256 * 1024
+__all__ = ["LINGER_S", "MAX_BATCH_BYTES", "MAX_BATCH_LINES", "Emitter", "KafkaEmitter",
+           "Stream", "control_fields"]
 
 
 class Emitter(Protocol):
@@ -49,28 +53,19 @@ def control_fields(spec: BuildSpec) -> dict[str, Any]:
             "correlation_id": spec.correlation_id}
 
 
-class KafkaEmitter:
+class KafkaEmitter(LineBatcher):
     """Batches log lines and publishes them and status events with aiokafka."""
 
     def __init__(self, settings: Settings, spec: BuildSpec) -> None:
-        self.settings = settings
-        self.spec = spec
-        self.seq = 0
-        self._pending: list[LogLine] = []
-        self._pending_bytes = 0
-        self._timer: asyncio.TimerHandle | None = None
-        self._lock = asyncio.Lock()
+        super().__init__(settings, spec)
         self._inflight: list[asyncio.Future[Any]] = []
-        self._flushes: set[asyncio.Task[None]] = set()
-        self._beating: asyncio.Task[None] | None = None
         self._producer = AIOKafkaProducer(
             bootstrap_servers=kafka_bootstrap(settings), acks="all", linger_ms=0,
             request_timeout_ms=15000, max_request_size=4 * 1024 * 1024)
 
     async def __aenter__(self) -> KafkaEmitter:
         await self._producer.start()
-        if self.settings.heartbeat_seconds > 0:
-            self._beating = asyncio.create_task(self._beat(), name="heartbeat")
+        self._start_beating()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -80,44 +75,19 @@ class KafkaEmitter:
         finally:
             await self._producer.stop()
 
-    async def _stop_beating(self) -> None:
-        if self._beating is not None:
-            self._beating.cancel()
-            await asyncio.gather(self._beating, return_exceptions=True)
-
-    @property
-    def beating(self) -> bool:
-        """Heartbeats are being sent (from ``__aenter__`` until ``__aexit__``)."""
-        return self._beating is not None and not self._beating.done()
-
-    async def _beat(self) -> None:
+    async def _heartbeat(self) -> None:
         """Tell the platform the build is alive; the lines up to ``last_seq`` go first."""
         spec = self.spec
-        while True:
-            await asyncio.sleep(self.settings.heartbeat_seconds)
-            try:
-                await self._send_pending()
-                beat = BuildHeartbeat(
-                    stream_id=spec.deployment_id, project_id=spec.project_id,
-                    deployment_id=spec.deployment_id, last_seq=self.seq,
-                    causation_id=spec.correlation_id, correlation_id=spec.correlation_id)
-                await self._producer.send(self.settings.topic_logs, dumps(beat),
-                                          key=spec.deployment_id.encode())
-            except KafkaError as exc:  # the watchdog fails the build if this persists
-                log.warning("heartbeat not sent: %r", exc)
-
-    async def line(self, stream: str, text: str) -> None:
-        self.seq += 1
-        kind = cast(Stream, stream if stream in ("stdout", "stderr") else "system")
-        self._pending.append(LogLine(seq=self.seq, stream=kind, ts=utcnow(), line=text))
-        self._pending_bytes += len(text) + 80
-        if len(self._pending) >= MAX_BATCH_LINES or self._pending_bytes >= MAX_BATCH_BYTES:
+        try:
             await self._send_pending()
-        elif self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(LINGER_S, self._linger_over)
-
-    async def system(self, text: str) -> None:
-        await self.line("system", text)
+            beat = BuildHeartbeat(
+                stream_id=spec.deployment_id, project_id=spec.project_id,
+                deployment_id=spec.deployment_id, last_seq=self.seq,
+                causation_id=spec.correlation_id, correlation_id=spec.correlation_id)
+            await self._producer.send(self.settings.topic_logs, dumps(beat),
+                                      key=spec.deployment_id.encode())
+        except KafkaError as exc:  # the watchdog fails the build if this persists
+            log.warning("heartbeat not sent: %r", exc)
 
     async def publish(self, event: Envelope) -> None:
         """Send a status event after every line before it has been delivered. Once the
@@ -130,39 +100,19 @@ class KafkaEmitter:
 
     async def flush(self) -> None:
         """Send what is pending and wait until every line sent so far is acknowledged."""
-        await self._send_pending()
-        flushes, self._flushes = self._flushes, set()
-        await asyncio.gather(*flushes)
+        await super().flush()
         inflight, self._inflight = self._inflight, []
         await asyncio.gather(*inflight)
 
-    def _linger_over(self) -> None:
-        task = asyncio.ensure_future(self._send_pending())
-        self._flushes.add(task)
-        task.add_done_callback(self._forget_if_fine)
-
-    def _forget_if_fine(self, task: asyncio.Task[None]) -> None:
-        """A failed send is kept, so the next ``flush`` raises it."""
-        if task.cancelled() or task.exception() is None:
-            self._flushes.discard(task)
-
-    async def _send_pending(self) -> None:
-        """Hand the pending batch to the producer; the lock keeps batches in seq order."""
-        async with self._lock:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-            if not self._pending:
-                return
-            lines, self._pending, self._pending_bytes = self._pending, [], 0
-            message = BuildLogAppended(
-                stream_id=self.spec.deployment_id, project_id=self.spec.project_id,
-                deployment_id=self.spec.deployment_id, lines=lines,
-                causation_id=self.spec.correlation_id, correlation_id=self.spec.correlation_id)
-            delivery = await self._producer.send(self.settings.topic_logs, dumps(message),
-                                                 key=self.spec.deployment_id.encode())
-            self._inflight = [f for f in self._inflight if not _delivered(f)]
-            self._inflight.append(delivery)
+    async def _deliver(self, lines: list[LogLine]) -> None:
+        message = BuildLogAppended(
+            stream_id=self.spec.deployment_id, project_id=self.spec.project_id,
+            deployment_id=self.spec.deployment_id, lines=lines,
+            causation_id=self.spec.correlation_id, correlation_id=self.spec.correlation_id)
+        delivery = await self._producer.send(self.settings.topic_logs, dumps(message),
+                                             key=self.spec.deployment_id.encode())
+        self._inflight = [f for f in self._inflight if not _delivered(f)]
+        self._inflight.append(delivery)
 
 
 def _delivered(future: asyncio.Future[Any]) -> bool:

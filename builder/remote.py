@@ -17,17 +17,17 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import httpx
 
+from builder.batching import LineBatcher
 from builder.collect import OutputFile
-from builder.emitter import LINGER_S, MAX_BATCH_BYTES, MAX_BATCH_LINES, Stream
 from builder.pipeline import BuildFailed
 from builder.publish import Published, build_manifest
 from infra.settings import Settings
 from schemas.builds import BuildSpec
-from schemas.envelope import Envelope, dumps, utcnow
+from schemas.envelope import Envelope, dumps
 from schemas.logs import BuildHeartbeat, BuildLogAppended, LogLine
 
 log = logging.getLogger("buildspace.builder")
@@ -67,54 +67,27 @@ def _delays() -> Iterator[float | None]:
     yield None
 
 
-class HttpEmitter:
+class HttpEmitter(LineBatcher):
     """The ``Emitter`` of a build with only a grant: the API appends what it sends."""
 
     def __init__(self, settings: Settings, spec: BuildSpec, target: RemoteTarget,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
-        self.settings, self.spec, self.seq = settings, spec, 0
+        super().__init__(settings, spec)
         self._sent_seq = 0  # the last line the API accepted
-        self._pending: list[LogLine] = []
-        self._pending_bytes = 0
-        self._timer: asyncio.TimerHandle | None = None
-        self._lock = asyncio.Lock()
-        self._flushes: set[asyncio.Task[None]] = set()
-        self._beating: asyncio.Task[None] | None = None
         self._client = httpx.AsyncClient(base_url=target.base_url(spec.deployment_id),
                                          headers=target.headers, timeout=30,
                                          transport=transport)
 
     async def __aenter__(self) -> HttpEmitter:
-        if self.settings.heartbeat_seconds > 0:
-            self._beating = asyncio.create_task(self._beat(), name="heartbeat")
+        self._start_beating()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         try:
-            if self._beating is not None:
-                self._beating.cancel()
-                await asyncio.gather(self._beating, return_exceptions=True)
+            await self._stop_beating()
             await self.flush()
         finally:
             await self._client.aclose()
-
-    @property
-    def beating(self) -> bool:
-        """Heartbeats are being sent (from ``__aenter__`` until ``__aexit__``)."""
-        return self._beating is not None and not self._beating.done()
-
-    async def line(self, stream: str, text: str) -> None:
-        self.seq += 1
-        kind = cast(Stream, stream if stream in ("stdout", "stderr") else "system")
-        self._pending.append(LogLine(seq=self.seq, stream=kind, ts=utcnow(), line=text))
-        self._pending_bytes += len(text) + 80
-        if len(self._pending) >= MAX_BATCH_LINES or self._pending_bytes >= MAX_BATCH_BYTES:
-            await self._send_pending()
-        elif self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(LINGER_S, self._linger_over)
-
-    async def system(self, text: str) -> None:
-        await self.line("system", text)
 
     async def publish(self, event: Envelope) -> None:
         """Send a status event after every line before it has been accepted."""
@@ -122,45 +95,19 @@ class HttpEmitter:
         await self._post("events", dumps(event))
         log.info("reported %s %s", event.type, event.event_id)
 
-    async def flush(self) -> None:
-        """Send what is pending and wait until every line sent so far is accepted."""
-        await self._send_pending()
-        flushes, self._flushes = self._flushes, set()
-        await asyncio.gather(*flushes)
+    async def _deliver(self, lines: list[LogLine]) -> None:
+        await self._post("logs", dumps(BuildLogAppended(
+            **self._ids(self.spec.deployment_id), lines=lines)))
+        self._sent_seq = lines[-1].seq
 
-    def _linger_over(self) -> None:
-        task = asyncio.ensure_future(self._send_pending())
-        self._flushes.add(task)
-        task.add_done_callback(self._forget_if_fine)
-
-    def _forget_if_fine(self, task: asyncio.Task[None]) -> None:
-        """A failed send is kept, so the next ``flush`` raises it."""
-        if task.cancelled() or task.exception() is None:
-            self._flushes.discard(task)
-
-    async def _send_pending(self) -> None:
-        """POST the pending batch; the lock keeps batches in seq order."""
-        async with self._lock:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-            if not self._pending:
-                return
-            lines, self._pending, self._pending_bytes = self._pending, [], 0
-            await self._post("logs", dumps(BuildLogAppended(
-                **self._ids(self.spec.deployment_id), lines=lines)))
-            self._sent_seq = lines[-1].seq
-
-    async def _beat(self) -> None:
-        """Tell the platform the build is alive, also while it prints nothing; pending
-        lines follow within ``LINGER_S``, so ``last_seq`` is the last line accepted."""
-        while True:
-            await asyncio.sleep(self.settings.heartbeat_seconds)
-            beat = BuildHeartbeat(**self._ids(self.spec.deployment_id), last_seq=self._sent_seq)
-            try:
-                await self._post("logs", dumps(beat))
-            except ReportRejected as exc:  # the watchdog fails the build if this persists
-                log.warning("heartbeat not accepted: %s", exc)
+    async def _heartbeat(self) -> None:
+        """Also while the build prints nothing; pending lines follow within ``LINGER_S``,
+        so ``last_seq`` is the last line accepted."""
+        beat = BuildHeartbeat(**self._ids(self.spec.deployment_id), last_seq=self._sent_seq)
+        try:
+            await self._post("logs", dumps(beat))
+        except ReportRejected as exc:  # the watchdog fails the build if this persists
+            log.warning("heartbeat not accepted: %s", exc)
 
     def _ids(self, stream_id: str) -> dict[str, Any]:
         spec = self.spec
