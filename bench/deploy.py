@@ -23,7 +23,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.support.gitserver import GitServer  # noqa: E402
-from tests.support.platform import Platform, fresh_database  # noqa: E402
+from tests.support.platform import Platform, running_platform  # noqa: E402
 
 FIXTURE = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "vite-app"
 
@@ -47,14 +47,9 @@ def main() -> None:
     args = parser.parse_args()
     files = {str(p.relative_to(FIXTURE)): p.read_bytes() for p in FIXTURE.rglob("*")
              if p.is_file()}
-    with tempfile.TemporaryDirectory() as tmp, fresh_database() as dsn, \
-            GitServer(Path(tmp) / "git") as git:
-        platform = Platform(Path(tmp) / "platform", dsn)
-        platform.start()
-        try:
-            run(platform, git.make_repo("vite", files), args.runs)
-        finally:
-            platform.stop()
+    with tempfile.TemporaryDirectory() as tmp, GitServer(Path(tmp) / "git") as git, \
+            running_platform(Path(tmp) / "platform") as platform:
+        run(platform, git.make_repo("vite", files), args.runs)
 
 
 def run(platform: Platform, url: str, runs: int) -> None:

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from schemas.envelope import dumps  # noqa: E402
 from schemas.logs import BuildLogAppended, LogLine  # noqa: E402
 from tests.support.gitserver import GitServer  # noqa: E402
-from tests.support.platform import Platform, fresh_database  # noqa: E402
+from tests.support.platform import Platform, running_platform  # noqa: E402
 from tests.support.sse import events  # noqa: E402
 
 TICKER = """
@@ -174,16 +174,11 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=2000)
     parser.add_argument("--lines", type=int, default=1_000_000)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, fresh_database() as dsn, \
-            GitServer(Path(tmp) / "git") as git:
-        platform = Platform(Path(tmp) / "platform", dsn)
-        platform.start()
-        try:
-            latency(platform, git, args.rate, args.seconds)
-            deployment_id = ingest(platform, git, args.lines)
-            first_page(platform, deployment_id)
-        finally:
-            platform.stop()
+    with tempfile.TemporaryDirectory() as tmp, GitServer(Path(tmp) / "git") as git, \
+            running_platform(Path(tmp) / "platform") as platform:
+        latency(platform, git, args.rate, args.seconds)
+        deployment_id = ingest(platform, git, args.lines)
+        first_page(platform, deployment_id)
 
 
 if __name__ == "__main__":

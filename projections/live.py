@@ -49,7 +49,7 @@ class LiveLogs:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._watchers: dict[str, set[asyncio.Queue[Item]]] = defaultdict(set)
-        self._hooks: list[LinesHook] = []
+        self._hooks: list[tuple[LinesHook, Callable[[], bool]]] = []
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -77,9 +77,10 @@ class LiveLogs:
         assert self._task is not None, "start() first"
         return self._task
 
-    def on_lines(self, hook: LinesHook) -> None:
-        """Call ``hook`` with every log batch (for project-wide subscribers)."""
-        self._hooks.append(hook)
+    def on_lines(self, hook: LinesHook, active: Callable[[], bool]) -> None:
+        """Call ``hook`` with every log batch while ``active()`` says someone listens
+        (project-wide subscribers); batches nobody watches are not even parsed."""
+        self._hooks.append((hook, active))
 
     @contextlib.contextmanager
     def watch(self, deployment_id: str) -> Iterator[asyncio.Queue[Item]]:
@@ -113,7 +114,8 @@ class LiveLogs:
 
     def _lines(self, key: bytes | None, value: bytes) -> None:
         watched = key is not None and key.decode(errors="replace") in self._watchers
-        if not watched and not self._hooks:
+        hooks = [hook for hook, active in self._hooks if active()]
+        if not watched and not hooks:
             return
         data = orjson.loads(value)
         if data.get("type") != "BuildLogAppended":
@@ -121,7 +123,7 @@ class LiveLogs:
         batch = BuildLogAppended.model_validate(data)
         for queue in self._watchers.get(batch.deployment_id, ()):
             queue.put_nowait(batch.lines)
-        for hook in self._hooks:
+        for hook in hooks:
             hook(batch)
 
     def _status(self, value: bytes) -> None:

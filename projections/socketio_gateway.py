@@ -39,7 +39,7 @@ class LogGateway:
             await self.sio.leave_room(sid, channel)
 
     def start(self) -> None:
-        self.platform.live.on_lines(self._queue.put_nowait)
+        self.platform.live.on_lines(self._queue.put_nowait, lambda: bool(self._rooms()))
         self._task = asyncio.create_task(self._forward(), name="socketio-logs")
 
     async def stop(self) -> None:

@@ -153,7 +153,8 @@ def test_a_timeout_kills_the_whole_tree(ws: Workspace):
 
 def test_memory_is_limited(ws: Workspace):
     if not (ROOT / "memory").is_dir() and not (ROOT / "cgroup.controllers").exists():
-        pytest.skip("no cgroup memory controller")
+        pytest.skip("this host has no cgroup memory controller: build memory limits "
+                    "cannot be enforced here")
     outcome, _ = run(ws, "head -c 400M /dev/zero | tail -c 1 > /dev/null; "
                          "node -e 'const a = []; for (;;) a.push(Buffer.alloc(1 << 24, 1))'",
                      limits=Limits(30, 64, 64, 1.0))

@@ -9,28 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.gitserver import GitServer
-from tests.support.platform import Platform, fresh_database
+from tests.support.platform import Platform, running_platform
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 
 
 @pytest.fixture(scope="session")
-def git_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitServer]:
-    with GitServer(tmp_path_factory.mktemp("git")) as server:
-        yield server
-
-
-@pytest.fixture(scope="session")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    with fresh_database() as dsn:
-        running = Platform(tmp_path_factory.mktemp("platform"), dsn)
-        running.start()
-        try:
-            yield running
-        finally:
-            if running.proc and running.proc.poll() is None:
-                running.stop()
+    with running_platform(tmp_path_factory.mktemp("platform")) as running:
+        yield running
 
 
 def read_tree(root: Path) -> dict[str, bytes]:

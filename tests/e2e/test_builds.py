@@ -14,7 +14,7 @@ import pytest
 
 from tests.e2e.test_deploy import create, deploy, host
 from tests.support.kafka import topic_size
-from tests.support.platform import Platform, fresh_database
+from tests.support.platform import Platform, running_platform
 
 SLOW_BUILD = "console.log('building slowly'); setInterval(() => {}, 1000);"
 
@@ -28,15 +28,11 @@ def slow_site() -> dict[str, str]:
 @pytest.fixture(scope="module")
 def one_slot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     """A platform that runs one build at a time and fails builds silent for 4 s."""
-    with fresh_database() as dsn:
-        running = Platform(tmp_path_factory.mktemp("one-slot"), dsn,
-                           BUILDSPACE_MAX_CONCURRENT_BUILDS="1",
-                           BUILDSPACE_WATCHDOG_SECONDS="4", BUILDSPACE_HEARTBEAT_SECONDS="1")
-        running.start()
-        try:
-            yield running
-        finally:
-            running.stop()
+    with running_platform(tmp_path_factory.mktemp("one-slot"),
+                          BUILDSPACE_MAX_CONCURRENT_BUILDS="1",
+                          BUILDSPACE_WATCHDOG_SECONDS="4",
+                          BUILDSPACE_HEARTBEAT_SECONDS="1") as running:
+        yield running
 
 
 def get(platform: Platform, deployment_id: str) -> dict:

@@ -12,18 +12,13 @@ import socketio
 
 from tests.e2e.test_deploy import create
 from tests.e2e.test_logs import ticker_site
-from tests.support.platform import Platform, fresh_database
+from tests.support.platform import Platform, running_platform
 
 
 @pytest.fixture(scope="module")
 def own_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    with fresh_database() as dsn:
-        running = Platform(tmp_path_factory.mktemp("socketio"), dsn)
-        running.start()
-        try:
-            yield running
-        finally:
-            running.stop()
+    with running_platform(tmp_path_factory.mktemp("socketio")) as running:
+        yield running
 
 
 def test_socketio_subscribers_get_each_new_line_of_their_project(own_platform, git_server):

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from infra.embedded import free_port
+from infra.embedded import EmbeddedPostgres, free_port
 from schemas.envelope import new_id
 
 ADMIN_DSN = os.environ.get(
@@ -39,16 +40,35 @@ async def _admin(sql: str) -> bool:
 
 
 @contextlib.contextmanager
-def fresh_database() -> Iterator[str | None]:
-    """A new empty database on the local server, dropped afterwards; None if no server."""
+def fresh_database() -> Iterator[str]:
+    """A new empty database on the local server, dropped afterwards; where no server
+    answers, an embedded PostgreSQL in a temporary directory."""
     name = f"buildspace_test_{new_id()[:12]}"
     if not asyncio.run(_admin(f'CREATE DATABASE "{name}"')):
-        yield None
+        with tempfile.TemporaryDirectory() as tmp:
+            server = EmbeddedPostgres(Path(tmp) / "postgres")
+            try:
+                yield server.dsn
+            finally:
+                server.stop()
         return
     try:
         yield ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}"
     finally:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextlib.contextmanager
+def running_platform(data_dir: Path, **env: str) -> Iterator[Platform]:
+    """``buildspace up`` on a fresh database, stopped (if still running) afterwards."""
+    with fresh_database() as dsn:
+        running = Platform(data_dir, dsn, **env)
+        running.start()
+        try:
+            yield running
+        finally:
+            if running.proc and running.proc.poll() is None:
+                running.stop()
 
 
 class Platform:

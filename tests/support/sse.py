@@ -11,7 +11,8 @@ import orjson
 
 def events(response: httpx.Response) -> Iterator[tuple[str, str | None, dict[str, Any]]]:
     """(event, id, data) for each event of a streaming response; comments skipped."""
-    event, event_id, data = "message", None, []
+    event, event_id = "message", None
+    data: list[str] = []
     for raw in response.iter_lines():
         if raw == "":
             if data:
