@@ -15,6 +15,7 @@ import shutil
 import signal
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from schemas.git_urls import check_git_url_shape
@@ -22,6 +23,12 @@ from schemas.git_urls import check_git_url_shape
 SHA_RE = re.compile(r"[0-9a-f]{40}")
 HARDENING = ("-c", "protocol.file.allow=never", "-c", "core.hooksPath=/dev/null")
 CREDENTIALS_RE = re.compile(r"(\w+://)[^/@\s]*@")
+
+
+@dataclass(frozen=True)
+class Cloned:
+    sha: str  # the commit
+    tree: str  # its tree: the same for two commits with exactly the same files
 
 
 class CloneError(Exception):
@@ -94,9 +101,9 @@ async def _clone_sha(url: str, sha: str, dest: Path, env: dict[str, str], t: flo
 
 
 async def clone(url: str, ref: str, dest: Path, *, protocols: Sequence[str] = ("http", "https"),
-                timeout: float = 300.0) -> str:
+                timeout: float = 300.0) -> Cloned:
     """Shallow-clone ``url`` at ``ref`` into ``dest`` (which must not exist); return the
-    commit sha. The ``.git`` directory is removed: builds get plain files, never the
+    commit and its tree. The ``.git`` directory is removed: builds get plain files, never the
     remote URL or git metadata."""
     try:
         check_git_url_shape(url)
@@ -108,10 +115,11 @@ async def clone(url: str, ref: str, dest: Path, *, protocols: Sequence[str] = ("
     try:
         fetch = _clone_sha if SHA_RE.fullmatch(ref) else _clone_branch
         await fetch(url, ref, dest, env, timeout)
-        sha = (await _git(["-C", str(dest), "rev-parse", "HEAD"], env, timeout)).decode().strip()
+        shas = await _git(["-C", str(dest), "rev-parse", "HEAD", "HEAD^{tree}"], env, timeout)
     except TimeoutError:
         raise CloneError(f"git clone timed out after {timeout:g} s") from None
     finally:
         shutil.rmtree(home, ignore_errors=True)
     shutil.rmtree(dest / ".git")
-    return sha
+    sha, tree = shas.decode().split()
+    return Cloned(sha, tree)

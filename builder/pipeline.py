@@ -66,6 +66,7 @@ class Build:
         self.publisher = publisher or self.publish_to_s3
         self.install_network = install_network
         self.commit_sha: str | None = None
+        self.tree: str | None = None
         self.steps: Steps | None = None
 
     @property
@@ -78,11 +79,13 @@ class Build:
         self.steps = steps = Steps(self.spec, self.settings, self.emit, ws, plan)
         try:
             await steps.prepare()
-            await steps.install(self.install_network)
-            await steps.build()
+            if not await steps.reuse_output(self.tree):
+                await steps.install(self.install_network)
+                await steps.build()
         except StepFailed as exc:
             raise BuildFailed(str(exc)) from None
-        files = await self.collect(ws, plan)
+        files, output = await self.collect(ws, plan)
+        await steps.keep_output(output)
         published = await self.publish(files)
         await self.emit.publish(DeploymentReady(
             **control_fields(self.spec), project_id=self.spec.project_id,
@@ -95,10 +98,11 @@ class Build:
         spec = self.spec
         await self.emit.system(f"Cloning {spec.git_url} at {spec.ref}")
         try:
-            self.commit_sha = await clone(spec.git_url, spec.ref, ws.src, timeout=CLONE_TIMEOUT_S,
-                                          protocols=self.settings.git_allowed_protocols)
+            cloned = await clone(spec.git_url, spec.ref, ws.src, timeout=CLONE_TIMEOUT_S,
+                                 protocols=self.settings.git_allowed_protocols)
         except CloneError as exc:
             raise BuildFailed(f"clone failed: {exc}") from None
+        self.commit_sha, self.tree = cloned.sha, cloned.tree
         await self.emit.system(f"Checked out commit {self.commit_sha}")
         await self.emit.publish(BuildStarted(
             **control_fields(spec), project_id=spec.project_id,
@@ -115,7 +119,7 @@ class Build:
         await asyncio.to_thread(ws.hand_over)
         return plan
 
-    async def collect(self, ws: Workspace, plan: Plan) -> list[OutputFile]:
+    async def collect(self, ws: Workspace, plan: Plan) -> tuple[list[OutputFile], Path]:
         try:
             output = find_output(ws.src, plan)
             files = await asyncio.to_thread(collect, ws.src, output,
@@ -127,7 +131,7 @@ class Build:
             raise BuildFailed(f"the output directory {shown}/ is empty")
         size = human_size(sum(f.size for f in files))
         await self.emit.system(f"Collected {len(files)} files ({size}) from {shown}/")
-        return files
+        return files, output
 
     def publish_to_s3(self, deployment_id: str, files: list[OutputFile]) -> Published:
         s = self.settings

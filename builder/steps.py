@@ -18,6 +18,7 @@ from builder.detect import Plan, inside
 from builder.emitter import Emitter
 from builder.modules_cache import ModulesCache, modules_key
 from builder.network import NetworkError
+from builder.output_cache import OutputCache, output_key
 from builder.threads import settled
 from builder.workspace import Workspace
 from infra.settings import Settings
@@ -44,6 +45,9 @@ class Steps:
         self.modules: ModulesCache | None = None
         self.modules_key: str | None = None
         self.restored = False
+        self.outputs: OutputCache | None = None
+        self.output_key: str | None = None
+        self.reused = False
         self.setup = Setup()
         self.deadline = time.monotonic() + settings.build_timeout_seconds
         self.step_ms = {"install": 0, "build": 0}
@@ -140,6 +144,43 @@ class Steps:
             return
         if saved:
             await self.emit.system("Saved node_modules for the next build")
+
+    async def reuse_output(self, tree: str | None) -> bool:
+        """Restore the output of an earlier build with the same inputs (see
+        ``builder.output_cache``); True when install and build can be skipped."""
+        spec, plan, ws = self.spec, self.plan, self.ws
+        if not spec.build_cache or spec.settings.build_network:
+            return False
+        self.output_key = output_key(tree, plan, self.variables.accepted)
+        if self.output_key is None:
+            return False
+        self.outputs = OutputCache(cache_root(self.settings) / spec.project_id / "output")
+        try:
+            relative = await settled(self.outputs.restore, self.output_key,
+                                     inside(ws.src, plan.root), ws.uid, ws.gid)
+        except OSError as exc:
+            await self.emit.system(f"Could not restore the build output: {exc}")
+            return False
+        if relative is None:
+            return False
+        self.reused = True
+        skipped = " and ".join(f"`{c}`" for c in (plan.install, plan.build) if c)
+        await self.emit.system(
+            f"Build output restored from the cache: an earlier build had the same files, "
+            f"settings, Node.js version and variables; {skipped} skipped (deploy with "
+            f"build_cache false to build again)")
+        return True
+
+    async def keep_output(self, output: Path) -> None:
+        """After a successful build and collect: keep the output for identical builds."""
+        if self.outputs is None or self.output_key is None or self.reused:
+            return
+        try:
+            await settled(self.outputs.save, self.output_key,
+                          inside(self.ws.src, self.plan.root), output,
+                          self.settings.build_output_mb)
+        except OSError as exc:
+            await self.emit.system(f"Could not keep the build output in the cache: {exc}")
 
     async def build(self) -> None:
         await self.step("build", self.plan.build, self.spec.settings.build_network)

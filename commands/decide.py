@@ -106,7 +106,7 @@ def request_deployment(state: ProjectState, cmd: RequestDeployment,
     deployment_id = deployment_id or new_id()
     spec = BuildSpec(
         project_id=state.project_id, deployment_id=deployment_id, git_url=state.git_url,
-        ref=cmd.ref or state.branch, settings=state.settings,
+        ref=cmd.ref or state.branch, settings=state.settings, build_cache=cmd.build_cache,
         correlation_id=meta.correlation_id,
     )
     return [DeploymentRequested(

@@ -37,6 +37,8 @@ class DeploymentBody(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     ref: str | None = Field(default=None, description="branch, tag or commit; default branch")
+    build_cache: bool = Field(default=True, description="false: build again even when an "
+                              "earlier build had the same commit, settings and variables")
 
     @field_validator("ref")
     @classmethod
@@ -80,7 +82,8 @@ async def request_deployment(project_id: str, platform: PlatformDep,
                              body: Annotated[DeploymentBody | None, Body()] = None
                              ) -> DeploymentAccepted:
     """Queue a deployment of the project's branch (or the given ref)."""
-    cmd = RequestDeployment(project_id=project_id, ref=body.ref if body else None)
+    cmd = RequestDeployment(project_id=project_id, ref=body.ref if body else None,
+                            build_cache=body.build_cache if body else True)
     meta = Meta.new()
     async with platform.pool.acquire() as conn, conn.transaction():
         outcome = await platform.commands.request_deployment(conn, cmd, meta)

@@ -33,6 +33,9 @@ class BuildSpec(BaseModel):
     ref: str
     settings: BuildSettings = BuildSettings()
     correlation_id: str | None = None
+    build_cache: bool = Field(
+        default=True, description="reuse the output of an earlier build of the project with "
+                                  "identical inputs (builds without network only)")
     env: dict[str, str] = Field(
         default_factory=dict,
         description="the project's build variables in plaintext: filled in by the launcher "

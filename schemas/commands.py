@@ -105,6 +105,7 @@ class RequestDeployment(CommandModel):
     type: Literal["RequestDeployment"] = "RequestDeployment"
     project_id: str = Field(min_length=1, max_length=64)
     ref: str | None = None
+    build_cache: bool = True
 
     @field_validator("ref")
     @classmethod

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,7 +14,11 @@ from builder.cache import CacheError, merge, project_cache
 from builder.detect import plan_build
 from builder.modules_cache import copy_tree, modules_key
 from builder.node_versions import NodeInstall
-from schemas.builds import BuildSettings
+from builder.output_cache import KEEP
+from infra.connections import s3_client
+from infra.settings import Settings
+from schemas.artifacts import Manifest, blob_key, manifest_key
+from schemas.builds import BuildSettings, BuildSpec
 from tests.builder.support import fixture_files, make_spec
 from tests.builder.test_pipeline import build
 
@@ -129,10 +134,66 @@ def test_unchanged_dependencies_skip_the_install(settings, git_server, tmp_path:
     cached = settings.model_copy(update={"cache_dir": tmp_path / "cache"})
     first = make_spec(url)
     assert "Saved node_modules for the next build" in build(cached, first).system
-    second = make_spec(url).model_copy(update={"project_id": first.project_id})
+    # The same commit would reuse the whole output (below); this one must build.
+    second = make_spec(url).model_copy(update={"project_id": first.project_id,
+                                               "build_cache": False})
     again = build(cached, second, install_network=False)
     assert again.outcome["type"] == "DeploymentReady", again.text
     assert again.outcome["install_ms"] == 0
     assert ("Dependencies unchanged since the last build: node_modules restored from the "
             "cache, `npm ci --prefer-offline` skipped") in again.system
     assert "built with is-number" in again.text.splitlines()
+
+
+STAMPED = ("mkdir -p out && date +%s%N > out/index.html && mkdir out/deep && "
+           "echo asset > out/deep/a.txt")
+REUSED = "Build output restored from the cache"
+
+
+def stamp(settings: Settings, spec: BuildSpec) -> str:
+    """Build ``spec`` and return the index.html it published (a nanosecond stamp)."""
+    record = build(settings, spec)
+    assert record.outcome["type"] == "DeploymentReady", record.text
+    s3 = s3_client(settings)
+    files = Manifest.model_validate_json(s3.get_object(
+        Bucket=settings.artifacts_bucket, Key=manifest_key(spec.deployment_id))["Body"].read())
+    assert set(files.files) == {"index.html", "deep/a.txt"}
+    body = s3.get_object(Bucket=settings.artifacts_bucket,
+                         Key=blob_key(files.files["index.html"].sha256))["Body"].read()
+    return body.decode().strip() + (" reused" if REUSED in record.text else "")
+
+
+def test_identical_inputs_reuse_the_output_and_any_change_builds_again(
+        settings, git_server, s3, tmp_path: Path):
+    url = git_server.make_repo("output-reuse", {"README": "one"})
+    cached = settings.model_copy(update={"cache_dir": tmp_path / "cache"})
+    first = make_spec(url, build_command=STAMPED, output_directory="out")
+    same = {"project_id": first.project_id}
+
+    def again(**change: Any) -> str:
+        spec = make_spec(url, build_command=STAMPED, output_directory="out")
+        return stamp(cached, spec.model_copy(update={**same, **change}))
+
+    original = stamp(cached, first)
+    assert not original.endswith("reused")
+    assert again() == f"{original} reused"  # same commit, settings, variables
+    assert not again(build_cache=False).endswith("reused")  # asked to build again
+    assert not again(env={"FLAVOR": "x"}).endswith("reused")  # other variables
+    assert not again(project_id=f"{first.project_id}x").endswith("reused")  # other project
+    networked = first.settings.model_copy(update={"build_network": True})
+    assert not again(settings=networked).endswith("reused")  # the build could fetch
+    git_server.commit("output-reuse", {"README": "two"})
+    changed = again()
+    assert not changed.endswith("reused")  # other files
+    assert again() == f"{changed} reused"
+
+
+def test_only_the_newest_outputs_are_kept(settings, git_server, s3, tmp_path: Path):
+    url = git_server.make_repo("output-evict", {"README": "0"})
+    cached = settings.model_copy(update={"cache_dir": tmp_path / "cache"})
+    project = make_spec(url).project_id
+    for n in range(KEEP + 2):
+        git_server.commit("output-evict", {"README": str(n + 1)})
+        spec = make_spec(url, build_command=STAMPED, output_directory="out")
+        stamp(cached, spec.model_copy(update={"project_id": project}))
+    assert len(list((tmp_path / "cache" / project / "output").iterdir())) == KEEP

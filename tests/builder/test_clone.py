@@ -13,7 +13,7 @@ from tests.support.gitserver import GitServer
 
 def test_a_branch_is_cloned_shallow_without_git_metadata(git_server: GitServer, tmp_path: Path):
     url = git_server.make_repo("clone-branch", {"index.html": "<p>one</p>", "a/b.txt": "b"})
-    sha = asyncio.run(clone(url, "main", tmp_path / "src"))
+    sha = asyncio.run(clone(url, "main", tmp_path / "src")).sha
     assert sha == git_server.head("clone-branch")
     assert (tmp_path / "src" / "index.html").read_text() == "<p>one</p>"
     assert (tmp_path / "src" / "a" / "b.txt").read_text() == "b"
@@ -24,14 +24,14 @@ def test_a_commit_sha_is_fetched_and_checked_out(git_server: GitServer, tmp_path
     url = git_server.make_repo("clone-sha", {"index.html": "v1"})
     first = git_server.head("clone-sha")
     git_server.commit("clone-sha", {"index.html": "v2"})
-    assert asyncio.run(clone(url, first, tmp_path / "old")) == first
+    assert asyncio.run(clone(url, first, tmp_path / "old")).sha == first
     assert (tmp_path / "old" / "index.html").read_text() == "v1"
 
 
 def test_a_tag_and_another_branch_can_be_cloned(git_server: GitServer, tmp_path: Path):
     url = git_server.make_repo("clone-other", {"index.html": "main"})
     sha = git_server.commit("clone-other", {"index.html": "preview"}, branch="preview")
-    assert asyncio.run(clone(url, "preview", tmp_path / "p")) == sha
+    assert asyncio.run(clone(url, "preview", tmp_path / "p")).sha == sha
     assert (tmp_path / "p" / "index.html").read_text() == "preview"
 
 

@@ -117,3 +117,35 @@ def test_a_repository_without_package_json_is_served_as_it_is(platform, git_serv
     assert platform.get_site(site, "/docs/").text == "<p>docs</p>"
     assert platform.get_site(site, "/../../etc/passwd").status_code == 404
     assert platform.get_site("nobody.localhost").status_code == 404
+
+
+def system_log(platform: Platform, deployment_id: str) -> list[str]:
+    with platform.client() as c:
+        lines = c.get(f"/v1/deployments/{deployment_id}/logs",
+                      params={"stream": "system", "limit": 1000}).json()["lines"]
+    return [line["line"] for line in lines]
+
+
+def test_a_redeploy_of_the_same_commit_reuses_the_output_unless_asked_not_to(
+        platform, git_server):
+    project = create(platform, "reuse", git_server.make_repo("reuse", node_site("same")))
+    first = deploy(platform, project["id"])
+    assert platform.wait_status(first["id"], {"READY", "FAILED"})["status"] == "READY"
+    again = deploy(platform, project["id"])
+    done = platform.wait_status(again["id"], {"READY", "FAILED"})
+    assert done["status"] == "READY", done
+    log = system_log(platform, again["id"])
+    assert any(line.startswith("Build output restored from the cache") for line in log), log
+    assert "Running `npm run build` (no network)" not in log
+    assert platform.get_site(host(again["url"])).text == "<h1>same</h1>"
+
+    with platform.client() as c:
+        r = c.post(f"/v1/projects/{project['id']}/deployments", json={"build_cache": False})
+        assert r.status_code == 202, r.text
+        forced = r.json()
+        assert c.post(f"/v1/projects/{project['id']}/deployments",
+                      json={"build_cache": "sometimes"}).status_code == 422
+    assert platform.wait_status(forced["id"], {"READY", "FAILED"})["status"] == "READY"
+    log = system_log(platform, forced["id"])
+    assert "Running `npm run build` (no network)" in log, log
+    assert not any(line.startswith("Build output restored") for line in log)
