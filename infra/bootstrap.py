@@ -102,7 +102,8 @@ class Roles:
         app = faust_app(self.settings)
         deps = WorkerDeps(self.settings, self.pool, self.events, self.logs, runner,
                           self.commands)
-        register_agents(app, declare_topics(app, self.settings), deps)
+        scheduler = register_agents(app, declare_topics(app, self.settings), deps)
+        self._stops.append(scheduler.close)
         await app.start()
         self._stops.append(app.stop)
 

@@ -131,7 +131,8 @@ def command_intake(deps: WorkerDeps) -> Callable[[Any], Awaitable[None]]:
     return intake_commands
 
 
-def register_agents(app: faust.App, topics: Topics, deps: WorkerDeps) -> None:
+def register_agents(app: faust.App, topics: Topics, deps: WorkerDeps) -> Scheduler:
+    """Register the agents and timers; the scheduler is returned to be closed."""
     scheduler = Scheduler(deps, deps.commands.cipher)
     agents = [
         (topics.events_topic, projector(control_plane.NAME, deps, control_plane.apply, True)),
@@ -144,9 +145,13 @@ def register_agents(app: faust.App, topics: Topics, deps: WorkerDeps) -> None:
         app.agent(topic, name=fn.__name__)(fn)
 
     async def tend_builds() -> None:
-        """Fill free build slots and fail builds that stopped reporting."""
+        """Fill free build slots, fail builds that stopped reporting, and stop this
+        worker's builds that were canceled elsewhere."""
+        await scheduler.listen()
         await scheduler.dispatch()
         await scheduler.watchdog()
+        await scheduler.sweep()
 
     app.timer(interval=1.0, name="tend_builds")(tend_builds)
     app.timer(interval=60.0, name="reap_overdue_builds")(scheduler.reap_overdue)
+    return scheduler

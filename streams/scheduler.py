@@ -5,10 +5,17 @@ fails a build whose runner stopped reporting.
 The queue (``build_queue``) is a projection of the control-plane events kept in
 PostgreSQL, so every worker shares one queue and one limit; dispatching takes an
 advisory lock.
+
+A build runs in the worker that launched it, which need not be the one that projects
+its cancellation: a stop is broadcast with ``NOTIFY buildspace_stop_build`` to every
+worker (``listen``), and each worker also sweeps its own running builds every second
+(``sweep``) for any whose deployment was canceled, in case a notification was missed.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from datetime import datetime
 from typing import Any
@@ -33,6 +40,7 @@ log = logging.getLogger("buildspace.scheduler")
 
 NAME = "scheduler"
 DISPATCH_LOCK = 7262022
+STOP_CHANNEL = "buildspace_stop_build"
 
 
 class Scheduler:
@@ -41,6 +49,8 @@ class Scheduler:
         self.cipher = cipher
         self.settings = deps.settings
         self._cancel_after_commit: list[str] = []
+        self._listener: asyncpg.Connection | None = None
+        self._stopping: set[asyncio.Task[None]] = set()
 
     # -- projection: events -> build_queue ---------------------------------------------
 
@@ -91,8 +101,47 @@ class Scheduler:
         """Side effects of the events just projected: stop canceled builds, fill slots."""
         pending, self._cancel_after_commit = self._cancel_after_commit, []
         for deployment_id in pending:
-            await self.deps.runner.cancel(deployment_id)
+            await self.stop_everywhere(deployment_id)
         await self.dispatch()
+
+    # -- stopping builds in whichever worker runs them -------------------------------------
+
+    async def stop_everywhere(self, deployment_id: str) -> None:
+        """Stop the build here if it runs here, and tell every other worker."""
+        await self.deps.runner.cancel(deployment_id)
+        await self.deps.pool.execute("SELECT pg_notify($1, $2)", STOP_CHANNEL, deployment_id)
+
+    async def listen(self) -> None:
+        """Take stop notifications from other workers (on a connection of its own)."""
+        if self._listener is None or self._listener.is_closed():
+            self._listener = await asyncpg.connect(self.settings.database_url)
+            await self._listener.add_listener(STOP_CHANNEL, self._on_stop)
+
+    def _on_stop(self, _conn: object, _pid: int, _channel: str, deployment_id: str) -> None:
+        task = asyncio.create_task(self.deps.runner.cancel(deployment_id))
+        self._stopping.add(task)
+        task.add_done_callback(self._stopping.discard)
+
+    async def sweep(self) -> None:
+        """Stop this worker's builds whose deployment was canceled (a missed notice)."""
+        running = getattr(self.deps.runner, "running", None)
+        ids = running() if running is not None else []
+        if not ids:
+            return
+        canceled = await self.deps.pool.fetch(
+            "SELECT q.deployment_id FROM build_queue q JOIN deployments d USING "
+            "(deployment_id) WHERE q.deployment_id = ANY($1::text[]) AND q.state = 'done' "
+            "AND d.status = 'CANCELED'", ids)
+        for row in canceled:
+            await self.deps.runner.cancel(row["deployment_id"])
+
+    async def close(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            with contextlib.suppress(Exception):
+                await listener.close()
+        if self._stopping:
+            await asyncio.gather(*self._stopping, return_exceptions=True)
 
     # -- dispatching ---------------------------------------------------------------------
 
@@ -169,7 +218,7 @@ class Scheduler:
             float(silent))
         for row in rows:
             spec = BuildSpec.model_validate(orjson.loads(row["spec"]))
-            await self.deps.runner.cancel(row["deployment_id"])
+            await self.stop_everywhere(row["deployment_id"])
             await self._fail(row["project_id"], row["deployment_id"],
                              f"the build stopped reporting (no heartbeat for {silent:g} s)",
                              spec.correlation_id)
