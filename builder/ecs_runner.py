@@ -1,11 +1,14 @@
 """Launch one build as an AWS ECS (Fargate) task from the builder image.
 
-The task runs ``python -m builder.run`` with only the build spec, a grant for that one
-deployment (``infra.grants``), the API's public URL it reports to with that grant, and
-the non-secret build limits in its environment: no Kafka address, no S3 keys, no AWS
-credentials (any DescribeTasks caller can read a task's overrides). The grant expires
-soon after the build's deadline; a task still running at its deadline (its ``deadline``
-tag) is stopped by ``reap_overdue``, which the worker calls periodically.
+The task runs ``python -m builder.run`` with only the deployment id, a grant for that
+one deployment (``infra.grants``), the API's public URL and the non-secret build limits
+in its environment: no build spec and no build variables, no Kafka address, no S3 keys,
+no AWS credentials (any DescribeTasks caller can read a task's overrides). With the
+grant the builder fetches its spec, variables included, from
+``GET /v1/builds/{deployment_id}/spec`` while the build runs, then reports through the
+API (``commands.build_ingest``). The grant expires soon after the build's deadline; a
+task still running at its deadline (its ``deadline`` tag) is stopped by
+``reap_overdue``, which the worker calls periodically.
 """
 
 from __future__ import annotations
@@ -80,8 +83,9 @@ def api_url(settings: Settings) -> str:
 
 
 def build_environment(settings: Settings, spec: BuildSpec, grant: str) -> list[dict[str, str]]:
-    """The container environment: the spec, the grant, where to report, the limits."""
-    env = {"BUILDSPACE_BUILD_SPEC": spec.model_dump_json(), "BUILDSPACE_BUILD_GRANT": grant,
+    """The container environment: which deployment, its grant, the API, the limits.
+    Never the spec: its ``env`` holds the project's build variables in plaintext."""
+    env = {"BUILDSPACE_DEPLOYMENT_ID": spec.deployment_id, "BUILDSPACE_BUILD_GRANT": grant,
            "BUILDSPACE_API_URL": api_url(settings)}
     for field in FORWARDED_LIMITS:
         env[f"BUILDSPACE_{field.upper()}"] = _env_value(getattr(settings, field))

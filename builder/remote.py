@@ -1,7 +1,8 @@
-"""Report a build through the API with a build grant, for builders that hold no
-platform credentials (ECS tasks): ``HttpEmitter`` sends log lines, heartbeats and status
-events to ``/v1/builds/{deployment_id}/…``; ``RemotePublisher`` asks which blobs the
-store lacks, uploads them to the presigned URLs it gets, then stores the manifest.
+"""Build through the API with a build grant, for builders that hold no platform
+credentials (ECS tasks): ``fetch_spec`` gets the build spec, build variables included,
+from ``/v1/builds/{deployment_id}/spec``; ``HttpEmitter`` sends log lines, heartbeats and
+status events to ``/v1/builds/{deployment_id}/…``; ``RemotePublisher`` asks which blobs
+the store lacks, uploads them to the presigned URLs it gets, then stores the manifest.
 
 Same guarantees as ``builder.emitter`` and ``builder.publish``: lines numbered and sent
 in order, batched but never held more than ``LINGER_S``; a status event only after every
@@ -18,8 +19,10 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import httpx
+from pydantic import ValidationError
 
 from builder.batching import LineBatcher
 from builder.collect import OutputFile
@@ -51,7 +54,7 @@ class RemoteTarget:
     grant: str
 
     def base_url(self, deployment_id: str) -> str:
-        return f"{self.api_url.rstrip('/')}/v1/builds/{deployment_id}/"
+        return f"{self.api_url.rstrip('/')}/v1/builds/{quote(deployment_id, safe='')}/"
 
     @property
     def headers(self) -> dict[str, str]:
@@ -65,6 +68,43 @@ def _failure(path: str, response: httpx.Response) -> ReportRejected:
 def _delays() -> Iterator[float | None]:
     yield from RETRY_DELAYS_S
     yield None
+
+
+def fetch_spec(target: RemoteTarget, deployment_id: str,
+               transport: httpx.BaseTransport | None = None) -> BuildSpec:
+    """The spec of the build of ``deployment_id``, build variables included, as the API
+    hands it to the grant's holder while the build runs; retried while the API or the
+    network is briefly unavailable. ``ReportRejected`` says why there is none."""
+    with httpx.Client(base_url=target.base_url(deployment_id), headers=target.headers,
+                      timeout=30, transport=transport) as api:
+        response = _get_retrying(api, "spec")
+    try:
+        spec = BuildSpec.model_validate_json(response.content)
+    except ValidationError as exc:
+        raise ReportRejected(f"the API sent an invalid build spec: {exc}") from None
+    if spec.deployment_id != deployment_id:
+        raise ReportRejected(f"the API sent the spec of deployment {spec.deployment_id}")
+    return spec
+
+
+def _get_retrying(api: httpx.Client, path: str) -> httpx.Response:
+    for delay in _delays():
+        try:
+            response = api.get(path)
+        except httpx.TransportError as exc:
+            if delay is None:
+                raise ReportRejected(f"the API did not answer {path}: {exc!r}") from None
+        else:
+            if response.is_success:
+                return response
+            if delay is None or not _transient(response.status_code):
+                raise _failure(path, response)
+        time.sleep(delay)
+    raise AssertionError("unreachable")  # _delays() ends with None, which returns or raises
+
+
+def _transient(status: int) -> bool:
+    return status in RETRY_STATUSES or status >= 500
 
 
 class HttpEmitter(LineBatcher):

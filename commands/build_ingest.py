@@ -1,10 +1,12 @@
 """HTTP intake for builders that run outside the platform (ECS tasks): they hold no
 Kafka or S3 credentials, only a grant for their one deployment (``infra.grants``).
 
-Every route needs ``Authorization: Bearer <grant>`` for the deployment in its path, and
-accepts only what a build of that deployment reports: its status events, its log lines
-and heartbeats, its blobs (uploaded directly to the store with presigned URLs) and its
-manifest. A refused request appends and stores nothing.
+Every route needs ``Authorization: Bearer <grant>`` for the deployment in its path. The
+builder first fetches its build spec, build variables decrypted, while the build runs
+(the task's environment, which any DescribeTasks caller can read, never holds them);
+then it reports only what a build of that deployment reports: its status events, its
+log lines and heartbeats, its blobs (uploaded directly to the store with presigned URLs)
+and its manifest. A refused request appends and stores nothing.
 """
 
 from __future__ import annotations
@@ -15,19 +17,22 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+import asyncpg
 from botocore.exceptions import BotoCoreError, ClientError
-from fastapi import APIRouter, Body, Depends, Request, status
+from cryptography.fernet import InvalidToken
+from fastapi import APIRouter, Body, Depends, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from infra.connections import s3_client
 from infra.deps import PlatformDep
 from infra.grants import Grant, GrantError, grant_upload, presigning_client, verify
-from infra.secrets import grant_key
+from infra.secrets import EnvCipher, env_key, grant_key
 from infra.settings import Settings
 from schemas.artifacts import Manifest, blob_key, manifest_key
+from schemas.builds import BuildSpec
 from schemas.envelope import dumps
-from schemas.errors import BuildspaceError, Invalid, Unavailable
+from schemas.errors import BuildspaceError, Conflict, Invalid, NotFound, Unavailable
 from schemas.events import BuildStarted, DeploymentFailed, DeploymentReady
 from schemas.logs import BuildLogAppended, LogMessage
 
@@ -41,6 +46,10 @@ MAX_LOG_LINES = 1000
 MAX_QUERY_BLOBS = 1000
 MAX_MANIFEST_FILES = 100_000
 HEAD_WORKERS = 8
+# The build's spec as queued and the project's build variables (as ciphertext) now.
+SPEC_QUERY = ("SELECT q.project_id, q.state, q.spec, e.ciphertext FROM build_queue q "
+              "LEFT JOIN build_env e ON e.project_id = q.project_id WHERE q.deployment_id = $1")
+NOT_RUNNING = {"queued": "it is still queued", "done": "it has finished or was canceled"}
 
 Sha256 = Annotated[str, StringConstraints(pattern=SHA256.pattern)]
 BuildEvent = Annotated[BuildStarted | DeploymentReady | DeploymentFailed,
@@ -55,6 +64,11 @@ class Unauthorized(BuildspaceError):
 class Forbidden(BuildspaceError):
     status = 403
     code = "forbidden"
+
+
+class Undecryptable(BuildspaceError):
+    status = 500
+    code = "undecryptable"
 
 
 class Appended(BaseModel):
@@ -85,20 +99,23 @@ class ManifestStored(BaseModel):
 
 @dataclass(frozen=True)
 class Ingest:
-    """What the routes need besides the platform: the grant key and the store."""
+    """What the routes need besides the platform: the grant key, the cipher of build
+    variables and the store."""
 
     settings: Settings
     key: bytes
+    cipher: EnvCipher
     s3: Any
     presigner: Any
 
 
 def get_ingest(request: Request, platform: PlatformDep) -> Ingest:
-    """Opened on first use and kept with the app (it reads the key, makes two clients)."""
+    """Opened on first use and kept with the app (it reads the keys, makes two clients)."""
     ingest: Ingest | None = getattr(request.app.state, "build_ingest", None)
     if ingest is None:
         s = platform.settings
-        ingest = Ingest(s, grant_key(s), s3_client(s), presigning_client(s))
+        ingest = Ingest(s, grant_key(s), EnvCipher(env_key(s)), s3_client(s),
+                        presigning_client(s))
         request.app.state.build_ingest = ingest
     return ingest
 
@@ -126,6 +143,38 @@ def check_scope(grant: Grant, event: Any, stream_id: str) -> None:
         raise Forbidden("the grant does not cover this deployment or project")
     if event.stream_id != stream_id:
         raise Forbidden(f"stream_id must be {stream_id}", field="stream_id")
+
+
+@router.get("/spec", response_model=BuildSpec, responses={
+    404: {"description": "no build of this deployment is known"},
+    409: {"description": "the build is not running (still queued, or finished)"}})
+async def get_spec(grant: GrantDep, ingest: IngestDep, platform: PlatformDep,
+                   response: Response) -> BuildSpec:
+    """The build's spec with the project's build variables decrypted, while it runs."""
+    response.headers["Cache-Control"] = "no-store"
+    try:
+        row = await platform.pool.fetchrow(SPEC_QUERY, grant.deployment_id)
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise Unavailable(f"the database did not answer: {type(exc).__name__}") from None
+    if row is None:
+        raise NotFound(f"no build of deployment {grant.deployment_id} is known")
+    if row["project_id"] != grant.project_id:
+        raise Forbidden("the grant does not cover this deployment's project")
+    if row["state"] != "running":
+        raise Conflict(f"the build of deployment {grant.deployment_id} is not running: "
+                       f"{NOT_RUNNING.get(row['state'], row['state'])}", state=row["state"])
+    spec = BuildSpec.model_validate_json(row["spec"])
+    return spec.model_copy(update={"env": decrypt_env(ingest.cipher, row["ciphertext"])})
+
+
+def decrypt_env(cipher: EnvCipher, ciphertext: str | None) -> dict[str, str]:
+    if not ciphertext:
+        return {}
+    try:
+        return cipher.decrypt(ciphertext)
+    except InvalidToken:
+        raise Undecryptable("the build variables do not decrypt with this platform's "
+                            "BUILDSPACE_ENV_KEY") from None
 
 
 @router.post("/events", status_code=status.HTTP_202_ACCEPTED, response_model=Appended)

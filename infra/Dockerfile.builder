@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 # The builder image: runs one build (clone, install, build, publish) and exits.
 # ECS starts it per deployment (infra/ecs-task-definition.json, builder/ecs_runner.py)
-# with BUILDSPACE_BUILD_SPEC and the connection settings in the environment.
+# with only the deployment id, a short-lived grant, the API URL and the build limits in
+# its environment; it fetches its spec from the API with the grant (builder/run.py).
 #
 #   docker build -f infra/Dockerfile.builder -t buildspace-builder .
 #

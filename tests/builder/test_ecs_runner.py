@@ -1,5 +1,5 @@
-"""The ECS runner against moto's ECS and EC2: launch with a grant and no secrets,
-inspect, cancel, stop when overdue, refuse."""
+"""The ECS runner against moto's ECS and EC2: launch with a grant and no secrets (no
+build spec, no build variables), inspect, cancel, stop when overdue, refuse."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from moto import mock_aws
 from pydantic import SecretStr
 
 from builder.ecs_runner import (
+    FORWARDED_LIMITS,
     EcsRunner,
     EcsRunnerError,
     default_ecs_client,
@@ -40,6 +41,9 @@ SPEC = BuildSpec(
     settings=BuildSettings(build_command="npm run build", output_directory="dist"),
     correlation_id="corr_1",
 )
+# As the scheduler hands it to the runner: the project's build variables decrypted.
+VARIABLES = {"NPM_TOKEN": "npm_SeCrEtVaLuE1234", "DATABASE_PASSWORD": "hunter2-but-longer"}
+SPEC_WITH_VARIABLES = SPEC.model_copy(update={"env": VARIABLES})
 
 
 @pytest.fixture
@@ -131,7 +135,7 @@ def test_task_definition_is_fargate_and_carries_no_secrets() -> None:
     assert not {n for n in names if "KEY" in n or "SECRET" in n or "PASSWORD" in n}
 
 
-def test_launch_starts_a_fargate_task_with_the_spec(aws: dict[str, Any]) -> None:
+def test_launch_starts_a_fargate_task_for_the_deployment(aws: dict[str, Any]) -> None:
     settings = make_settings(aws)
     runner = EcsRunner(settings, ecs_client=aws["ecs"])
     sent = capture_run_task(aws["ecs"])
@@ -149,8 +153,9 @@ def test_launch_starts_a_fargate_task_with_the_spec(aws: dict[str, Any]) -> None
     assert override["name"] == "builder"
     assert override["command"] == ["python", "-m", "builder.run"]
     env = env_of(task)
-    assert BuildSpec.model_validate_json(env["BUILDSPACE_BUILD_SPEC"]) == SPEC
+    assert env["BUILDSPACE_DEPLOYMENT_ID"] == "dpl_1"
     assert env["BUILDSPACE_API_URL"] == API_URL
+    assert "BUILDSPACE_BUILD_SPEC" not in env  # the builder fetches it with its grant
     assert json.loads(env["BUILDSPACE_GIT_ALLOWED_PROTOCOLS"]) == ["http", "https"]
     tags = {t["key"]: t["value"] for t in task["tags"]}
     assert int(tags.pop("deadline")) == pytest.approx(launched_at + overdue_after(settings), abs=5)
@@ -171,12 +176,33 @@ def test_the_task_environment_holds_no_platform_secret(aws: dict[str, Any]) -> N
 
     env = launched_env(aws, settings)
 
-    assert {"BUILDSPACE_BUILD_SPEC", "BUILDSPACE_BUILD_GRANT", "BUILDSPACE_API_URL"} <= set(env)
+    assert {"BUILDSPACE_DEPLOYMENT_ID", "BUILDSPACE_BUILD_GRANT", "BUILDSPACE_API_URL"} <= set(env)
     forbidden = ("AWS", "KAFKA", "S3", "SECRET", "KEY", "DATABASE", "CLICKHOUSE", "BUCKET")
     assert not [name for name in env if any(word in name for word in forbidden)]
     secrets = {"platform-access-key", "platform-secret-key", GRANT_SECRET,
                "kafka.internal:9092", "https://s3.internal"}
     assert not [v for v in env.values() if any(secret in v for secret in secrets)]
+
+
+def test_build_variables_and_the_spec_never_reach_the_task(aws: dict[str, Any]) -> None:
+    """Anyone who can DescribeTasks (or read CloudTrail) sees the overrides: the task
+    gets the deployment id and a grant, and fetches its variables with the grant."""
+    settings = make_settings(aws)
+    sent = capture_run_task(aws["ecs"])
+
+    arn = asyncio.run(EcsRunner(settings, ecs_client=aws["ecs"]).launch(SPEC_WITH_VARIABLES))
+
+    task = describe(aws["ecs"], arn)
+    env = env_of(task)
+    limits = {f"BUILDSPACE_{field.upper()}" for field in FORWARDED_LIMITS}
+    assert set(env) == {"BUILDSPACE_DEPLOYMENT_ID", "BUILDSPACE_BUILD_GRANT",
+                        "BUILDSPACE_API_URL"} | limits
+    assert not [name for name in env if "SPEC" in name or name in VARIABLES]
+    everything = json.dumps(sent) + json.dumps(task, default=str)  # request, task, tags
+    for name, value in VARIABLES.items():
+        assert value not in everything, name
+    assert SPEC.git_url not in everything  # nothing of the spec beyond its ids
+    assert verify(GRANT_SECRET.encode(), env["BUILDSPACE_BUILD_GRANT"], "dpl_1")
 
 
 def test_the_grant_is_for_that_deployment_only(aws: dict[str, Any]) -> None:
@@ -212,9 +238,8 @@ def test_the_forwarded_limits_configure_the_builder(aws: dict[str, Any]) -> None
                              heartbeat_seconds=3.5)
     env = launched_env(aws, settings)
 
-    prefixed = {k: v for k, v in env.items() if k != "BUILDSPACE_BUILD_SPEC"}
     with pytest.MonkeyPatch.context() as patch:
-        for name, value in prefixed.items():
+        for name, value in env.items():
             patch.setenv(name, value)
         seen = Settings()
     assert (seen.build_timeout_seconds, seen.build_memory_mb) == (123, 777)

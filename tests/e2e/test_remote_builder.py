@@ -1,16 +1,13 @@
 """A builder outside the platform (as in an ECS task) holds only a grant for its one
-deployment: with it, it builds, reports and publishes through the API; without a valid
-one, the API refuses it and nothing is appended or stored."""
+deployment: with it, it reports and publishes through the API; without a valid one, the
+API refuses it and nothing is appended or stored. (A whole ECS build, its spec fetched
+with the grant, is in ``test_ecs_builds``.)"""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
-import os
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -39,16 +36,6 @@ from tests.support.platform import Platform
 
 EVENTS, LOGS = "buildspace.events", "buildspace.logs"
 JSON = {"Content-Type": "application/json"}
-BUILD_JS = """
-const fs = require('fs');
-fs.mkdirSync('dist/assets', { recursive: true });
-fs.writeFileSync('dist/index.html', '<h1>remote</h1>');
-fs.writeFileSync('dist/assets/app.js', 'console.log("remote")');
-console.log('built by node');
-"""
-SITE = {"package.json": json.dumps({"name": "r", "private": True,
-                                    "scripts": {"build": "node build.js"}}),
-        "build.js": BUILD_JS}
 
 
 def platform_key(platform: Platform) -> bytes:
@@ -75,49 +62,11 @@ def request_deployment(platform: Platform, project_id: str) -> dict[str, Any]:
     return r.json()  # type: ignore[no-any-return]
 
 
-def run_remote_builder(platform: Platform, spec: BuildSpec, grant: str, cwd: Path
-                       ) -> subprocess.CompletedProcess[str]:
-    """``python -m builder.run`` as an ECS task runs it: spec, grant, API URL, nothing else."""
-    env = {"PATH": os.environ["PATH"], "HOME": str(cwd),
-           "BUILDSPACE_BUILD_SPEC": spec.model_dump_json(), "BUILDSPACE_BUILD_GRANT": grant,
-           "BUILDSPACE_API_URL": platform.api}
-    return subprocess.run([sys.executable, "-m", "builder.run"], env=env, cwd=cwd,
-                          capture_output=True, text=True, timeout=300, check=False)
-
-
 def reported(platform: Platform, stderr: str, event_type: str) -> dict[str, Any]:
     """The event of ``event_type`` the builder says it reported, as the topic holds it."""
     found = re.findall(rf"reported {event_type} ([0-9a-f]{{32}})", stderr)
     assert len(found) == 1, stderr
     return find_event(platform.kafka, EVENTS, lambda e: e.get("event_id") == found[0])
-
-
-def test_a_builder_with_only_a_grant_builds_and_publishes(platform, git_server, tmp_path):
-    project = create_project(platform, git_server.make_repo(f"remote-{new_id()[:8]}", SITE))
-    accepted = request_deployment(platform, project["id"])
-    spec = BuildSpec(project_id=project["id"], deployment_id=accepted["id"],
-                     git_url=project["git_url"], ref=accepted["ref"])
-    grant = mint(platform_key(platform), spec.deployment_id, spec.project_id, 600)
-
-    done = run_remote_builder(platform, spec, grant, tmp_path)
-
-    assert done.returncode == 0, done.stderr
-    started = reported(platform, done.stderr, "BuildStarted")
-    ready = reported(platform, done.stderr, "DeploymentReady")
-    assert started["deployment_id"] == ready["deployment_id"] == spec.deployment_id
-    assert started["stream_id"] == ready["stream_id"] == spec.project_id
-    assert ready["file_count"] == 2 and ready["log_lines"] > 0
-    assert platform.wait_status(spec.deployment_id, {"READY", "FAILED"})["status"] == "READY"
-    site = project["url"].split("://", 1)[1].split(":", 1)[0]
-    assert platform.wait_site(site).text == "<h1>remote</h1>"
-    assert platform.get_site(site, "/assets/app.js").text == 'console.log("remote")'
-
-    built = hashlib.sha256(b"<h1>remote</h1>").hexdigest()
-    with httpx.Client(base_url=f"{platform.api}/v1/builds/{spec.deployment_id}",
-                      headers={"Authorization": f"Bearer {grant}"}) as c:
-        blobs = c.post("/blobs", json={"sha256": [built, "0" * 64]}).json()
-    assert blobs["present"] == [built]
-    assert [u["sha256"] for u in blobs["upload"]] == ["0" * 64]
 
 
 async def _records(bootstrap: str, topic: str, timeout: float = 30) -> list[dict[str, Any]]:
@@ -194,7 +143,8 @@ def test_a_missing_wrong_or_expired_grant_is_refused_and_appends_nothing(platfor
             answers = [c.post("/events", content=event.model_dump_json()),
                        c.post("/logs", content=logs.model_dump_json()),
                        c.post("/blobs", json={"sha256": ["0" * 64]}),
-                       c.put("/manifest", content=manifest.model_dump_json())]
+                       c.put("/manifest", content=manifest.model_dump_json()),
+                       c.get("/spec")]
         for r in answers:
             assert r.status_code == 401, (label, r.request.url, r.text)
             assert r.json()["error"]["code"] == "unauthorized"

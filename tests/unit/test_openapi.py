@@ -13,6 +13,7 @@ DOCUMENTED = {
     ("get", "/v1/deployments/{deployment_id}/logs/stream"),
     ("post", "/v1/builds/{deployment_id}/events"), ("post", "/v1/builds/{deployment_id}/logs"),
     ("post", "/v1/builds/{deployment_id}/blobs"), ("put", "/v1/builds/{deployment_id}/manifest"),
+    ("get", "/v1/builds/{deployment_id}/spec"),
 }
 
 
