@@ -39,6 +39,7 @@ from builder.pipeline import run_build  # noqa: E402
 from builder.publish import Published  # noqa: E402
 from builder.workspace import Workspace  # noqa: E402
 from infra.settings import Settings  # noqa: E402
+from schemas.artifacts import SiteConfig  # noqa: E402
 from schemas.builds import BuildSpec  # noqa: E402
 from schemas.envelope import Envelope  # noqa: E402
 from tests.support.gitserver import GitServer  # noqa: E402
@@ -67,7 +68,7 @@ class MemoryEmitter:
         self.events.append(event)
 
 
-def no_upload(deployment_id: str, files: list[OutputFile]) -> Published:
+def no_upload(deployment_id: str, files: list[OutputFile], site: SiteConfig) -> Published:
     return Published(len(files), sum(f.size for f in files), 0, len({f.sha256 for f in files}))
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from builder.content_types import content_type
+from schemas.artifacts import Encoding
 
 MAX_FILES = 100_000
 CHUNK = 1 << 20
@@ -26,12 +27,23 @@ class OutputRejected(Exception):
 
 
 @dataclass(frozen=True)
+class CompressedFile:
+    """A gzip or brotli copy of an output file (``builder.variants``)."""
+
+    encoding: Encoding
+    source: Path
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
 class OutputFile:
     path: str  # site path, "/"-separated, no leading slash
     source: Path
     sha256: str
     size: int
     content_type: str
+    variants: tuple[CompressedFile, ...] = ()
 
 
 def check_output_dir(checkout: Path, output: Path) -> Path:

@@ -19,23 +19,27 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from builder.clone import CloneError, clone
 from builder.collect import OutputFile, OutputRejected, collect
-from builder.detect import DetectError, Plan, find_output, plan_build
+from builder.detect import DetectError, Plan, find_output, inside, plan_build
 from builder.emitter import Emitter, control_fields
 from builder.publish import Published, publish
 from builder.reaper import reap
+from builder.site_config import SiteConfigError, read_site_config, served_files
 from builder.steps import StepFailed, Steps
 from builder.threads import settled
+from builder.variants import add_variants
 from builder.workspace import Workspace
 from infra.connections import s3_client
 from infra.settings import Settings
+from schemas.artifacts import SiteConfig
 from schemas.builds import BuildSpec
 from schemas.events import BuildStarted, DeploymentFailed, DeploymentReady
 
 log = logging.getLogger("buildspace.builder")
 CLONE_TIMEOUT_S = 300.0
 CANCELED = "canceled: the build was stopped before it finished"
-# Uploads a deployment's output (in a thread); raises BuildFailed or a boto error.
-Publisher = Callable[[str, list[OutputFile]], Published]
+# Uploads a deployment's output and its manifest (in a thread); raises BuildFailed or a
+# boto error.
+Publisher = Callable[[str, list[OutputFile], SiteConfig], Published]
 
 
 class BuildFailed(Exception):
@@ -86,7 +90,10 @@ class Build:
             raise BuildFailed(str(exc)) from None
         files, output = await self.collect(ws, plan)
         await steps.keep_output(output)
-        published = await self.publish(files)
+        site = await self.site_config(ws, plan, output, files)
+        served = served_files(files, inside(ws.src, plan.root), output)
+        files = await asyncio.to_thread(add_variants, served, ws.root / "variants")
+        published = await self.publish(files, site)
         await self.emit.publish(DeploymentReady(
             **control_fields(self.spec), project_id=self.spec.project_id,
             deployment_id=self.spec.deployment_id, commit_sha=self.commit_sha or "",
@@ -133,13 +140,30 @@ class Build:
         await self.emit.system(f"Collected {len(files)} files ({size}) from {shown}/")
         return files, output
 
-    def publish_to_s3(self, deployment_id: str, files: list[OutputFile]) -> Published:
-        s = self.settings
-        return publish(s3_client(s), s.artifacts_bucket, deployment_id, files)
-
-    async def publish(self, files: list[OutputFile]) -> Published:
+    async def site_config(self, ws: Workspace, plan: Plan, output: Path,
+                          files: list[OutputFile]) -> SiteConfig:
+        framework = plan.framework.slug if plan.framework else None
         try:
-            published = await asyncio.to_thread(self.publisher, self.spec.deployment_id, files)
+            site = await asyncio.to_thread(read_site_config, inside(ws.src, plan.root), output,
+                                           files, framework)
+        except SiteConfigError as exc:
+            raise BuildFailed(str(exc)) from None
+        if site.rules or site.headers:
+            await self.emit.system(f"Site configuration: {len(site.rules)} redirect and "
+                                   f"rewrite rules, {len(site.headers)} header rules")
+        if site.spa_fallback:
+            await self.emit.system("Single-page app: paths without a file serve index.html")
+        return site
+
+    def publish_to_s3(self, deployment_id: str, files: list[OutputFile],
+                      site: SiteConfig) -> Published:
+        s = self.settings
+        return publish(s3_client(s), s.artifacts_bucket, deployment_id, files, site)
+
+    async def publish(self, files: list[OutputFile], site: SiteConfig) -> Published:
+        try:
+            published = await asyncio.to_thread(self.publisher, self.spec.deployment_id, files,
+                                                site)
         except (BotoCoreError, ClientError) as exc:
             raise BuildFailed(f"could not upload the output: {type(exc).__name__}") from None
         await self.emit.system(

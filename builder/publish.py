@@ -10,12 +10,20 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from builder.collect import OutputFile
-from schemas.artifacts import Manifest, ManifestEntry, blob_key, manifest_key
+from builder.collect import CompressedFile, OutputFile
+from schemas.artifacts import (
+    Manifest,
+    ManifestEntry,
+    SiteConfig,
+    Variant,
+    blob_key,
+    manifest_key,
+)
 from schemas.envelope import dumps
 
 WORKERS = 8
@@ -29,10 +37,27 @@ class Published:
     distinct_blobs: int
 
 
-def build_manifest(deployment_id: str, files: list[OutputFile]) -> Manifest:
-    entries = {f.path: ManifestEntry(sha256=f.sha256, size=f.size,
-                                     content_type=f.content_type) for f in files}
-    return Manifest(deployment_id=deployment_id, files=entries)
+Blob = OutputFile | CompressedFile
+
+
+def build_manifest(deployment_id: str, files: list[OutputFile],
+                   site: SiteConfig | None = None) -> Manifest:
+    entries = {f.path: ManifestEntry(
+        sha256=f.sha256, size=f.size, content_type=f.content_type,
+        encodings={v.encoding: Variant(sha256=v.sha256, size=v.size) for v in f.variants})
+        for f in files}
+    return Manifest(deployment_id=deployment_id, files=entries, site=site or SiteConfig(),
+                    published_at=datetime.now(UTC).replace(microsecond=0))
+
+
+def distinct_blobs(files: list[OutputFile]) -> list[Blob]:
+    """Each blob of the output once: the files and their compressed variants."""
+    blobs: dict[str, Blob] = {}
+    for f in files:
+        blobs.setdefault(f.sha256, f)
+        for v in f.variants:
+            blobs.setdefault(v.sha256, v)
+    return list(blobs.values())
 
 
 def blob_exists(client: Any, bucket: str, sha256: str) -> bool:
@@ -45,7 +70,7 @@ def blob_exists(client: Any, bucket: str, sha256: str) -> bool:
     return True
 
 
-def upload_blob(client: Any, bucket: str, file: OutputFile) -> bool:
+def upload_blob(client: Any, bucket: str, file: Blob) -> bool:
     """Upload one blob unless present; True when it was uploaded."""
     if blob_exists(client, bucket, file.sha256):
         return False
@@ -57,12 +82,12 @@ def upload_blob(client: Any, bucket: str, file: OutputFile) -> bool:
 
 
 def publish(client: Any, bucket: str, deployment_id: str, files: list[OutputFile],
-            workers: int = WORKERS) -> Published:
+            site: SiteConfig | None = None, workers: int = WORKERS) -> Published:
     """Upload the blobs that are missing, then the manifest."""
-    distinct = list({f.sha256: f for f in files}.values())
+    distinct = distinct_blobs(files)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="publish") as pool:
         uploaded = sum(pool.map(lambda f: upload_blob(client, bucket, f), distinct))
-    manifest = build_manifest(deployment_id, files)
+    manifest = build_manifest(deployment_id, files, site)
     client.put_object(Bucket=bucket, Key=manifest_key(deployment_id), Body=dumps(manifest),
                       ContentType="application/json")
     return Published(len(files), sum(f.size for f in files), uploaded, len(distinct))

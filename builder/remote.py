@@ -27,8 +27,9 @@ from pydantic import ValidationError
 from builder.batching import LineBatcher
 from builder.collect import OutputFile
 from builder.pipeline import BuildFailed
-from builder.publish import Published, build_manifest
+from builder.publish import Blob, Published, build_manifest, distinct_blobs
 from infra.settings import Settings
+from schemas.artifacts import SiteConfig
 from schemas.builds import BuildSpec
 from schemas.envelope import Envelope, dumps
 from schemas.logs import BuildHeartbeat, BuildLogAppended, LogLine
@@ -178,24 +179,26 @@ class RemotePublisher:
                  workers: int = WORKERS) -> None:
         self.target, self.transport, self.workers = target, transport, workers
 
-    def __call__(self, deployment_id: str, files: list[OutputFile]) -> Published:
+    def __call__(self, deployment_id: str, files: list[OutputFile],
+                 site: SiteConfig | None = None) -> Published:
         try:
-            return self._publish(deployment_id, files)
+            return self._publish(deployment_id, files, site)
         except (httpx.HTTPError, ReportRejected, OSError) as exc:
             raise BuildFailed(f"could not upload the output: {exc}") from None
 
-    def _publish(self, deployment_id: str, files: list[OutputFile]) -> Published:
-        distinct = list({f.sha256: f for f in files}.values())
+    def _publish(self, deployment_id: str, files: list[OutputFile],
+                 site: SiteConfig | None) -> Published:
+        distinct = distinct_blobs(files)
         with self._client(deployment_id) as api, httpx.Client(
                 timeout=300, transport=self.transport) as store:
             uploaded = sum(self._upload_missing(api, store, distinct[start:start + QUERY_CHUNK])
                            for start in range(0, len(distinct), QUERY_CHUNK))
-            manifest = dumps(build_manifest(deployment_id, files))
+            manifest = dumps(build_manifest(deployment_id, files, site))
             _check(api.put("manifest", content=manifest, headers=JSON), "manifest")
         return Published(len(files), sum(f.size for f in files), uploaded, len(distinct))
 
     def _upload_missing(self, api: httpx.Client, store: httpx.Client,
-                        files: list[OutputFile]) -> int:
+                        files: list[Blob]) -> int:
         """Upload those of ``files`` the store lacks; how many that was."""
         by_sha = {f.sha256: f for f in files}
         response = _check(api.post("blobs", json={"sha256": list(by_sha)}), "blobs")
@@ -215,7 +218,7 @@ def _check(response: httpx.Response, path: str) -> httpx.Response:
     return response
 
 
-def upload(store: httpx.Client, file: OutputFile, grant: dict[str, Any]) -> None:
+def upload(store: httpx.Client, file: Blob, grant: dict[str, Any]) -> None:
     """PUT one blob to its presigned URL, with the headers the URL was signed for."""
     for delay in _delays():
         fd = os.open(file.source, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)

@@ -214,10 +214,12 @@ async def put_manifest(manifest: Manifest, grant: GrantDep, ingest: IngestDep) -
     if manifest.deployment_id != grant.deployment_id:
         raise Forbidden("the manifest is for another deployment", field="deployment_id")
     check_entries(manifest)
-    sizes = await stored_sizes(ingest, list({e.sha256 for e in manifest.files.values()}))
-    for path, entry in manifest.files.items():
-        if sizes[entry.sha256] != entry.size:
-            raise Invalid(f"blob {entry.sha256} is not stored (or not {entry.size} bytes)",
+    blobs = {(path, sha, size) for path, entry in manifest.files.items()
+             for sha, size in entry.blobs()}
+    sizes = await stored_sizes(ingest, list({sha for _, sha, _ in blobs}))
+    for path, sha, size in sorted(blobs):
+        if sizes[sha] != size:
+            raise Invalid(f"blob {sha} is not stored (or not {size} bytes)",
                           field=f"files.{path}")
     await store(ingest, manifest_key(grant.deployment_id), dumps(manifest))
     return ManifestStored(deployment_id=grant.deployment_id, files=len(manifest.files))
@@ -227,8 +229,9 @@ def check_entries(manifest: Manifest) -> None:
     if len(manifest.files) > MAX_MANIFEST_FILES:
         raise Invalid(f"at most {MAX_MANIFEST_FILES} files", field="files")
     for path, entry in manifest.files.items():
-        if not SHA256.fullmatch(entry.sha256) or entry.size < 0:
-            raise Invalid("not a sha256 and size", field=f"files.{path}")
+        for sha, size in entry.blobs():
+            if not SHA256.fullmatch(sha) or size < 0:
+                raise Invalid("not a sha256 and size", field=f"files.{path}")
 
 
 async def stored_sizes(ingest: Ingest, shas: list[str]) -> dict[str, int | None]:

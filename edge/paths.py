@@ -23,16 +23,31 @@ def candidates(raw_path: bytes) -> list[str]:
     ``/`` and ``/docs/`` mean ``index.html`` and ``docs/index.html``; ``/docs`` means the
     file ``docs``, else ``docs/index.html``.
     """
-    segments = _segments(_decode(raw_path))
-    directory = segments[-1] == ""
-    if directory:
-        segments.pop()
-    if not all(_allowed(segment) for segment in segments):
-        return []
-    key = "/".join(segments)
-    if directory:
-        return [f"{key}/index.html" if key else "index.html"]
-    return [key, f"{key}/index.html"]
+    path = site_path(raw_path)
+    return [] if path is None else keys_for(path, clean_urls=False)
+
+
+def site_path(raw_path: bytes) -> str | None:
+    """The decoded request path (``/a/b``) if it may name a file of the site; None for
+    paths that try to escape or reach hidden files. Raises ``BadPath`` if malformed."""
+    path = _decode(raw_path)
+    segments = _segments(path)
+    inner = segments[:-1] if segments[-1] == "" else segments
+    if not all(_allowed(segment) for segment in inner):
+        return None
+    return path
+
+
+def keys_for(path: str, *, clean_urls: bool) -> list[str]:
+    """Manifest keys for a path ``site_path`` accepted, best first. With clean URLs,
+    ``/about`` (and ``/about/``) also mean ``about.html``."""
+    key = path[1:]
+    if key == "":
+        return ["index.html"]
+    if key.endswith("/"):
+        key = key[:-1]
+        return [f"{key}/index.html", *([f"{key}.html"] if clean_urls else [])]
+    return [key, *([f"{key}.html"] if clean_urls else []), f"{key}/index.html"]
 
 
 def _decode(raw_path: bytes) -> str:

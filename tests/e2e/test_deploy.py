@@ -69,6 +69,9 @@ def test_a_vite_app_is_built_and_served_at_its_subdomain(platform, git_server, v
     assert "javascript" in js.headers["content-type"]
     assert platform.get_site(host(accepted["url"])).content == built["index.html"]
     assert platform.get_site(host(project["url"]), "/missing.html").status_code == 404
+    # A Vite app without a 404.html is a single-page app: client routes get index.html.
+    client_route = platform.get_site(host(project["url"]), "/settings/profile")
+    assert client_route.status_code == 200 and client_route.content == built["index.html"]
 
     with platform.client() as c:
         page = c.get(f"/v1/deployments/{accepted['id']}/logs", params={"limit": 5}).json()

@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from infra.settings import Settings
-from schemas.artifacts import Manifest, ManifestEntry, blob_key, manifest_key
+from schemas.artifacts import Manifest, ManifestEntry, SiteConfig, blob_key, manifest_key
 from schemas.envelope import dumps
 from schemas.routes import Route
 
@@ -51,15 +51,15 @@ def wait_until(check: Callable[[], T], timeout: float = 10) -> T:
         time.sleep(0.02)  # poll interval, not synchronisation
 
 
-def publish(s3: Any, bucket: str, deployment_id: str, files: dict[str, tuple[bytes, str]]
-            ) -> Manifest:
+def publish(s3: Any, bucket: str, deployment_id: str, files: dict[str, tuple[bytes, str]],
+            site: SiteConfig | None = None) -> Manifest:
     """Upload blobs and the manifest of a deployment: ``files`` maps path -> (body, type)."""
     entries = {}
     for path, (body, content_type) in files.items():
         sha = hashlib.sha256(body).hexdigest()
         s3.put_object(Bucket=bucket, Key=blob_key(sha), Body=body)
         entries[path] = ManifestEntry(sha256=sha, size=len(body), content_type=content_type)
-    manifest = Manifest(deployment_id=deployment_id, files=entries)
+    manifest = Manifest(deployment_id=deployment_id, files=entries, site=site or SiteConfig())
     s3.put_object(Bucket=bucket, Key=manifest_key(deployment_id), Body=dumps(manifest))
     return manifest
 

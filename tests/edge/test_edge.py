@@ -14,6 +14,7 @@ import pytest
 
 from edge.server import EdgeServer
 from infra.settings import Settings
+from schemas.artifacts import SiteConfig
 from tests.edge.support import (
     LoopThread,
     create_routes_topic,
@@ -34,6 +35,14 @@ SITE = {
     ".git/config": (b"[core]", "text/plain"),
 }
 PLAIN = {"index.html": (b"<h1>plain</h1>", HTML)}
+PAGES = {"index.html": (b"home", HTML), "about.html": (b"about", HTML),
+         "docs/index.html": (b"docs", HTML), "app.js": (b"js", "text/javascript")}
+SITES = {
+    "spa": SiteConfig(spa_fallback=True),
+    "slash": SiteConfig(clean_urls=True, trailing_slash=True),
+    "noslash": SiteConfig(clean_urls=True, trailing_slash=False),
+    "exact": SiteConfig(clean_urls=False),
+}
 
 
 @dataclass
@@ -68,6 +77,8 @@ def edge(make_settings: Callable[[], Settings], s3: Any, loop: LoopThread) -> It
     settings = make_settings()
     publish(s3, settings.artifacts_bucket, "dep-site-1", SITE)
     publish(s3, settings.artifacts_bucket, "dep-plain-1", PLAIN)
+    for name, config in SITES.items():
+        publish(s3, settings.artifacts_bucket, f"dep-{name}", PAGES, config)
     loop.run(create_routes_topic(settings))
     loop.run(produce(settings, [
         ("my-site", route("my-site", "dep-site-1")),
@@ -78,6 +89,7 @@ def edge(make_settings: Callable[[], Settings], s3: Any, loop: LoopThread) -> It
         ("gone", None),
         ("broken", b"{not json"),
         ("unpublished", route("unpublished", "dep-never-published")),
+        *((name, route(name, f"dep-{name}")) for name in SITES),
     ]))
     server = EdgeServer(settings, s3)
     loop.run(server.start())
@@ -225,3 +237,43 @@ def test_absolute_form_request_cannot_escape_either(edge: Edge) -> None:
     reply = raw_request(edge, b"GET http://my-site.localhost/../.env HTTP/1.1\r\n"
                               b"Host: my-site.localhost\r\nConnection: close\r\n\r\n")
     assert reply.startswith(b"HTTP/1.1 404 ") and b"hunter2" not in reply
+
+
+def status_and_location(edge: Edge, host: str, path: str) -> tuple[int, str | None]:
+    response = edge.get(f"{host}.localhost", path)
+    return response.status_code, response.headers.get("location")
+
+
+def test_spa_fallback_serves_index_for_pages_but_not_for_assets(edge: Edge) -> None:
+    for path in ("/dashboard", "/users/42/settings", "/about"):
+        response = edge.get("spa.localhost", path)
+        assert response.status_code == 200, path
+    assert edge.get("spa.localhost", "/dashboard").text == "home"
+    assert edge.get("spa.localhost", "/about").text == "about"  # a real page wins
+    assert edge.get("spa.localhost", "/missing.js").status_code == 404
+    assert edge.get("plain.localhost", "/dashboard").status_code == 404  # off by default
+
+
+def test_trailing_slash_added_and_clean_urls_enforced(edge: Edge) -> None:
+    assert status_and_location(edge, "slash", "/about") == (308, "/about/")
+    assert edge.get("slash.localhost", "/about/").text == "about"
+    assert status_and_location(edge, "slash", "/about.html") == (308, "/about/")
+    assert status_and_location(edge, "slash", "/docs") == (308, "/docs/")
+    assert status_and_location(edge, "slash", "/docs/index.html") == (308, "/docs/")
+    assert status_and_location(edge, "slash", "/index.html") == (308, "/")
+    assert status_and_location(edge, "slash", "/about?x=1") == (308, "/about/?x=1")
+    assert edge.get("slash.localhost", "/app.js").text == "js"  # files keep their names
+
+
+def test_trailing_slash_removed(edge: Edge) -> None:
+    assert status_and_location(edge, "noslash", "/about/") == (308, "/about")
+    assert status_and_location(edge, "noslash", "/about.html") == (308, "/about")
+    assert status_and_location(edge, "noslash", "/docs/") == (308, "/docs")
+    assert status_and_location(edge, "noslash", "/docs/index.html") == (308, "/docs")
+    assert edge.get("noslash.localhost", "/docs").text == "docs"
+    assert edge.get("noslash.localhost", "/").text == "home"
+
+
+def test_clean_urls_can_be_turned_off(edge: Edge) -> None:
+    assert edge.get("exact.localhost", "/about").status_code == 404
+    assert edge.get("exact.localhost", "/about.html").text == "about"
