@@ -15,10 +15,24 @@ def test_a_carriage_return_keeps_what_a_terminal_shows():
     assert split_lines("10%\r50%\r100%\n") == (["100%"], "")
 
 
-def test_overlong_text_is_cut_into_pieces():
+def test_overlong_text_is_cut_into_pieces_of_16_kib():
+    assert MAX_LINE == 16 * 1024
     lines, rest = split_lines("x" * (2 * MAX_LINE + 5) + "\n" + "y" * (MAX_LINE + 1))
     assert [len(line) for line in lines] == [MAX_LINE, MAX_LINE, 5, MAX_LINE]
     assert rest == "y"
+    assert split_lines("z" * MAX_LINE) == (["z" * MAX_LINE], "")
+    assert split_lines("z" * (MAX_LINE - 1)) == ([], "z" * (MAX_LINE - 1))
+
+
+def test_pieces_are_cut_by_bytes_and_never_inside_a_character():
+    text = "é" * MAX_LINE + "\n"  # two bytes each
+    lines, rest = split_lines(text)
+    assert "".join(lines) == "é" * MAX_LINE and rest == ""
+    assert [len(line.encode()) for line in lines] == [MAX_LINE, MAX_LINE]
+    euro = "a" + "€" * MAX_LINE + "\n"  # three bytes each, off by one
+    lines, _ = split_lines(euro)
+    assert "".join(lines) == euro[:-1]
+    assert all(len(line.encode()) <= MAX_LINE for line in lines)
 
 
 def test_pump_keeps_characters_split_across_reads_whole():

@@ -117,9 +117,9 @@ def test_exit_codes_and_both_streams_are_reported_line_by_line(ws: Workspace):
 
 
 def test_long_lines_are_split_and_bad_utf8_is_replaced(ws: Workspace):
-    outcome, lines = run(ws, "head -c 9000 /dev/zero | tr '\\0' a; echo; printf 'x\\377y\\n'")
+    outcome, lines = run(ws, "head -c 36000 /dev/zero | tr '\\0' a; echo; printf 'x\\377y\\n'")
     assert outcome.ok
-    assert [len(t) for t in out(lines)[:3]] == [4000, 4000, 1000]
+    assert [len(t) for t in out(lines)[:3]] == [16384, 16384, 3232]
     assert out(lines)[3] == "x\ufffdy"
 
 
