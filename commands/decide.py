@@ -9,16 +9,35 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from schemas.builds import BuildSettings, BuildSpec
-from schemas.commands import CreateProject, RequestDeployment, UpdateProject, subdomain_for
+from schemas.commands import (
+    AddDomain,
+    CreateProject,
+    RemoveDomain,
+    RequestDeployment,
+    UpdateProject,
+    subdomain_for,
+)
 from schemas.envelope import Envelope, Meta, new_id
 from schemas.errors import Conflict, NotFound
 from schemas.events import (
     DeploymentCanceled,
     DeploymentRequested,
+    DomainAdded,
+    DomainRemoved,
+    DomainVerified,
     ProjectCreated,
     ProjectEnvSet,
     ProjectSettingsChanged,
+    VerificationMethod,
 )
+
+
+class DomainClaim(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    domain_id: str
+    token: str
+    verified: bool = False
 
 
 class ProjectState(BaseModel):
@@ -32,9 +51,23 @@ class ProjectState(BaseModel):
     branch: str = "main"
     settings: BuildSettings = BuildSettings()
     deployments: int = 0
+    domains: dict[str, DomainClaim] = {}
+
+
+def evolve_domains(state: ProjectState, event: Envelope) -> ProjectState:
+    domains = dict(state.domains)
+    if isinstance(event, DomainAdded):
+        domains[event.hostname] = DomainClaim(domain_id=event.domain_id, token=event.token)
+    elif isinstance(event, DomainVerified) and event.hostname in domains:
+        domains[event.hostname] = domains[event.hostname].model_copy(update={"verified": True})
+    elif isinstance(event, DomainRemoved):
+        domains.pop(event.hostname, None)
+    return state.model_copy(update={"domains": domains})
 
 
 def evolve(state: ProjectState, event: Envelope) -> ProjectState:
+    if isinstance(event, DomainAdded | DomainVerified | DomainRemoved):
+        return evolve_domains(state, event)
     if isinstance(event, ProjectCreated):
         return state.model_copy(update={
             "exists": True, "name": event.name, "subdomain": event.subdomain,
@@ -114,6 +147,50 @@ def request_deployment(state: ProjectState, cmd: RequestDeployment,
         number=state.deployments + 1, spec=spec, correlation_id=meta.correlation_id,
         causation_id=meta.causation_id,
     )]
+
+
+def add_domain(state: ProjectState, cmd: AddDomain, token: str, verified: bool, meta: Meta
+               ) -> list[Envelope]:
+    """``token`` is the random verification token; ``verified`` when an operator's
+    setting already vouches for the hostname."""
+    require(state, cmd.project_id)
+    if cmd.hostname in state.domains:
+        raise Conflict(f"{cmd.hostname} is already a domain of this project", field="hostname")
+    added = DomainAdded(
+        stream_id=state.project_id, project_id=state.project_id, domain_id=new_id(),
+        hostname=cmd.hostname, token=token, correlation_id=meta.correlation_id,
+        causation_id=meta.causation_id)
+    if not verified:
+        return [added]
+    return [added, *verify_domain(evolve(state, added), cmd.hostname, "setting", meta)]
+
+
+def domain_of(state: ProjectState, project_id: str, hostname: str) -> DomainClaim:
+    require(state, project_id)
+    claim = state.domains.get(hostname)
+    if claim is None:
+        raise NotFound(f"{hostname} is not a domain of project {project_id}", field="hostname")
+    return claim
+
+
+def verify_domain(state: ProjectState, hostname: str, method: VerificationMethod, meta: Meta
+                  ) -> list[Envelope]:
+    """Mark the domain verified (the caller checked the proof); verified stays verified."""
+    claim = domain_of(state, state.project_id, hostname)
+    if claim.verified:
+        return []
+    return [DomainVerified(
+        stream_id=state.project_id, project_id=state.project_id, domain_id=claim.domain_id,
+        hostname=hostname, method=method, correlation_id=meta.correlation_id,
+        causation_id=meta.causation_id)]
+
+
+def remove_domain(state: ProjectState, cmd: RemoveDomain, meta: Meta) -> list[Envelope]:
+    claim = domain_of(state, cmd.project_id, cmd.hostname)
+    return [DomainRemoved(
+        stream_id=state.project_id, project_id=state.project_id, domain_id=claim.domain_id,
+        hostname=cmd.hostname, correlation_id=meta.correlation_id,
+        causation_id=meta.causation_id)]
 
 
 def decide(state: ProjectState, cmd: CreateProject | RequestDeployment,

@@ -13,26 +13,35 @@ import asyncpg
 from commands import store
 from commands.decide import (
     ProjectState,
+    add_domain,
     cancel_deployment,
     create_project,
+    domain_of,
     evolve,
+    remove_domain,
     request_deployment,
     require,
     set_env,
     update_project,
+    verify_domain,
 )
+from infra.dns import TxtResolver
 from infra.kafka import EventLog, Position
 from infra.secrets import EnvCipher
 from infra.settings import Settings
 from schemas.commands import (
+    AddDomain,
     CancelDeployment,
     Command,
     CreateProject,
+    RemoveDomain,
     RequestDeployment,
     SetProjectEnv,
     UpdateProject,
+    VerifyDomain,
     subdomain_for,
 )
+from schemas.domains import is_under, txt_name, txt_value
 from schemas.envelope import Envelope, Meta, new_id
 from schemas.errors import Conflict, Invalid, NotFound
 from schemas.git_urls import git_url_host
@@ -51,11 +60,12 @@ def host_allowed(host: str, allowed: Sequence[str]) -> bool:
 
 class CommandService:
     def __init__(self, pool: asyncpg.Pool, events: EventLog, settings: Settings,
-                 cipher: EnvCipher) -> None:
+                 cipher: EnvCipher, dns: TxtResolver | None = None) -> None:
         self.pool = pool
         self.events = events
         self.settings = settings
         self.cipher = cipher
+        self.dns = dns or TxtResolver(settings)
 
     def check_create(self, cmd: CreateProject) -> None:
         host = git_url_host(cmd.git_url)
@@ -112,6 +122,48 @@ class CommandService:
         events = cancel_deployment(row["project_id"], cmd.deployment_id, row["status"], meta)
         return await self._append(conn, state, events)
 
+    async def add_domain(self, conn: asyncpg.Connection, cmd: AddDomain, meta: Meta
+                         ) -> Outcome:
+        """Claim the hostname for the project in ``conn``'s transaction, then append."""
+        if is_under(cmd.hostname, self.settings.base_domain):
+            raise Invalid(f"{cmd.hostname} is under the platform's own domain "
+                          f"{self.settings.base_domain}", field="hostname")
+        state = await store.load_for_update(conn, cmd.project_id)
+        require(state, cmd.project_id)
+        if await store.claim_domain(conn, cmd.hostname, cmd.project_id) is not None:
+            raise Conflict(f"{cmd.hostname} is already a domain of another project",
+                           field="hostname")
+        verified = host_allowed(cmd.hostname, self.settings.verified_domains)
+        return await self._append(conn, state, add_domain(state, cmd, new_id(), verified, meta))
+
+    async def verify_domain(self, conn: asyncpg.Connection, cmd: VerifyDomain, meta: Meta
+                            ) -> Outcome:
+        """Verified when the TXT record holds the domain's token (or the operator's
+        setting vouches for it); otherwise say which record to create, append nothing."""
+        state = await store.load_for_update(conn, cmd.project_id)
+        claim = domain_of(state, cmd.project_id, cmd.hostname)
+        if host_allowed(cmd.hostname, self.settings.verified_domains):
+            events = verify_domain(state, cmd.hostname, "setting", meta)
+            return await self._append(conn, state, events)
+        if not claim.verified:
+            name, value = txt_name(cmd.hostname), txt_value(claim.token)
+            answer = await self.dns.lookup(name)
+            if value not in answer.values:
+                found = answer.problem or f"found {answer.values!r}"
+                raise Conflict(
+                    f"{cmd.hostname} is not verified: create a TXT record {name} with the "
+                    f"value {value}, then verify again ({found})", field="hostname",
+                    verification={"type": "TXT", "name": name, "value": value})
+        return await self._append(conn, state, verify_domain(state, cmd.hostname, "dns", meta))
+
+    async def remove_domain(self, conn: asyncpg.Connection, cmd: RemoveDomain, meta: Meta
+                            ) -> Outcome:
+        """Detach the domain and release its claim, in ``conn``'s transaction."""
+        state = await store.load_for_update(conn, cmd.project_id)
+        outcome = await self._append(conn, state, remove_domain(state, cmd, meta))
+        await store.release_domain(conn, cmd.hostname, cmd.project_id)
+        return outcome
+
     async def execute(self, conn: asyncpg.Connection, cmd: Command, meta: Meta) -> Outcome:
         """Any command, inside ``conn``'s transaction (the Kafka intake's entry)."""
         if isinstance(cmd, CreateProject):
@@ -122,6 +174,12 @@ class CommandService:
             return await self.update_project(conn, cmd, meta)
         if isinstance(cmd, SetProjectEnv):
             return await self.set_env(conn, cmd, meta)
+        if isinstance(cmd, AddDomain):
+            return await self.add_domain(conn, cmd, meta)
+        if isinstance(cmd, VerifyDomain):
+            return await self.verify_domain(conn, cmd, meta)
+        if isinstance(cmd, RemoveDomain):
+            return await self.remove_domain(conn, cmd, meta)
         return await self.cancel_deployment(conn, cmd, meta)
 
     async def project_for_subdomain(self, subdomain: str) -> str | None:

@@ -23,6 +23,10 @@ CREATE TABLE IF NOT EXISTS cmd_subdomains (
     subdomain text PRIMARY KEY,
     project_id text NOT NULL
 );
+CREATE TABLE IF NOT EXISTS cmd_domains (
+    hostname text PRIMARY KEY,
+    project_id text NOT NULL
+);
 CREATE TABLE IF NOT EXISTS cmd_processed (
     command_id text PRIMARY KEY,
     outcome jsonb NOT NULL,
@@ -38,6 +42,23 @@ async def claim_subdomain(conn: asyncpg.Connection, subdomain: str, project_id: 
         "ON CONFLICT DO NOTHING RETURNING project_id", subdomain, project_id,
     )
     return row is not None
+
+
+async def claim_domain(conn: asyncpg.Connection, hostname: str, project_id: str
+                       ) -> str | None:
+    """Claim ``hostname`` for ``project_id`` (a concurrent claim waits for ours to
+    commit); returns the project holding it when that is another one."""
+    await conn.execute(
+        "INSERT INTO cmd_domains (hostname, project_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        hostname, project_id)
+    holder: str = await conn.fetchval(
+        "SELECT project_id FROM cmd_domains WHERE hostname = $1", hostname)
+    return None if holder == project_id else holder
+
+
+async def release_domain(conn: asyncpg.Connection, hostname: str, project_id: str) -> None:
+    await conn.execute("DELETE FROM cmd_domains WHERE hostname = $1 AND project_id = $2",
+                       hostname, project_id)
 
 
 async def project_for_subdomain(conn: asyncpg.Connection, subdomain: str) -> str | None:

@@ -11,11 +11,13 @@ headers of matching header rules go on every answer.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
+from edge.analytics import RequestLog
 from edge.paths import BadPath, keys_for, site_path
 from edge.responses import (
     REVALIDATE,
@@ -25,7 +27,7 @@ from edge.responses import (
     etag_matches,
     page,
 )
-from edge.routes import RouteTable
+from edge.routes import RouteTable, normalize_host
 from edge.site import Match, Site, Sites
 from edge.store import ArtifactError, ArtifactStore
 from infra.settings import Settings
@@ -48,6 +50,7 @@ class EdgeApp:
         self.store = store
         self.settings = settings
         self.sites = Sites()
+        self.requests: RequestLog | None = None  # analytics, when set
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -61,15 +64,23 @@ class EdgeApp:
     async def respond(self, scope: Scope) -> Response:
         if scope["method"] not in METHODS:
             return page(405, "Method Not Allowed", "Only GET and HEAD.", [(b"allow", b"GET, HEAD")])
-        route = self.table.lookup(header(scope, b"host") or "")
+        host = header(scope, b"host") or ""
+        route = self.table.lookup(host)
         if route is None:
             return page(404, "Not Found", "No site is deployed at this address.")
+        started = time.perf_counter()
         try:
-            return await Request(self, scope, route).serve()
+            response = await Request(self, scope, route).serve()
         except ArtifactError as exc:
             log.warning("edge: %s (host %s)", exc, route.hostname)
-            return page(502, "Bad Gateway", "This deployment's files are unavailable.",
-                        _deployment(route))
+            response = page(502, "Bad Gateway", "This deployment's files are unavailable.",
+                            _deployment(route))
+        if self.requests is not None:
+            self.requests.record(route.project_id, route.deployment_id, normalize_host(host),
+                                 scope.get("path") or "/", response.status,
+                                 0 if scope["method"] == "HEAD" else len(response.body),
+                                 (time.perf_counter() - started) * 1000)
+        return response
 
 
 class Request:

@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from commands import build_ingest
+from commands import build_ingest, domain_http
 from commands import compat as command_compat
 from commands import http as command_http
 from infra.deps import Platform
@@ -61,6 +61,7 @@ def create_api(platform: Platform) -> FastAPI:
     app.add_exception_handler(BuildspaceError, on_buildspace_error)
     app.add_exception_handler(ValidationError, on_model_error)
     app.include_router(command_http.router)
+    app.include_router(domain_http.router)
     app.include_router(query_http.router)
     app.include_router(log_stream.router)
     app.include_router(command_compat.router)

@@ -13,6 +13,7 @@ from typing import Any
 import asyncpg
 
 from commands.service import CommandService
+from edge.analytics import RequestLog
 from infra.connections import s3_client
 from infra.db import clickhouse_client, migrate, open_pool
 from infra.deps import Platform
@@ -20,6 +21,7 @@ from infra.kafka import EventLog, ensure_topics
 from infra.secrets import EnvCipher, env_key
 from infra.settings import Settings
 from infra.uvicorn_server import AsgiServer
+from projections.analytics import RequestAnalytics
 from projections.consistency import ReadYourWrites
 from projections.live import LiveLogs
 from projections.logs import LogStore
@@ -73,7 +75,8 @@ class Roles:
         return Platform(
             settings=self.settings, pool=self.pool, events=self.events, commands=self.commands,
             consistency=ReadYourWrites(self.pool, self.settings.query_wait_seconds),
-            logs=self.logs, live=live,
+            logs=self.logs, live=live, analytics=RequestAnalytics(
+                self.logs.client, self.logs._lock, self.settings.request_retention_days),
         )
 
     async def start_api(self) -> None:
@@ -111,11 +114,31 @@ class Roles:
         from edge.server import EdgeServer
 
         edge = EdgeServer(self.settings, s3_client(self.settings))
+        edge.app.requests = self.request_log()
         await edge.start()
         self._stops.append(edge.stop)
         watch = asyncio.create_task(edge.wait(), name="edge")
         self.watched.append(watch)
         self._stops.append(lambda: _cancel(watch))
+
+    def request_log(self) -> RequestLog | None:
+        """Where the edge records requests (analytics), if it can: in ``up`` through the
+        one chdb client of the process; an edge on its own needs a ClickHouse server
+        (an embedded chdb directory belongs to the API process)."""
+        s = self.settings
+        if self.logs is not None:
+            log_store = self.logs
+            requests = RequestLog.sharing(log_store.client, log_store._lock,
+                                          retention_days=s.request_retention_days)
+        elif (s.clickhouse_dsn or "chdb://").startswith("chdb://"):
+            log.info("edge analytics off: the embedded ClickHouse belongs to the API process")
+            return None
+        else:
+            requests = RequestLog(lambda: clickhouse_client(s),
+                                  retention_days=s.request_retention_days)
+        requests.start()
+        self._stops.append(requests.stop)  # after the edge stopped: the last rows land
+        return requests
 
     async def close(self) -> None:
         while self._stops:

@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from commands.service import CommandService
 from infra.kafka import EventLog
 from infra.settings import Settings
+from projections.analytics import RequestAnalytics
 from projections.consistency import ReadYourWrites
 from projections.live import LiveLogs
 from projections.logs import LogStore
@@ -25,6 +26,7 @@ class Platform:
     consistency: ReadYourWrites
     logs: LogStore
     live: LiveLogs
+    analytics: RequestAnalytics
 
 
 def get_platform(request: Request) -> Platform:

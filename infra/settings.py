@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     topic_routes: str = "buildspace.routes"
     topic_partitions: int = 4
     log_retention_days: int = 30
+    request_retention_days: int = Field(
+        default=30, description="days the edge's request analytics are kept")
 
     api_host: str = "127.0.0.1"
     api_port: int = 9000
@@ -58,6 +60,14 @@ class Settings(BaseSettings):
     public_port: int | None = Field(
         default=None, description="port shown in URLs; defaults to edge_port (omit for 80/443)"
     )
+
+    verified_domains: list[str] = Field(
+        default=[], description="custom domains (or *.example.com patterns) verified as soon "
+                                "as a project adds them, without a DNS TXT record")
+    dns_resolver: str | None = Field(
+        default=None, description="host[:port] of the DNS server domain verification asks; "
+                                  "unset: the system's resolver")
+    dns_timeout_seconds: float = 5.0
 
     git_allowed_hosts: list[str] = ["github.com", "gitlab.com", "bitbucket.org", "codeberg.org"]
     git_allowed_protocols: list[str] = ["http", "https"]
@@ -105,7 +115,11 @@ class Settings(BaseSettings):
 
     def site_url(self, hostname_label: str) -> str:
         """The public URL of a subdomain label under the base domain."""
+        return self.host_url(f"{hostname_label}.{self.base_domain}")
+
+    def host_url(self, hostname: str) -> str:
+        """The public URL of a full hostname served by the edge."""
         port = self.public_port if self.public_port is not None else self.edge_port
         default = {"http": 80, "https": 443}.get(self.public_scheme)
         suffix = "" if port == default else f":{port}"
-        return f"{self.public_scheme}://{hostname_label}.{self.base_domain}{suffix}"
+        return f"{self.public_scheme}://{hostname}{suffix}"

@@ -1,4 +1,5 @@
-"""Project control-plane events into the ``projects`` and ``deployments`` tables.
+"""Project control-plane events into the ``projects``, ``deployments`` and ``domains``
+tables.
 
 Status only moves forward (QUEUED -> BUILDING -> READY | FAILED), so a late or
 replayed event never drags a deployment back.
@@ -16,6 +17,9 @@ from schemas.events import (
     DeploymentFailed,
     DeploymentReady,
     DeploymentRequested,
+    DomainAdded,
+    DomainRemoved,
+    DomainVerified,
     ProjectCreated,
     ProjectEnvSet,
     ProjectSettingsChanged,
@@ -84,7 +88,30 @@ async def deployment_canceled(conn: asyncpg.Connection, e: DeploymentCanceled) -
         e.deployment_id, e.occurred_at, e.reason)
 
 
+async def domain_added(conn: asyncpg.Connection, e: DomainAdded) -> None:
+    await conn.execute(
+        "INSERT INTO domains (domain_id, project_id, hostname, token, created_at) "
+        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (domain_id) DO NOTHING",
+        e.domain_id, e.project_id, e.hostname, e.token, e.occurred_at)
+
+
+async def domain_verified(conn: asyncpg.Connection, e: DomainVerified) -> None:
+    await conn.execute(
+        "UPDATE domains SET verified = true, verified_at = $2 "
+        "WHERE domain_id = $1 AND NOT verified", e.domain_id, e.occurred_at)
+
+
+async def domain_removed(conn: asyncpg.Connection, e: DomainRemoved) -> None:
+    # Kept with its removal time: a replayed DomainAdded finds it and changes nothing.
+    await conn.execute(
+        "UPDATE domains SET removed_at = $2 WHERE domain_id = $1 AND removed_at IS NULL",
+        e.domain_id, e.occurred_at)
+
+
 HANDLERS = {
+    DomainAdded: domain_added,
+    DomainVerified: domain_verified,
+    DomainRemoved: domain_removed,
     ProjectSettingsChanged: settings_changed,
     ProjectEnvSet: env_set,
     DeploymentCanceled: deployment_canceled,

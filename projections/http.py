@@ -5,6 +5,7 @@ reach this process's own writes, so a GET right after a command sees its effect.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import asyncpg
@@ -12,9 +13,10 @@ from fastapi import APIRouter, Query
 
 from infra.deps import Platform, PlatformDep, ReadPool, SettingsDep
 from infra.settings import Settings
-from projections import queries
+from projections import analytics, queries
 from projections.logs import LogRow
-from schemas.api import DeploymentOut, EnvOut, LogLineOut, LogPage, ProjectOut
+from schemas.analytics import AnalyticsOut
+from schemas.api import DeploymentOut, DomainOut, EnvOut, LogLineOut, LogPage, ProjectOut
 
 router = APIRouter(prefix="/v1", tags=["queries"])
 compat = APIRouter(tags=["compatibility"])
@@ -28,6 +30,8 @@ def line_out(row: LogRow) -> LogLineOut:
     return LogLineOut(seq=row.seq, stream=row.stream, timestamp=row.ts, line=row.line,
                       plain=row.plain)
 Offset = Annotated[int, Query(ge=0)]
+Since = Annotated[datetime | None, Query(alias="from", description="ISO 8601; default: to - 24 h")]
+Until = Annotated[datetime | None, Query(alias="to", description="ISO 8601; default: now")]
 
 
 @router.get("/projects", response_model=list[ProjectOut])
@@ -58,6 +62,26 @@ async def list_deployments(project_id: str, pool: ReadPool, settings: SettingsDe
     """A project's deployments, newest first."""
     async with pool.acquire() as conn:
         return await queries.list_deployments(conn, settings, project_id, limit, offset)
+
+
+@router.get("/projects/{project_id}/analytics", response_model=AnalyticsOut)
+async def get_analytics(project_id: str, pool: ReadPool, settings: SettingsDep,
+                        platform: PlatformDep, since: Since = None, until: Until = None
+                        ) -> AnalyticsOut:
+    """Edge traffic in ``[from, to)``: requests, bytes, status codes, top paths, hosts."""
+    start, end = analytics.time_range(since, until)
+    async with pool.acquire() as conn:
+        await queries.get_project(conn, settings, project_id)
+    return await platform.analytics.summary(project_id, start, end)
+
+
+@router.get("/projects/{project_id}/domains", response_model=list[DomainOut],
+            tags=["domains"])
+async def list_domains(project_id: str, pool: ReadPool, settings: SettingsDep
+                       ) -> list[DomainOut]:
+    """A project's custom domains, verified or waiting for their TXT record."""
+    async with pool.acquire() as conn:
+        return await queries.list_domains(conn, settings, project_id)
 
 
 @router.get("/deployments/{deployment_id}", response_model=DeploymentOut)

@@ -8,7 +8,7 @@ import asyncpg
 import orjson
 
 from infra.settings import Settings
-from schemas.api import MASK, DeploymentOut, EnvOut, ProjectOut
+from schemas.api import MASK, DeploymentOut, DomainOut, EnvOut, ProjectOut
 from schemas.errors import NotFound
 from schemas.routes import deployment_label
 
@@ -85,3 +85,14 @@ async def get_env(conn: asyncpg.Connection, project_id: str) -> EnvOut:
     if names is None:
         raise NotFound(f"project {project_id} not found")
     return EnvOut(project_id=project_id, vars=dict.fromkeys(names, MASK))
+
+
+async def list_domains(conn: asyncpg.Connection, settings: Settings, project_id: str
+                       ) -> list[DomainOut]:
+    await get_project(conn, settings, project_id)
+    rows = await conn.fetch(
+        "SELECT * FROM domains WHERE project_id = $1 AND removed_at IS NULL "
+        "ORDER BY hostname", project_id)
+    return [DomainOut.of(
+        project_id, r["hostname"], r["token"], r["verified"], settings.host_url(r["hostname"]),
+        created_at=r["created_at"], verified_at=r["verified_at"]) for r in rows]

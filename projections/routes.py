@@ -3,14 +3,16 @@
 Only a deployment's first final event counts: a READY after a cancel is not served.
 The production label (the project's subdomain) follows the latest READY deployment
 by request order; every READY deployment also gets its immutable label
-``<12-hex>-<subdomain>``. The changes are returned so the caller publishes them to
-the compacted routes topic.
+``<12-hex>-<subdomain>``; a project's verified custom domains follow its production
+label (``projections.domain_routes``). The changes are returned so the caller
+publishes them to the compacted routes topic (a ``RouteRemoved`` as a tombstone).
 """
 
 from __future__ import annotations
 
 import asyncpg
 
+from projections import domain_routes
 from schemas.envelope import Envelope
 from schemas.events import (
     DeploymentCanceled,
@@ -19,7 +21,7 @@ from schemas.events import (
     DeploymentRequested,
     ProjectCreated,
 )
-from schemas.routes import Route, deployment_label
+from schemas.routes import Route, RouteChange, deployment_label
 
 NAME = "routes"
 
@@ -34,7 +36,8 @@ async def _upsert(conn: asyncpg.Connection, route: Route, production: bool) -> b
     return changed is not None
 
 
-async def deployment_ready(conn: asyncpg.Connection, e: DeploymentReady) -> list[Route]:
+async def deployment_ready(conn: asyncpg.Connection, e: DeploymentReady
+                           ) -> list[RouteChange]:
     row = await conn.fetchrow(
         "UPDATE route_deployments d SET final = true FROM route_projects p "
         "WHERE p.project_id = d.project_id AND d.deployment_id = $1 AND NOT d.final "
@@ -42,14 +45,22 @@ async def deployment_ready(conn: asyncpg.Connection, e: DeploymentReady) -> list
     if row is None:
         return []
     base = {"project_id": e.project_id, "deployment_id": e.deployment_id, "number": row[1]}
+    production = Route(hostname=row[0], **base)
     wanted = [
-        (Route(hostname=row[0], **base), True),
+        (production, True),
         (Route(hostname=deployment_label(e.deployment_id, row[0]), **base), False),
     ]
-    return [route for route, production in wanted if await _upsert(conn, route, production)]
+    changed: list[RouteChange] = [
+        route for route, is_production in wanted if await _upsert(conn, route, is_production)]
+    if production in changed:
+        changed += await domain_routes.follow(conn, production)
+    return changed
 
 
-async def apply(conn: asyncpg.Connection, event: Envelope) -> list[Route]:
+async def apply(conn: asyncpg.Connection, event: Envelope) -> list[RouteChange]:
+    domain_handler = domain_routes.HANDLERS.get(type(event))
+    if domain_handler is not None:
+        return await domain_handler(conn, event)  # type: ignore[operator]
     if isinstance(event, ProjectCreated):
         await conn.execute(
             "INSERT INTO route_projects VALUES ($1, $2) ON CONFLICT DO NOTHING",

@@ -60,6 +60,26 @@ CREATE TABLE IF NOT EXISTS routes (
     updated_at timestamptz NOT NULL
 );
 CREATE INDEX IF NOT EXISTS routes_project ON routes (project_id);
+CREATE TABLE IF NOT EXISTS domains (
+    domain_id text PRIMARY KEY,
+    project_id text NOT NULL,
+    hostname text NOT NULL,
+    token text NOT NULL,
+    verified boolean NOT NULL DEFAULT false,
+    created_at timestamptz NOT NULL,
+    verified_at timestamptz,
+    removed_at timestamptz
+);
+CREATE INDEX IF NOT EXISTS domains_project ON domains (project_id, hostname);
+CREATE TABLE IF NOT EXISTS route_domains (
+    domain_id text PRIMARY KEY,
+    project_id text NOT NULL,
+    hostname text NOT NULL,
+    verified boolean NOT NULL DEFAULT false,
+    removed boolean NOT NULL DEFAULT false
+);
+CREATE INDEX IF NOT EXISTS route_domains_project ON route_domains (project_id);
+CREATE INDEX IF NOT EXISTS route_domains_hostname ON route_domains (hostname);
 CREATE TABLE IF NOT EXISTS build_queue (
     deployment_id text PRIMARY KEY,
     project_id text NOT NULL,

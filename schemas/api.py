@@ -81,3 +81,33 @@ class LogPage(BaseModel):
     lines: list[LogLineOut]
     next_after_seq: int
     has_more: bool
+
+
+class TxtRecord(BaseModel):
+    """The DNS record that proves control of a custom domain."""
+
+    type: Literal["TXT"] = "TXT"
+    name: str = Field(description="_buildspace.<hostname>")
+    value: str = Field(description="buildspace-verify=<token>")
+
+
+class DomainOut(BaseModel):
+    hostname: str = Field(description="lowercase, IDNA (punycode) form")
+    project_id: str
+    verified: bool
+    status: Literal["pending_verification", "verified"]
+    verification: TxtRecord
+    url: str = Field(description="where the site is served once verified")
+    created_at: datetime | None = None
+    verified_at: datetime | None = None
+
+    @classmethod
+    def of(cls, project_id: str, hostname: str, token: str, verified: bool, url: str,
+           **times: datetime | None) -> DomainOut:
+        from schemas.domains import txt_name, txt_value
+
+        return cls(
+            hostname=hostname, project_id=project_id, verified=verified,
+            status="verified" if verified else "pending_verification",
+            verification=TxtRecord(name=txt_name(hostname), value=txt_value(token)),
+            url=url, **times)

@@ -157,8 +157,38 @@ class CancelDeployment(CommandModel):
     deployment_id: str = Field(min_length=1, max_length=64)
 
 
+class DomainCommand(CommandModel):
+    project_id: str = Field(min_length=1, max_length=64)
+    hostname: str = Field(min_length=1, max_length=300,
+                          description="e.g. www.example.com (IDNA accepted, no port)")
+
+    @field_validator("hostname")
+    @classmethod
+    def _hostname(cls, value: str) -> str:
+        from schemas.domains import check_hostname
+
+        return check_hostname(value)
+
+
+class AddDomain(DomainCommand):
+    """Attach a custom hostname; it is served once verified by a DNS TXT record."""
+
+    type: Literal["AddDomain"] = "AddDomain"
+
+
+class VerifyDomain(DomainCommand):
+    """Look up the domain's TXT record; a match verifies it."""
+
+    type: Literal["VerifyDomain"] = "VerifyDomain"
+
+
+class RemoveDomain(DomainCommand):
+    type: Literal["RemoveDomain"] = "RemoveDomain"
+
+
 Command = Annotated[
-    CreateProject | RequestDeployment | UpdateProject | SetProjectEnv | CancelDeployment,
+    CreateProject | RequestDeployment | UpdateProject | SetProjectEnv | CancelDeployment
+    | AddDomain | VerifyDomain | RemoveDomain,
     Field(discriminator="type"),
 ]
 command_adapter: TypeAdapter[Command] = TypeAdapter(Command)

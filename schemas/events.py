@@ -99,6 +99,41 @@ class DeploymentCanceled(Envelope):
     reason: str
 
 
+class DomainAdded(Envelope):
+    """A custom hostname was attached to the project, pending proof of control: a TXT
+    record ``_buildspace.<hostname>`` holding ``buildspace-verify=<token>``.
+    ``domain_id`` names this attachment; a domain added again gets a new one."""
+
+    type: Literal["DomainAdded"] = "DomainAdded"
+    project_id: str
+    domain_id: str
+    hostname: str
+    token: str
+
+
+VerificationMethod = Literal["dns", "setting"]
+
+
+class DomainVerified(Envelope):
+    """The domain is proven: from now on it serves the project's production deployment."""
+
+    type: Literal["DomainVerified"] = "DomainVerified"
+    project_id: str
+    domain_id: str
+    hostname: str
+    method: VerificationMethod = Field(
+        description="dns: the TXT record matched; setting: BUILDSPACE_VERIFIED_DOMAINS")
+
+
+class DomainRemoved(Envelope):
+    """The domain was detached; it is no longer served and another project may claim it."""
+
+    type: Literal["DomainRemoved"] = "DomainRemoved"
+    project_id: str
+    domain_id: str
+    hostname: str
+
+
 class CommandAccepted(Envelope):
     """A command from ``buildspace.commands`` was applied; its events follow."""
 
@@ -126,6 +161,9 @@ ControlEvent = Annotated[
     | DeploymentReady
     | DeploymentFailed
     | DeploymentCanceled
+    | DomainAdded
+    | DomainVerified
+    | DomainRemoved
     | CommandAccepted
     | CommandRejected,
     Field(discriminator="type"),

@@ -1,7 +1,7 @@
-"""The compacted ``buildspace.routes`` topic: hostname label -> what the edge serves.
+"""The compacted ``buildspace.routes`` topic: hostname -> what the edge serves.
 
-The key is the hostname label under the base domain (``my-site``); a tombstone
-(null value) removes it.
+The key is the hostname label under the base domain (``my-site``) or a project's full
+custom hostname (``www.example.com``); a tombstone (null value) removes it.
 """
 
 from __future__ import annotations
@@ -17,6 +17,16 @@ class Route(BaseModel):
     deployment_id: str
     number: int
 
+
+class RouteRemoved(BaseModel):
+    """The edge stops serving ``hostname``: published as a tombstone (null value)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    hostname: str
+
+
+RouteChange = Route | RouteRemoved
 
 
 def deployment_label(deployment_id: str, subdomain: str) -> str:

@@ -23,6 +23,7 @@ from schemas.builds import BuildSpec
 from schemas.envelope import Envelope
 from schemas.events import parse_event
 from schemas.logs import BuildLogAppended, log_message_adapter
+from schemas.routes import Route
 from streams.app import Topics
 from streams.dlq import dead_letter
 from streams.intake import handle_command
@@ -88,8 +89,9 @@ def _handler(apply: Callable[[asyncpg.Connection, Envelope], Awaitable[Any]],
 
 def route_applier(deps: WorkerDeps) -> Callable[[asyncpg.Connection, Envelope], Awaitable[None]]:
     async def apply(conn: asyncpg.Connection, event: Envelope) -> None:
-        for route in await routes.apply(conn, event):
-            await deps.events.append(deps.settings.topic_routes, route.hostname, route)
+        for change in await routes.apply(conn, event):
+            route = change if isinstance(change, Route) else None  # None: a tombstone
+            await deps.events.append(deps.settings.topic_routes, change.hostname, route)
     return apply
 
 

@@ -9,14 +9,26 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.dns import DnsServer
 from tests.support.platform import Platform, running_platform
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 
 
 @pytest.fixture(scope="session")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    with running_platform(tmp_path_factory.mktemp("platform")) as running:
+def dns_server() -> Iterator[DnsServer]:
+    """The DNS server the platform verifies custom domains against."""
+    with DnsServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def platform(tmp_path_factory: pytest.TempPathFactory, dns_server: DnsServer
+             ) -> Iterator[Platform]:
+    with running_platform(
+        tmp_path_factory.mktemp("platform"), BUILDSPACE_DNS_RESOLVER=dns_server.address,
+        BUILDSPACE_DNS_TIMEOUT_SECONDS="2", BUILDSPACE_VERIFIED_DOMAINS='["*.verified.test"]',
+    ) as running:
         yield running
 
 

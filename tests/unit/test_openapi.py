@@ -14,6 +14,10 @@ DOCUMENTED = {
     ("post", "/v1/builds/{deployment_id}/events"), ("post", "/v1/builds/{deployment_id}/logs"),
     ("post", "/v1/builds/{deployment_id}/blobs"), ("put", "/v1/builds/{deployment_id}/manifest"),
     ("get", "/v1/builds/{deployment_id}/spec"),
+    ("post", "/v1/projects/{project_id}/domains"), ("get", "/v1/projects/{project_id}/domains"),
+    ("post", "/v1/projects/{project_id}/domains/{hostname}/verify"),
+    ("delete", "/v1/projects/{project_id}/domains/{hostname}"),
+    ("get", "/v1/projects/{project_id}/analytics"),
 }
 
 
@@ -31,3 +35,22 @@ def test_create_project_documents_its_fields():
     fields = spec["components"]["schemas"]["CreateProject"]["properties"]
     assert {"name", "git_url", "branch", "root_directory", "install_command",
             "build_command", "output_directory"} <= set(fields)
+
+
+def test_analytics_documents_its_answer():
+    spec = create_api(None).openapi()  # type: ignore[arg-type]
+    op = spec["paths"]["/v1/projects/{project_id}/analytics"]["get"]
+    assert {p["name"] for p in op["parameters"]} == {"project_id", "from", "to"}
+    fields = spec["components"]["schemas"]["AnalyticsOut"]["properties"]
+    assert {"project_id", "from", "to", "requests", "bytes", "status_codes",
+            "top_paths", "by_host"} <= set(fields)
+
+
+def test_domain_routes_document_their_answers():
+    spec = create_api(None).openapi()  # type: ignore[arg-type]
+    add = spec["paths"]["/v1/projects/{project_id}/domains"]["post"]
+    assert "201" in add["responses"]
+    verify = spec["paths"]["/v1/projects/{project_id}/domains/{hostname}/verify"]["post"]
+    assert {"200", "409"} <= set(verify["responses"])
+    fields = spec["components"]["schemas"]["DomainOut"]["properties"]
+    assert {"hostname", "verified", "status", "verification"} <= set(fields)

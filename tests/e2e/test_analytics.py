@@ -1,0 +1,79 @@
+"""``GET /v1/projects/{id}/analytics`` on the running platform: its range defaults,
+validation and 404. (The rows themselves are counted in
+tests/integration/test_analytics.py: chdb lives inside the platform's process.)"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+from tests.e2e.test_deploy import create
+from tests.support.platform import Platform
+
+
+def test_analytics_of_a_project_without_traffic_covers_the_last_day(platform: Platform,
+                                                                    git_server):
+    project = create(platform, "Quiet Site", git_server.make_repo("quiet", {"a.txt": "a"}))
+    with platform.client() as c:
+        r = c.get(f"/v1/projects/{project['id']}/analytics")
+        assert r.status_code == 200, r.text
+        body = r.json()
+        start = datetime.fromisoformat(body["from"])
+        end = datetime.fromisoformat(body["to"])
+        assert end - start == timedelta(hours=24)
+        assert abs(datetime.now(UTC) - end) < timedelta(minutes=1)
+        assert body | {"from": None, "to": None} == {
+            "project_id": project["id"], "from": None, "to": None, "requests": 0, "bytes": 0,
+            "status_codes": {}, "top_paths": [], "by_host": []}
+
+        week = {"from": "2025-01-01T00:00:00Z", "to": "2025-01-08T00:00:00+00:00"}
+        body = c.get(f"/v1/projects/{project['id']}/analytics", params=week).json()
+        assert datetime.fromisoformat(body["from"]) == datetime(2025, 1, 1, tzinfo=UTC)
+        assert datetime.fromisoformat(body["to"]) == datetime(2025, 1, 8, tzinfo=UTC)
+
+
+def test_analytics_rejects_bad_ranges_and_unknown_projects(platform: Platform, git_server):
+    project = create(platform, "Ranged Site", git_server.make_repo("ranged", {"a.txt": "a"}))
+    url = f"/v1/projects/{project['id']}/analytics"
+    with platform.client() as c:
+        for params, field in (({"from": "2025-02-01T00:00:00Z", "to": "2025-01-01T00:00:00Z"},
+                               "from"),
+                              ({"from": "2024-01-01T00:00:00Z", "to": "2025-01-01T00:00:00Z"},
+                               "from"),
+                              ({"from": "yesterday"}, "from"), ({"to": "soon"}, "to")):
+            r = c.get(url, params=params)
+            assert r.status_code == 422, (params, r.text)
+            assert [f["field"] for f in r.json()["error"]["fields"]] == [field]
+        r = c.get("/v1/projects/no-such-project/analytics")
+        assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+
+
+def test_requests_through_the_edge_show_up_in_analytics(platform: Platform, git_server):
+    url = git_server.make_repo("counted", {"index.html": "<p>counted</p>", "a.txt": "aaaa"})
+    project = create(platform, "Counted Site", url)
+    with platform.client() as c:
+        accepted = c.post(f"/v1/projects/{project['id']}/deployments").json()
+    assert platform.wait_status(accepted["id"], {"READY", "FAILED"})["status"] == "READY"
+    host = project["url"].split("://", 1)[1].split(":", 1)[0]
+    platform.wait_site(host)
+    for path in ("/", "/", "/a.txt", "/missing"):
+        platform.get_site(host, path)
+    deadline = time.monotonic() + 15
+    while True:  # the edge flushes its batch about every second
+        body = _analytics(platform, project["id"])
+        paths = {p["path"]: p for p in body["top_paths"]}
+        if "/missing" in paths or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    # wait_site's own requests to / are counted too
+    assert body["requests"] >= 4 and body["status_codes"]["404"] == 1, body
+    assert (paths["/a.txt"]["requests"], paths["/a.txt"]["bytes"]) == (1, 4)
+    assert paths["/missing"]["requests"] == 1 and paths["/"]["requests"] >= 2
+    assert [h["host"] for h in body["by_host"]] == [host]
+
+
+def _analytics(platform: Platform, project_id: str) -> dict:
+    with platform.client() as c:
+        r = c.get(f"/v1/projects/{project_id}/analytics")
+        assert r.status_code == 200, r.text
+        return r.json()
