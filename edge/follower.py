@@ -19,6 +19,8 @@ from edge.routes import RouteTable
 from infra.connections import kafka_bootstrap
 from infra.settings import Settings
 
+ROUTE_FETCH_WAIT_MS = 20
+
 log = logging.getLogger(__name__)
 
 
@@ -75,6 +77,9 @@ class RouteFollower:
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            # A broker that answers a fetch only when the wait runs out (Tansu) would
+            # otherwise delay every route switch by aiokafka's 500 ms default.
+            fetch_max_wait_ms=ROUTE_FETCH_WAIT_MS,
         )
         await consumer.start()
         found = consumer.partitions_for_topic(topic)

@@ -1,4 +1,4 @@
-"""Run the edge: follow the routes topic, then serve HTTP with uvicorn.
+"""Run the edge: follow the routes topic, then serve HTTP (``edge.http_server``).
 
 Embeddable in a process that runs other roles (``EdgeServer`` or ``serve_edge`` in the
 current event loop; no signal handlers are installed), or standalone::
@@ -13,26 +13,19 @@ import contextlib
 import logging
 import signal
 import socket
-from collections.abc import Iterator
 from typing import Any
 
-import uvicorn
 import uvloop
 
 from edge.app import EdgeApp
 from edge.follower import RouteFollower
+from edge.http_server import HttpServer
 from edge.routes import RouteTable
 from edge.store import ArtifactStore
 from infra.connections import s3_client
 from infra.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-class _EmbeddedUvicorn(uvicorn.Server):
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield  # the host process owns signal handling
 
 
 class EdgeServer:
@@ -46,7 +39,7 @@ class EdgeServer:
         self.store = ArtifactStore(settings, s3)
         self.app = EdgeApp(self.table, self.store, settings)
         self.port: int | None = None
-        self._server: uvicorn.Server | None = None
+        self._http: HttpServer | None = None
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -69,35 +62,23 @@ class EdgeServer:
             task.result()
 
     async def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
+        if self._http is not None:
+            await self._http.stop(grace=5)
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
         await self.follower.stop()
 
     async def _start_http(self) -> None:
-        # Binding here (not in uvicorn) turns a busy port into an OSError for the caller
-        # instead of uvicorn's sys.exit, and lets port 0 pick a free port.
+        # Bound here so that port 0 picks a free port and a busy one raises OSError.
         sock = _bind(self.settings.edge_host, self.settings.edge_port)
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.app,
-            loop="none",
-            http="httptools",
-            lifespan="off",
-            log_level="warning",
-            access_log=False,
-            server_header=False,
-            proxy_headers=False,
-            timeout_graceful_shutdown=5,
-        )
-        self._server = _EmbeddedUvicorn(config)
-        self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="edge-http")
-        while not self._server.started:
-            if self._task.done():
-                self._task.result()
-                raise RuntimeError("edge HTTP server exited during startup")
-            await asyncio.sleep(0.01)  # uvicorn offers no startup event to await
+        self._http = HttpServer(self.app.respond)
+        try:
+            await self._http.start(sock)
+        except BaseException:
+            sock.close()
+            raise
+        self._task = asyncio.create_task(self._http.wait(), name="edge-http")
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -226,7 +226,7 @@ def raw_request(edge: Edge, request: bytes) -> bytes:
 
 def test_huge_paths_are_refused(edge: Edge) -> None:
     status, _ = edge.raw("my-site.localhost", "/" + "a" * 100_000)
-    assert status == 400
+    assert status == 414  # URI Too Long, from the server before the app sees it
 
 
 def test_request_without_host_is_not_found(edge: Edge) -> None:

@@ -1,0 +1,324 @@
+"""One HTTP/1.1 connection of the edge's server: httptools parses, the app responds.
+
+Requests are answered strictly in order (pipelining included): each runs the app in a
+task, and requests parsed meanwhile queue behind it. Limits and
+timeouts are in ``edge.http_server.Limits``; a bad request gets its 4xx and the
+connection closes; WebSocket upgrades are refused with 400.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import math
+from collections import deque
+from http import HTTPStatus
+from typing import Any, cast
+from urllib.parse import unquote
+
+import httptools
+
+from edge.http_server import HttpServer, Scope
+from edge.responses import Response, page
+
+log = logging.getLogger(__name__)
+NEVER = math.inf
+LINGER = 2.0  # seconds to drain a rejected client's input before closing
+MAX_QUEUED = 32  # pipelined requests parsed ahead before we stop reading
+ASGI = {"version": "3.0", "spec_version": "2.3"}
+STATUS_LINES = {s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n".encode() for s in HTTPStatus}
+Item = tuple[Scope | None, bool, int]  # (scope, keep-alive, status if the request was bad)
+
+
+class _Reject(Exception):
+    def __init__(self, status: int) -> None:
+        self.status = status
+
+
+class Connection(asyncio.Protocol):
+    def __init__(self, server: HttpServer) -> None:
+        self.server = server
+        self.limits = server.limits
+        self.respond = server.respond
+        self.parser = httptools.HttpRequestParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.deadline = NEVER
+        self.queue: deque[Item] = deque()
+        self.task: asyncio.Task[Response] | None = None
+        self.in_message = self.reading_head = False
+        self.write_paused = self.read_paused = self.closing = self.ignore_input = False
+        self.messages = self.head_fed = self.head_size = self.body_size = 0
+        self.url = b""
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.request: Item = (None, False, 400)
+        self.client: tuple[str, int] | None = None
+        self.sockname: tuple[str, int] | None = None
+
+    # asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        self.client = _address(transport.get_extra_info("peername"))
+        self.sockname = _address(transport.get_extra_info("sockname"))
+        self.server.connections.add(self)
+        self.deadline = self.server.now + self.limits.request_timeout
+        if self.server.stopping:
+            self.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closing = True
+        self.queue.clear()
+        if self.task is not None:
+            self.task.cancel()
+        self.server.closed(self)
+
+    def data_received(self, data: bytes) -> None:
+        if self.ignore_input:
+            return
+        messages, reading = self.messages, self.reading_head
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self.ignore_input = True  # answered as a plain request, then closed
+            return
+        except httptools.HttpParserError as exc:
+            reject = exc.__context__
+            self.fail(reject.status if isinstance(reject, _Reject) else 400)
+            return
+        if self.reading_head:
+            # A header httptools is still buffering: bound it (the head may have begun
+            # somewhere in this chunk, so count whole chunks only after that one).
+            self.head_fed = self.head_fed + len(data) if (
+                reading and messages == self.messages) else 0
+            if self.head_fed > self.limits.max_head:
+                self.fail(431)
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+        self.deadline = self.server.now + self.limits.send_timeout
+        self.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        self.settle()
+        self.drain()
+
+    # httptools callbacks
+
+    def on_message_begin(self) -> None:
+        self.messages += 1
+        self.in_message = self.reading_head = True
+        self.url = b""
+        self.headers = []
+        self.head_fed = self.head_size = self.body_size = 0
+        self.deadline = self.server.now + self.limits.request_timeout
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+        if len(self.url) > self.limits.max_url:
+            raise _Reject(414)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.head_size += len(name) + len(value) + 4
+        if self.head_size > self.limits.max_head or len(self.headers) >= self.limits.max_headers:
+            raise _Reject(431)
+        self.headers.append((name.lower(), value))
+
+    def on_headers_complete(self) -> None:
+        self.reading_head = False
+        parser = self.parser
+        keep_alive = parser.should_keep_alive()
+        if parser.should_upgrade():
+            if any(n == b"upgrade" and b"websocket" in v.lower() for n, v in self.headers):
+                raise _Reject(400)
+            keep_alive = False  # the rest of the stream is not HTTP/1.1 any more
+        self.request = (self.scope(), keep_alive, 0)
+
+    def on_body(self, body: bytes) -> None:
+        self.body_size += len(body)  # the edge has no use for request bodies
+        if self.body_size > self.limits.max_body:
+            raise _Reject(413)
+
+    def on_message_complete(self) -> None:
+        self.in_message = False
+        if not self.write_paused:
+            self.deadline = NEVER
+        self.dispatch(self.request)
+
+    # requests and responses
+
+    def scope(self) -> Scope:
+        url = self.url
+        if url[:1] == b"/" and b"#" not in url:
+            raw_path, _, query = url.partition(b"?")
+        else:  # absolute-form, or a fragment to drop
+            try:
+                parsed = httptools.parse_url(url)
+            except httptools.HttpParserInvalidURLError:
+                raise _Reject(400) from None
+            raw_path, query = parsed.path or b"/", parsed.query or b""
+        try:
+            path = raw_path.decode("ascii")
+        except UnicodeDecodeError:
+            raise _Reject(400) from None
+        return {
+            "type": "http", "asgi": ASGI, "http_version": self.parser.get_http_version(),
+            "method": self.parser.get_method().decode("ascii"), "scheme": "http",
+            "path": unquote(path) if "%" in path else path, "raw_path": raw_path,
+            "query_string": query, "root_path": "", "headers": self.headers,
+            "client": self.client, "server": self.sockname,
+        }
+
+    def dispatch(self, item: Item) -> None:
+        if self.closing:
+            return
+        if self.task is not None or self.queue or self.write_paused:
+            self.queue.append(item)
+            if len(self.queue) >= MAX_QUEUED:
+                self.pause_reading()
+            return
+        self.handle(item)
+
+    def handle(self, item: Item) -> None:
+        scope, keep_alive, status = item
+        if scope is None:
+            self.write(_error(status), None, False)
+            return
+        # A task per request (not driving the coroutine by hand when it would finish
+        # at once) measured no slower, and the app gets a current task and a context.
+        task = asyncio.get_running_loop().create_task(self.respond(scope))
+        task.add_done_callback(functools.partial(self.finished, scope, keep_alive))
+        self.task = task
+
+    def finished(self, scope: Scope, keep_alive: bool, task: asyncio.Task[Response]) -> None:
+        self.task = None
+        if task.cancelled():
+            return  # the connection is gone
+        if task.exception() is not None:
+            log.error("edge: responding to %s %s failed", scope["method"], scope["path"],
+                      exc_info=task.exception())
+            self.write(_error(500), scope, keep_alive)
+        else:
+            self.write(task.result(), scope, keep_alive)
+        self.drain()
+
+    def drain(self) -> None:
+        while self.queue and self.task is None and not self.write_paused and not self.closing:
+            self.handle(self.queue.popleft())
+        if self.read_paused and not self.queue and not self.write_paused and not self.closing:
+            self.read_paused = False
+            assert self.transport is not None
+            self.transport.resume_reading()
+
+    def write(self, response: Response, scope: Scope | None, keep_alive: bool) -> None:
+        """Status line, headers and body in one write; ``scope`` None for a bad request."""
+        if self.closing or self.transport is None:
+            return
+        keep_alive = keep_alive and not self.server.stopping
+        version = "1.1" if scope is None else scope["http_version"]
+        head = _head(response, self.server.date, keep_alive, version)
+        if head is None:
+            log.error("edge: refusing a response with a line break in a header: %r",
+                      response.headers)
+            return self.write(_error(500), scope, keep_alive)
+        body = b"" if scope is not None and scope["method"] == "HEAD" else response.body
+        if len(body) > 16384:
+            self.transport.writelines((head, body))  # no copy of a big body
+        else:
+            self.transport.write(head + body)
+        if keep_alive:
+            self.settle()
+        elif scope is None:
+            self.linger()
+        else:
+            self.close()
+
+    def fail(self, status: int) -> None:
+        """Answer a bad request (after those before it) and close. Input is read and
+        dropped meanwhile: closing with unread input would reset the connection, and
+        the client could lose the answer."""
+        self.ignore_input = True
+        self.dispatch((None, False, status))
+
+    # lifecycle
+
+    def settle(self) -> None:
+        """Set the deadline for what the connection waits for now."""
+        if self.write_paused or self.in_message:
+            return
+        if self.task is not None or self.queue:
+            self.deadline = NEVER
+        else:
+            self.deadline = self.server.now + self.limits.keepalive_timeout
+
+    def pause_reading(self) -> None:
+        if not self.read_paused and self.transport is not None and not self.closing:
+            self.read_paused = True
+            self.transport.pause_reading()
+
+    def close(self) -> None:
+        self.closing = True
+        if self.transport is not None:
+            self.transport.close()  # after what is buffered has been sent
+
+    def linger(self) -> None:
+        """Close our side now, the connection once the client closes its side (or a
+        short while later), dropping what it still sends."""
+        self.closing = True
+        assert self.transport is not None
+        self.transport.write_eof()
+        self.deadline = self.server.now + LINGER
+
+    def abort(self) -> None:
+        self.closing = True
+        if self.transport is not None:
+            self.transport.abort()
+
+    def shutdown(self) -> None:
+        """Server stopping: close now if idle, else after the response in flight."""
+        if self.task is None and not self.queue and not self.in_message:
+            self.close()
+
+    def timed_out(self) -> None:
+        self.abort() if self.write_paused else self.close()
+
+
+def _head(response: Response, date: bytes, keep_alive: bool, version: str) -> bytes | None:
+    """The status line and headers, with those the app leaves to the server; None if a
+    header value would split the head."""
+    status = response.status
+    parts = [STATUS_LINES.get(status) or b"HTTP/1.1 %d Unknown\r\n" % status]
+    length = has_date = False
+    for name, value in response.headers:
+        if name == b"content-length":
+            length = True
+        elif name == b"date":
+            has_date = True
+        parts.append(name + b": " + value + b"\r\n")
+    if not length and status >= 200 and status not in (204, 304):
+        parts.append(b"content-length: %d\r\n" % len(response.body))
+    if not has_date:
+        parts.append(date)
+    if not keep_alive:
+        parts.append(b"connection: close\r\n")
+    elif version == "1.0":
+        parts.append(b"connection: keep-alive\r\n")
+    parts.append(b"\r\n")
+    head = b"".join(parts)
+    if head.count(b"\n") != len(parts) or head.count(b"\r") != len(parts):
+        return None
+    return head
+
+
+@functools.cache
+def _error(status: int) -> Response:
+    phrase = HTTPStatus(status).phrase
+    messages = {400: "The request is malformed.", 413: "The request body is too large.",
+                414: "The URL is too long.", 431: "The request headers are too large.",
+                500: "The edge failed to answer this request."}
+    return page(status, phrase, messages.get(status, phrase))
+
+
+def _address(value: Any) -> tuple[str, int] | None:
+    return (str(value[0]), int(value[1])) if isinstance(value, tuple) else None
