@@ -6,6 +6,8 @@ service, so every rule is testable on its own.
 
 from __future__ import annotations
 
+import re
+
 from pydantic import BaseModel, ConfigDict
 
 from schemas.builds import BuildSettings, BuildSpec
@@ -21,10 +23,12 @@ from schemas.envelope import Envelope, Meta, new_id
 from schemas.errors import Conflict, NotFound
 from schemas.events import (
     DeploymentCanceled,
+    DeploymentPromoted,
     DeploymentRequested,
     DomainAdded,
     DomainRemoved,
     DomainVerified,
+    ProductionRolledBack,
     ProjectCreated,
     ProjectEnvSet,
     ProjectSettingsChanged,
@@ -38,6 +42,9 @@ class DomainClaim(BaseModel):
     domain_id: str
     token: str
     verified: bool = False
+
+
+SHA = re.compile(r"[0-9a-f]{40}")
 
 
 class ProjectState(BaseModel):
@@ -120,6 +127,39 @@ def cancel_deployment(project_id: str, deployment_id: str, status: str, meta: Me
         causation_id=meta.causation_id)]
 
 
+def promote(state: ProjectState, deployment_id: str, status: str | None, meta: Meta
+            ) -> list[Envelope]:
+    """Make a READY deployment of the project production, without rebuilding."""
+    require(state, state.project_id)
+    if status is None:
+        raise NotFound(f"deployment {deployment_id} is not a deployment of this project",
+                       field="deployment_id")
+    if status != "READY":
+        raise Conflict(f"deployment {deployment_id} is {status}; only a READY deployment "
+                       "can be promoted", field="deployment_id")
+    return [DeploymentPromoted(
+        stream_id=state.project_id, project_id=state.project_id, deployment_id=deployment_id,
+        correlation_id=meta.correlation_id, causation_id=meta.causation_id)]
+
+
+def rollback(state: ProjectState, current: str | None, earlier: list[str],
+             wanted: str | None, meta: Meta) -> list[Envelope]:
+    """Production back to an earlier production deployment: ``wanted``, else the newest
+    of ``earlier`` (READY production deployments older than ``current``, newest first).
+    ``wanted`` must have been in production before."""
+    require(state, state.project_id)
+    if wanted is not None and wanted not in earlier:
+        raise Conflict(f"deployment {wanted} is not an earlier production deployment of "
+                       "this project", field="deployment_id")
+    if not earlier:
+        raise Conflict("there is no earlier production deployment to roll back to",
+                       field="project_id")
+    return [ProductionRolledBack(
+        stream_id=state.project_id, project_id=state.project_id,
+        deployment_id=wanted or earlier[0], from_deployment_id=current,
+        correlation_id=meta.correlation_id, causation_id=meta.causation_id)]
+
+
 def create_project(state: ProjectState, cmd: CreateProject, meta: Meta
                    ) -> list[Envelope]:
     if state.exists:
@@ -142,10 +182,13 @@ def request_deployment(state: ProjectState, cmd: RequestDeployment,
         ref=cmd.ref or state.branch, settings=state.settings, build_cache=cmd.build_cache,
         correlation_id=meta.correlation_id,
     )
+    branch = cmd.branch or (state.branch if cmd.ref is None else
+                            None if SHA.fullmatch(cmd.ref) else cmd.ref)
+    target = cmd.target or ("production" if branch == state.branch else "preview")
     return [DeploymentRequested(
         stream_id=state.project_id, project_id=state.project_id, deployment_id=deployment_id,
-        number=state.deployments + 1, spec=spec, correlation_id=meta.correlation_id,
-        causation_id=meta.causation_id,
+        number=state.deployments + 1, spec=spec, branch=branch, target=target,
+        correlation_id=meta.correlation_id, causation_id=meta.causation_id,
     )]
 
 

@@ -21,13 +21,20 @@ from schemas.commands import (
     BuildSettingsFields,
     CancelDeployment,
     CreateProject,
+    PromoteDeployment,
     RequestDeployment,
+    RollbackProduction,
     SetProjectEnv,
     UpdateProject,
     check_ref,
 )
 from schemas.envelope import Meta, new_id
-from schemas.events import DeploymentRequested, ProjectCreated
+from schemas.events import (
+    DeploymentPromoted,
+    DeploymentRequested,
+    ProductionRolledBack,
+    ProjectCreated,
+)
 from schemas.routes import deployment_label
 
 router = APIRouter(prefix="/v1", tags=["commands"])
@@ -149,3 +156,75 @@ async def cancel_deployment(deployment_id: str, platform: PlatformDep) -> Cancel
     await run(platform, lambda conn, meta: platform.commands.cancel_deployment(
         conn, cmd, meta))
     return CancelOut(id=deployment_id)
+
+
+class PromoteBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    deployment_id: str = Field(min_length=1, max_length=64)
+
+
+class RollbackBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    deployment_id: str | None = Field(default=None, min_length=1, max_length=64,
+                                      description="an earlier production deployment; "
+                                                  "default: the one before the current")
+
+
+class RedeployBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    build_cache: bool = Field(default=False, description="true: reuse the earlier output "
+                                                         "when nothing changed")
+
+
+class ProductionOut(BaseModel):
+    project_id: str
+    production_deployment_id: str
+    auto_promotion: bool = Field(description="whether new production deployments go live "
+                                             "when READY")
+
+
+def production_response(outcome: Outcome) -> ProductionOut:
+    event = outcome.events[-1]
+    assert isinstance(event, DeploymentPromoted | ProductionRolledBack)
+    return ProductionOut(project_id=event.project_id,
+                         production_deployment_id=event.deployment_id,
+                         auto_promotion=isinstance(event, DeploymentPromoted))
+
+
+@router.post("/projects/{project_id}/promote", response_model=ProductionOut)
+async def promote_deployment(project_id: str, body: PromoteBody, platform: PlatformDep
+                             ) -> ProductionOut:
+    """Make a READY deployment production now, without a rebuild; turns automatic
+    promotion back on."""
+    await platform.consistency.wait()
+    cmd = PromoteDeployment(project_id=project_id, deployment_id=body.deployment_id)
+    return production_response(await run(platform, lambda conn, meta: platform.commands.promote(
+        conn, cmd, meta)))
+
+
+@router.post("/projects/{project_id}/rollback", response_model=ProductionOut)
+async def rollback_production(project_id: str, platform: PlatformDep,
+                              body: Annotated[RollbackBody | None, Body()] = None
+                              ) -> ProductionOut:
+    """Put the previous production deployment (or the one given) back in production now;
+    automatic promotion pauses until a deployment is promoted."""
+    await platform.consistency.wait()
+    cmd = RollbackProduction(project_id=project_id,
+                             deployment_id=body.deployment_id if body else None)
+    return production_response(await run(platform, lambda conn, meta: platform.commands.rollback(
+        conn, cmd, meta)))
+
+
+@router.post("/deployments/{deployment_id}/redeploy", status_code=status.HTTP_202_ACCEPTED,
+             response_model=DeploymentAccepted)
+async def redeploy(deployment_id: str, platform: PlatformDep,
+                   body: Annotated[RedeployBody | None, Body()] = None) -> DeploymentAccepted:
+    """Build the deployment's commit again as a new deployment (same branch and target)."""
+    await platform.consistency.wait()
+    build_cache = body.build_cache if body else False
+    outcome = await run(platform, lambda conn, meta: platform.commands.redeploy(
+        conn, deployment_id, build_cache, meta))
+    return deployment_response(outcome, platform.settings)

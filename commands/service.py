@@ -18,9 +18,11 @@ from commands.decide import (
     create_project,
     domain_of,
     evolve,
+    promote,
     remove_domain,
     request_deployment,
     require,
+    rollback,
     set_env,
     update_project,
     verify_domain,
@@ -34,8 +36,10 @@ from schemas.commands import (
     CancelDeployment,
     Command,
     CreateProject,
+    PromoteDeployment,
     RemoveDomain,
     RequestDeployment,
+    RollbackProduction,
     SetProjectEnv,
     UpdateProject,
     VerifyDomain,
@@ -121,6 +125,49 @@ class CommandService:
         state = await store.load_for_update(conn, row["project_id"])
         events = cancel_deployment(row["project_id"], cmd.deployment_id, row["status"], meta)
         return await self._append(conn, state, events)
+
+    async def promote(self, conn: asyncpg.Connection, cmd: PromoteDeployment, meta: Meta
+                      ) -> Outcome:
+        """Decided against the deployments read model (READY is reported by builders)."""
+        state = await store.load_for_update(conn, cmd.project_id)
+        status = await conn.fetchval(
+            "SELECT status FROM deployments WHERE deployment_id = $1 AND project_id = $2",
+            cmd.deployment_id, cmd.project_id)
+        return await self._append(conn, state, promote(state, cmd.deployment_id, status, meta))
+
+    async def rollback(self, conn: asyncpg.Connection, cmd: RollbackProduction, meta: Meta
+                       ) -> Outcome:
+        """Decided against the routes read model: the production history."""
+        state = await store.load_for_update(conn, cmd.project_id)
+        current = await conn.fetchval(
+            "SELECT deployment_id FROM routes WHERE project_id = $1 AND production",
+            cmd.project_id)
+        # Production deployments that are still READY: by default only older ones than
+        # the current (a second rollback goes further back); by name, any but the current.
+        history = await conn.fetch(
+            "SELECT DISTINCT d.deployment_id, d.number FROM route_production_history h "
+            "JOIN deployments d USING (deployment_id) WHERE h.project_id = $1 "
+            "AND d.status = 'READY' AND d.deployment_id IS DISTINCT FROM $2 "
+            "ORDER BY d.number DESC", cmd.project_id, current)
+        current_number = await conn.fetchval(
+            "SELECT number FROM deployments WHERE deployment_id = $1", current)
+        earlier = [r[0] for r in history if cmd.deployment_id is not None or
+                   current_number is None or r[1] < current_number]
+        return await self._append(conn, state, rollback(state, current, earlier,
+                                                        cmd.deployment_id, meta))
+
+    async def redeploy(self, conn: asyncpg.Connection, deployment_id: str, build_cache: bool,
+                       meta: Meta) -> Outcome:
+        """The same commit again, built afresh (unless ``build_cache``)."""
+        row = await conn.fetchrow(
+            "SELECT project_id, ref, commit_sha, branch, target FROM deployments "
+            "WHERE deployment_id = $1", deployment_id)
+        if row is None:
+            raise NotFound(f"deployment {deployment_id} not found", field="deployment_id")
+        cmd = RequestDeployment(project_id=row["project_id"],
+                                ref=row["commit_sha"] or row["ref"], branch=row["branch"],
+                                target=row["target"], build_cache=build_cache)
+        return await self.request_deployment(conn, cmd, meta)
 
     async def add_domain(self, conn: asyncpg.Connection, cmd: AddDomain, meta: Meta
                          ) -> Outcome:

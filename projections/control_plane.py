@@ -39,9 +39,10 @@ async def project_created(conn: asyncpg.Connection, e: ProjectCreated) -> None:
 
 async def deployment_requested(conn: asyncpg.Connection, e: DeploymentRequested) -> None:
     await conn.execute(
-        "INSERT INTO deployments (deployment_id, project_id, number, ref, status, created_at) "
-        "VALUES ($1, $2, $3, $4, 'QUEUED', $5) ON CONFLICT (deployment_id) DO NOTHING",
-        e.deployment_id, e.project_id, e.number, e.spec.ref, e.occurred_at)
+        "INSERT INTO deployments (deployment_id, project_id, number, ref, status, created_at, "
+        "branch, target) VALUES ($1, $2, $3, $4, 'QUEUED', $5, $6, $7) "
+        "ON CONFLICT (deployment_id) DO NOTHING",
+        e.deployment_id, e.project_id, e.number, e.spec.ref, e.occurred_at, e.branch, e.target)
 
 
 async def build_started(conn: asyncpg.Connection, e: BuildStarted) -> None:

@@ -14,7 +14,9 @@ from schemas.routes import deployment_label
 
 PROJECT_SQL = (
     "SELECT p.*, (SELECT r.deployment_id FROM routes r WHERE r.project_id = p.project_id "
-    "AND r.production LIMIT 1) AS production_deployment_id FROM projects p"
+    "AND r.production LIMIT 1) AS production_deployment_id, COALESCE((SELECT "
+    "rp.auto_promote FROM route_projects rp WHERE rp.project_id = p.project_id), true) "
+    "AS auto_promotion FROM projects p"
 )
 DEPLOYMENT_SQL = (
     "SELECT d.*, p.subdomain, CASE WHEN d.status = 'QUEUED' AND q.state = 'queued' THEN "
@@ -32,7 +34,8 @@ def project_out(row: asyncpg.Record, settings: Settings) -> ProjectOut:
         id=row["project_id"], name=row["name"], subdomain=row["subdomain"],
         git_url=row["git_url"], branch=row["branch"], url=settings.site_url(row["subdomain"]),
         created_at=row["created_at"],
-        production_deployment_id=row["production_deployment_id"], **build,
+        production_deployment_id=row["production_deployment_id"],
+        auto_promotion=row["auto_promotion"], **build,
     )
 
 

@@ -51,6 +51,20 @@ CREATE TABLE IF NOT EXISTS route_deployments (
     number integer NOT NULL
 );
 ALTER TABLE route_deployments ADD COLUMN IF NOT EXISTS final boolean NOT NULL DEFAULT false;
+ALTER TABLE route_deployments ADD COLUMN IF NOT EXISTS ready boolean NOT NULL DEFAULT false;
+ALTER TABLE route_deployments ADD COLUMN IF NOT EXISTS branch text;
+ALTER TABLE route_deployments ADD COLUMN IF NOT EXISTS target text NOT NULL
+    DEFAULT 'production';
+ALTER TABLE route_projects ADD COLUMN IF NOT EXISTS auto_promote boolean NOT NULL
+    DEFAULT true;
+CREATE TABLE IF NOT EXISTS route_production_history (
+    project_id text NOT NULL,
+    position integer NOT NULL,
+    deployment_id text NOT NULL,
+    PRIMARY KEY (project_id, position)
+);
+ALTER TABLE deployments ADD COLUMN IF NOT EXISTS branch text;
+ALTER TABLE deployments ADD COLUMN IF NOT EXISTS target text NOT NULL DEFAULT 'production';
 CREATE TABLE IF NOT EXISTS routes (
     hostname text PRIMARY KEY,
     project_id text NOT NULL,

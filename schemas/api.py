@@ -27,6 +27,9 @@ class ProjectOut(BaseModel):
     url: str
     created_at: datetime
     production_deployment_id: str | None = None
+    auto_promotion: bool = Field(default=True, description="new production deployments "
+                                 "go live when READY; paused by a rollback, resumed by a "
+                                 "promote")
 
 
 class EnvOut(BaseModel):
@@ -39,6 +42,8 @@ class DeploymentOut(BaseModel):
     project_id: str
     number: int
     ref: str
+    branch: str | None = None
+    target: Literal["production", "preview"] = "production"
     status: Status
     url: str
     project_url: str

@@ -104,10 +104,16 @@ class CreateProject(BuildSettingsFields):
 class RequestDeployment(CommandModel):
     type: Literal["RequestDeployment"] = "RequestDeployment"
     project_id: str = Field(min_length=1, max_length=64)
-    ref: str | None = None
+    ref: str | None = Field(default=None, description="branch, tag or commit; default: the "
+                                                        "project's branch")
+    branch: str | None = Field(default=None, description="the branch ``ref`` belongs to "
+                               "(e.g. the pushed branch when ``ref`` is its commit)")
+    target: Literal["production", "preview"] | None = Field(
+        default=None, description="default: production for the project's branch, else "
+                                  "preview")
     build_cache: bool = True
 
-    @field_validator("ref")
+    @field_validator("ref", "branch")
     @classmethod
     def _ref(cls, value: str | None) -> str | None:
         return None if value is None else check_ref(value)
@@ -155,6 +161,20 @@ class SetProjectEnv(CommandModel):
 class CancelDeployment(CommandModel):
     type: Literal["CancelDeployment"] = "CancelDeployment"
     deployment_id: str = Field(min_length=1, max_length=64)
+
+
+class PromoteDeployment(CommandModel):
+    type: Literal["PromoteDeployment"] = "PromoteDeployment"
+    project_id: str = Field(min_length=1, max_length=64)
+    deployment_id: str = Field(min_length=1, max_length=64)
+
+
+class RollbackProduction(CommandModel):
+    type: Literal["RollbackProduction"] = "RollbackProduction"
+    project_id: str = Field(min_length=1, max_length=64)
+    deployment_id: str | None = Field(default=None, min_length=1, max_length=64,
+                                      description="an earlier production deployment; "
+                                                  "default: the one before the current")
 
 
 class DomainCommand(CommandModel):

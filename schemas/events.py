@@ -50,6 +50,10 @@ class DeploymentRequested(Envelope):
     deployment_id: str
     number: int = Field(description="1 for the project's first deployment, then 2, 3, …")
     spec: BuildSpec
+    branch: str | None = Field(default=None, description="the branch deployed, when known")
+    target: Literal["production", "preview"] = Field(
+        default="production", description="production: the project's branch (its READY "
+        "becomes the production deployment); preview: any other branch or a fixed commit")
 
     @field_validator("spec")
     @classmethod
@@ -134,6 +138,25 @@ class DomainRemoved(Envelope):
     hostname: str
 
 
+class DeploymentPromoted(Envelope):
+    """A READY deployment made the production deployment by hand (no rebuild); automatic
+    promotion of new production deployments is on again."""
+
+    type: Literal["DeploymentPromoted"] = "DeploymentPromoted"
+    project_id: str
+    deployment_id: str
+
+
+class ProductionRolledBack(Envelope):
+    """Production went back to an earlier production deployment (no rebuild); automatic
+    promotion pauses until a deployment is promoted by hand."""
+
+    type: Literal["ProductionRolledBack"] = "ProductionRolledBack"
+    project_id: str
+    deployment_id: str = Field(description="the deployment now in production")
+    from_deployment_id: str | None = Field(default=None, description="the one it replaced")
+
+
 class CommandAccepted(Envelope):
     """A command from ``buildspace.commands`` was applied; its events follow."""
 
@@ -164,6 +187,8 @@ ControlEvent = Annotated[
     | DomainAdded
     | DomainVerified
     | DomainRemoved
+    | DeploymentPromoted
+    | ProductionRolledBack
     | CommandAccepted
     | CommandRejected,
     Field(discriminator="type"),

@@ -18,6 +18,8 @@ DOCUMENTED = {
     ("post", "/v1/projects/{project_id}/domains/{hostname}/verify"),
     ("delete", "/v1/projects/{project_id}/domains/{hostname}"),
     ("get", "/v1/projects/{project_id}/analytics"),
+    ("post", "/v1/projects/{project_id}/promote"), ("post", "/v1/projects/{project_id}/rollback"),
+    ("post", "/v1/deployments/{deployment_id}/redeploy"),
 }
 
 
