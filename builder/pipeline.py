@@ -26,6 +26,7 @@ from builder.reaper import reap
 from builder.site_config import SiteConfigError, read_site_config, served_files
 from builder.steps import StepFailed, Steps
 from builder.threads import settled
+from builder.upload_source import S3Source, Source, SourceError, materialize
 from builder.variants import add_variants
 from builder.workspace import Workspace
 from infra.connections import s3_client
@@ -65,8 +66,10 @@ class Build:
     """The state of one running build."""
 
     def __init__(self, spec: BuildSpec, settings: Settings, emitter: Emitter,
-                 publisher: Publisher | None = None, *, install_network: bool = True) -> None:
+                 publisher: Publisher | None = None, *, install_network: bool = True,
+                 source: Source | None = None) -> None:
         self.spec, self.settings, self.emit = spec, settings, emitter
+        self.source = source
         self.publisher = publisher or self.publish_to_s3
         self.install_network = install_network
         self.commit_sha: str | None = None
@@ -103,6 +106,8 @@ class Build:
 
     async def checkout(self, ws: Workspace) -> None:
         spec = self.spec
+        if spec.upload_id:
+            return await self.checkout_upload(ws)
         await self.emit.system(f"Cloning {spec.git_url} at {spec.ref}")
         try:
             cloned = await clone(spec.git_url, spec.ref, ws.src, timeout=CLONE_TIMEOUT_S,
@@ -115,6 +120,22 @@ class Build:
             **control_fields(spec), project_id=spec.project_id,
             deployment_id=spec.deployment_id, commit_sha=self.commit_sha,
             runner=self.settings.runner))
+
+    async def checkout_upload(self, ws: Workspace) -> None:
+        """The uploaded files instead of a clone (``builder.upload_source``)."""
+        spec = self.spec
+        await self.emit.system(f"Fetching the files of upload {spec.upload_id}")
+        source = self.source or S3Source(self.settings)
+        try:
+            fetched = await asyncio.to_thread(materialize, source, spec, ws.src)
+        except SourceError as exc:
+            raise BuildFailed(f"could not fetch the uploaded files: {exc}") from None
+        self.commit_sha, self.tree = "", fetched.tree
+        await self.emit.system(f"Fetched {fetched.files} files "
+                               f"({human_size(fetched.total_bytes)})")
+        await self.emit.publish(BuildStarted(
+            **control_fields(spec), project_id=spec.project_id,
+            deployment_id=spec.deployment_id, commit_sha="", runner=self.settings.runner))
 
     async def plan(self, ws: Workspace) -> Plan:
         try:
@@ -173,12 +194,13 @@ class Build:
 
 
 async def run_build(spec: BuildSpec, settings: Settings, emitter: Emitter,
-                    publisher: Publisher | None = None, *, install_network: bool = True
-                    ) -> None:
+                    publisher: Publisher | None = None, *, install_network: bool = True,
+                    source: Source | None = None) -> None:
     """Run the build and publish its outcome; never raises for a failed build. The work
     directory is removed before the outcome is reported. ``install_network=False`` runs
     the install offline (tests use it to show that the cache is enough)."""
-    build = Build(spec, settings, emitter, publisher, install_network=install_network)
+    build = Build(spec, settings, emitter, publisher, install_network=install_network,
+                  source=source)
     reason, canceled, ws = None, False, None
     try:
         ws = await _workspace(spec, settings)

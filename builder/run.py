@@ -26,6 +26,7 @@ from builder.disk import private_mounts
 from builder.emitter import KafkaEmitter
 from builder.pipeline import run_build
 from builder.remote import HttpEmitter, RemotePublisher, RemoteTarget, ReportRejected, fetch_spec
+from builder.upload_source import remote_source
 from infra.settings import Settings
 from schemas.builds import BuildSpec
 
@@ -74,7 +75,8 @@ async def build(spec: BuildSpec, settings: Settings, remote: RemoteTarget | None
     emitter = HttpEmitter(settings, spec, remote) if remote else KafkaEmitter(settings, spec)
     async with emitter:
         try:
-            await run_build(spec, settings, emitter, RemotePublisher(remote) if remote else None)
+            await run_build(spec, settings, emitter, RemotePublisher(remote) if remote else None,
+                            source=remote_source(remote, spec.deployment_id) if remote else None)
         except asyncio.CancelledError:
             log.info("build %s stopped", spec.deployment_id)
 

@@ -34,6 +34,7 @@ from schemas.events import (
     ProjectSettingsChanged,
     VerificationMethod,
 )
+from schemas.lifecycle import ProjectDeleted
 
 
 class DomainClaim(BaseModel):
@@ -59,6 +60,7 @@ class ProjectState(BaseModel):
     settings: BuildSettings = BuildSettings()
     deployments: int = 0
     domains: dict[str, DomainClaim] = {}
+    deleted: bool = False
 
 
 def evolve_domains(state: ProjectState, event: Envelope) -> ProjectState:
@@ -84,6 +86,8 @@ def evolve(state: ProjectState, event: Envelope) -> ProjectState:
         return state.model_copy(update={"branch": event.branch, "settings": event.settings})
     if isinstance(event, DeploymentRequested):
         return state.model_copy(update={"deployments": max(state.deployments, event.number)})
+    if isinstance(event, ProjectDeleted):  # every later command on it is a 404
+        return state.model_copy(update={"exists": False, "deleted": True, "domains": {}})
     return state
 
 
@@ -167,7 +171,7 @@ def create_project(state: ProjectState, cmd: CreateProject, meta: Meta
     settings = cmd.build_settings()
     return [ProjectCreated(
         stream_id=state.project_id, project_id=state.project_id, name=cmd.name,
-        subdomain=subdomain_for(cmd.name), git_url=cmd.git_url, branch=cmd.branch,
+        subdomain=subdomain_for(cmd.name), git_url=cmd.git_url or "", branch=cmd.branch,
         settings=settings, correlation_id=meta.correlation_id, causation_id=meta.causation_id,
     )]
 
@@ -176,6 +180,9 @@ def request_deployment(state: ProjectState, cmd: RequestDeployment,
                        meta: Meta, deployment_id: str | None = None
                        ) -> list[Envelope]:
     require(state, cmd.project_id)
+    if not state.git_url:
+        raise Conflict(f"project {cmd.project_id} has no git repository: deploy files with "
+                       "POST /v1/projects/{id}/uploads (buildspace deploy)", field="project_id")
     deployment_id = deployment_id or new_id()
     spec = BuildSpec(
         project_id=state.project_id, deployment_id=deployment_id, git_url=state.git_url,

@@ -49,6 +49,7 @@ from schemas.domains import is_under, txt_name, txt_value
 from schemas.envelope import Envelope, Meta, new_id
 from schemas.errors import Conflict, Invalid, NotFound
 from schemas.git_urls import git_url_host
+from schemas.uploads import UPLOAD_REF
 
 
 @dataclass
@@ -72,6 +73,8 @@ class CommandService:
         self.dns = dns or TxtResolver(settings)
 
     def check_create(self, cmd: CreateProject) -> None:
+        if cmd.git_url is None:
+            return
         host = git_url_host(cmd.git_url)
         if not host_allowed(host, self.settings.git_allowed_hosts):
             raise Invalid(f"git host {host!r} is not in the allow-list", field="git_url")
@@ -100,6 +103,12 @@ class CommandService:
                 await self.events.append(self.settings.topic_events, event.stream_id, event))
         await store.save(conn, outcome.state)
         return outcome
+
+    async def append_decided(self, conn: asyncpg.Connection, state: ProjectState,
+                             events: list[Envelope]) -> Outcome:
+        """Append events decided elsewhere (``commands.upload_decide``) for ``state``,
+        inside ``conn``'s transaction."""
+        return await self._append(conn, state, events)
 
     async def update_project(self, conn: asyncpg.Connection, cmd: UpdateProject,
                              meta: Meta) -> Outcome:
@@ -164,6 +173,10 @@ class CommandService:
             "WHERE deployment_id = $1", deployment_id)
         if row is None:
             raise NotFound(f"deployment {deployment_id} not found", field="deployment_id")
+        if row["ref"] == UPLOAD_REF and not row["commit_sha"]:
+            raise Conflict(f"deployment {deployment_id} was deployed from uploaded files: "
+                           "deploy the directory again (buildspace deploy)",
+                           field="deployment_id")
         cmd = RequestDeployment(project_id=row["project_id"],
                                 ref=row["commit_sha"] or row["ref"], branch=row["branch"],
                                 target=row["target"], build_cache=build_cache)

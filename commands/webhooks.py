@@ -20,8 +20,13 @@ import orjson
 from cryptography.fernet import InvalidToken
 
 from commands import hook_store, store
-from commands.hook_decide import Bucket, create_deploy_hook, revoke_deploy_hook, \
-    set_webhook_secret, take
+from commands.hook_decide import (
+    Bucket,
+    create_deploy_hook,
+    revoke_deploy_hook,
+    set_webhook_secret,
+    take,
+)
 from commands.service import Outcome
 from infra.deps import Platform
 from schemas.commands import RequestDeployment
@@ -204,10 +209,19 @@ class Webhooks:
         if not projects:
             return 202, WebhookOut(ignored=True, reason="the payload's repository is not "
                                                         "the project's")
-        delivered = [d for d in [await self._deploy_one(p, push, keys) for p in projects] if d]
-        if not delivered:
+        delivered, duplicate = [], False
+        for project in projects:
+            try:
+                done = await self._deploy_one(project, push, keys)
+            except NotFound:
+                continue  # deleted since its secret was set
+            duplicate |= done is None
+            delivered += [done] if done else []
+        if delivered:
+            return 202, WebhookOut(deployments=delivered)
+        if duplicate:
             return 200, WebhookOut(duplicate=True, reason="already processed")
-        return 202, WebhookOut(deployments=delivered)
+        return 202, WebhookOut(ignored=True, reason="the project no longer exists")
 
     async def _deploy_one(self, project_id: str, push: Push, keys: list[str]
                           ) -> Delivered | None:

@@ -11,12 +11,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from commands import build_ingest, domain_http
+from commands import build_ingest, build_source, domain_http, lifecycle_http, uploads, webhook_http
 from commands import compat as command_compat
 from commands import http as command_http
 from infra.deps import Platform
+from projections import hooks as hook_queries
 from projections import http as query_http
-from projections import log_stream
+from projections import log_stream, outgoing_queries
 from schemas.errors import BuildspaceError
 
 
@@ -67,6 +68,12 @@ def create_api(platform: Platform) -> FastAPI:
     app.include_router(command_compat.router)
     app.include_router(query_http.compat)
     app.include_router(build_ingest.router)
+    app.include_router(uploads.router)
+    app.include_router(build_source.router)
+    app.include_router(webhook_http.router)
+    app.include_router(hook_queries.router)
+    app.include_router(lifecycle_http.router)
+    app.include_router(outgoing_queries.router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

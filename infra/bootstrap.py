@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 
+from builder.skip_prebuilt import SkipPrebuilt
 from commands.service import CommandService
 from edge.analytics import RequestLog
 from infra.connections import s3_client
@@ -98,15 +99,20 @@ class Roles:
     async def start_worker(self) -> None:
         from streams.agents import WorkerDeps, register_agents
         from streams.app import declare_topics, faust_app
+        from streams.artifact_gc import register_collector
+        from streams.deliveries import register_deliveries
 
         assert self.pool and self.events and self.commands and self.logs, "open() first"
-        runner = make_runner(self.settings)
+        runner = SkipPrebuilt(make_runner(self.settings))
         self._stops.append(runner.close)
         app = faust_app(self.settings)
         deps = WorkerDeps(self.settings, self.pool, self.events, self.logs, runner,
                           self.commands)
         scheduler = register_agents(app, declare_topics(app, self.settings), deps)
         self._stops.append(scheduler.close)
+        self._stops.append(register_deliveries(
+            app, self.settings, self.pool, self.commands.cipher).close)
+        register_collector(app, self.settings, self.pool, s3_client(self.settings))
         await app.start()
         self._stops.append(app.stop)
 

@@ -4,6 +4,7 @@
     buildspace api       commands + queries on :9000 (external services from settings)
     buildspace worker    the Faust agents
     buildspace edge      the subdomain host on :8000
+    buildspace deploy    deploy a local directory (``buildspace deploy --help``)
 """
 
 from __future__ import annotations
@@ -77,7 +78,12 @@ def announce(settings: Settings, roles: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["deploy"]:
+        from infra.deploy_cli import main as deploy
+
+        raise SystemExit(deploy(argv[1:]))
+    args = parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = settings_from(args)

@@ -114,6 +114,14 @@ def presigning_client(settings: Settings) -> Any:
     )
 
 
+def grant_download(client: Any, bucket: str, sha256: str,
+                   ttl_seconds: int = UPLOAD_URL_TTL_S) -> str:
+    """A presigned GET of one blob."""
+    url: str = client.generate_presigned_url(
+        "get_object", ExpiresIn=ttl_seconds, Params={"Bucket": bucket, "Key": blob_key(sha256)})
+    return url
+
+
 @dataclass(frozen=True)
 class UploadGrant:
     """A presigned PUT of one blob: send the body to ``url`` with exactly ``headers``."""
@@ -124,11 +132,12 @@ class UploadGrant:
 
 
 def grant_upload(client: Any, bucket: str, sha256: str,
-                 ttl_seconds: int = UPLOAD_URL_TTL_S) -> UploadGrant:
+                 ttl_seconds: int = UPLOAD_URL_TTL_S, key: str | None = None) -> UploadGrant:
+    """A presigned PUT of the blob, to its key in the store or to ``key`` (staging)."""
     checksum = base64.b64encode(bytes.fromhex(sha256)).decode()
     headers = {"Content-Type": "application/octet-stream", "x-amz-checksum-sha256": checksum}
     url = client.generate_presigned_url(
         "put_object", ExpiresIn=ttl_seconds,
-        Params={"Bucket": bucket, "Key": blob_key(sha256), "ChecksumSHA256": checksum,
+        Params={"Bucket": bucket, "Key": key or blob_key(sha256), "ChecksumSHA256": checksum,
                 "ContentType": headers["Content-Type"]})
     return UploadGrant(sha256, url, headers)

@@ -106,6 +106,28 @@ class Settings(BaseSettings):
 
     query_wait_seconds: float = 5.0
 
+    webhook_max_body_bytes: int = Field(
+        default=1024 * 1024, description="larger webhook deliveries are refused (413)")
+    deploy_hook_every_seconds: float = Field(
+        default=5.0, description="a deploy hook regains one call every this many seconds")
+    deploy_hook_burst: int = Field(default=3, description="calls a rested deploy hook may "
+                                                          "make at once")
+
+    webhook_allow_private_targets: bool = Field(
+        default=False, description="let outgoing webhooks target loopback, private and "
+                                   "link-local addresses (tests, trusted networks)")
+    webhook_timeout_seconds: float = Field(default=10.0, description="per delivery attempt")
+    webhook_max_attempts: int = Field(default=8, description="then the delivery is failed")
+    webhook_retry_base_seconds: float = Field(
+        default=1.0, description="first retry after this, then doubling")
+    webhook_retry_max_seconds: float = Field(default=600.0, description="longest wait")
+    webhook_concurrency: int = Field(default=16, description="deliveries in flight per "
+                                                             "worker")
+    deleted_retention_hours: float = Field(
+        default=24.0, description="a deleted project's artifacts are collected after this")
+    artifact_gc_interval_seconds: float = Field(
+        default=300.0, description="how often workers look for artifacts to collect")
+
     embedded_kafka_port: int = Field(default=9092, description="0 picks a free port")
     embedded_s3_port: int = Field(default=9100, description="0 picks a free port")
 
@@ -123,3 +145,8 @@ class Settings(BaseSettings):
         default = {"http": 80, "https": 443}.get(self.public_scheme)
         suffix = "" if port == default else f":{port}"
         return f"{self.public_scheme}://{hostname}{suffix}"
+
+    def api_url(self, path: str) -> str:
+        """The public URL of an API path (``api_public_url`` when set)."""
+        base = self.api_public_url or f"http://{self.api_host}:{self.api_port}"
+        return base.rstrip("/") + path

@@ -4,11 +4,16 @@ event this process appended, so a GET right after a command sees its effect.
 
 from __future__ import annotations
 
+import time
+
 import asyncpg
 
 from infra.kafka import Position
-from projections import control_plane
+from projections import control_plane, routes
 from projections.tracking import wait_for
+
+# The read models a GET reads: the control plane, and the routes (production deployment).
+READ_MODELS = (control_plane.NAME, routes.NAME)
 
 
 class ReadYourWrites:
@@ -27,4 +32,9 @@ class ReadYourWrites:
 
     async def wait(self, positions: list[Position] | None = None) -> bool:
         wanted = self.pending() if positions is None else positions
-        return await wait_for(self.pool, control_plane.NAME, wanted, self.timeout)
+        deadline = time.monotonic() + self.timeout
+        for name in READ_MODELS:
+            left = max(deadline - time.monotonic(), 0.0)
+            if not await wait_for(self.pool, name, wanted, left):
+                return False
+        return True

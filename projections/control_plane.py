@@ -24,6 +24,7 @@ from schemas.events import (
     ProjectEnvSet,
     ProjectSettingsChanged,
 )
+from schemas.lifecycle import ProjectDeleted
 
 NAME = "control_plane"
 
@@ -109,7 +110,18 @@ async def domain_removed(conn: asyncpg.Connection, e: DomainRemoved) -> None:
         e.domain_id, e.occurred_at)
 
 
+async def project_deleted(conn: asyncpg.Connection, e: ProjectDeleted) -> None:
+    # Kept, marked: queries leave it out, and artifact collection finds its deployments.
+    await conn.execute(
+        "UPDATE projects SET deleted_at = $2, updated_at = $2 WHERE project_id = $1 "
+        "AND deleted_at IS NULL", e.project_id, e.occurred_at)
+    await conn.execute(
+        "UPDATE domains SET removed_at = $2 WHERE project_id = $1 AND removed_at IS NULL",
+        e.project_id, e.occurred_at)
+
+
 HANDLERS = {
+    ProjectDeleted: project_deleted,
     DomainAdded: domain_added,
     DomainVerified: domain_verified,
     DomainRemoved: domain_removed,

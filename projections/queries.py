@@ -16,14 +16,14 @@ PROJECT_SQL = (
     "SELECT p.*, (SELECT r.deployment_id FROM routes r WHERE r.project_id = p.project_id "
     "AND r.production LIMIT 1) AS production_deployment_id, COALESCE((SELECT "
     "rp.auto_promote FROM route_projects rp WHERE rp.project_id = p.project_id), true) "
-    "AS auto_promotion FROM projects p"
+    "AS auto_promotion FROM projects p WHERE p.deleted_at IS NULL"
 )
 DEPLOYMENT_SQL = (
     "SELECT d.*, p.subdomain, CASE WHEN d.status = 'QUEUED' AND q.state = 'queued' THEN "
     "(SELECT count(*) FROM build_queue w WHERE w.state = 'queued' "
     "AND (w.requested_at, w.deployment_id) <= (q.requested_at, q.deployment_id)) END "
     "AS queue_position FROM deployments d JOIN projects p USING (project_id) "
-    "LEFT JOIN build_queue q USING (deployment_id)"
+    "LEFT JOIN build_queue q USING (deployment_id) WHERE p.deleted_at IS NULL"
 )
 
 
@@ -59,7 +59,7 @@ async def list_projects(conn: asyncpg.Connection, settings: Settings, limit: int
 
 async def get_project(conn: asyncpg.Connection, settings: Settings, project_id: str
                       ) -> ProjectOut:
-    row = await conn.fetchrow(f"{PROJECT_SQL} WHERE p.project_id = $1", project_id)
+    row = await conn.fetchrow(f"{PROJECT_SQL} AND p.project_id = $1", project_id)
     if row is None:
         raise NotFound(f"project {project_id} not found")
     return project_out(row, settings)
@@ -69,22 +69,22 @@ async def list_deployments(conn: asyncpg.Connection, settings: Settings, project
                            limit: int = 100, offset: int = 0) -> list[DeploymentOut]:
     await get_project(conn, settings, project_id)
     rows = await conn.fetch(
-        f"{DEPLOYMENT_SQL} WHERE d.project_id = $1 ORDER BY d.number DESC LIMIT $2 OFFSET $3",
+        f"{DEPLOYMENT_SQL} AND d.project_id = $1 ORDER BY d.number DESC LIMIT $2 OFFSET $3",
         project_id, limit, offset)
     return [deployment_out(r, settings) for r in rows]
 
 
 async def get_deployment(conn: asyncpg.Connection, settings: Settings, deployment_id: str
                          ) -> DeploymentOut:
-    row = await conn.fetchrow(f"{DEPLOYMENT_SQL} WHERE d.deployment_id = $1", deployment_id)
+    row = await conn.fetchrow(f"{DEPLOYMENT_SQL} AND d.deployment_id = $1", deployment_id)
     if row is None:
         raise NotFound(f"deployment {deployment_id} not found")
     return deployment_out(row, settings)
 
 
 async def get_env(conn: asyncpg.Connection, project_id: str) -> EnvOut:
-    names = await conn.fetchval("SELECT env_names FROM projects WHERE project_id = $1",
-                                project_id)
+    names = await conn.fetchval("SELECT env_names FROM projects WHERE project_id = $1 "
+                                "AND deleted_at IS NULL", project_id)
     if names is None:
         raise NotFound(f"project {project_id} not found")
     return EnvOut(project_id=project_id, vars=dict.fromkeys(names, MASK))

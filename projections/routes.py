@@ -17,7 +17,7 @@ import re
 
 import asyncpg
 
-from projections import domain_routes
+from projections import deleted_routes, domain_routes
 from schemas.envelope import Envelope
 from schemas.events import (
     DeploymentCanceled,
@@ -28,6 +28,7 @@ from schemas.events import (
     ProductionRolledBack,
     ProjectCreated,
 )
+from schemas.lifecycle import ProjectDeleted
 from schemas.routes import Route, RouteChange, deployment_label
 
 NAME = "routes"
@@ -110,6 +111,8 @@ async def promoted(conn: asyncpg.Connection, e: DeploymentPromoted | ProductionR
 
 
 async def apply(conn: asyncpg.Connection, event: Envelope) -> list[RouteChange]:
+    if isinstance(event, ProjectDeleted):
+        return await deleted_routes.project_deleted(conn, event)
     domain_handler = domain_routes.HANDLERS.get(type(event))
     if domain_handler is not None:
         return await domain_handler(conn, event)  # type: ignore[operator]

@@ -105,6 +105,7 @@ CREATE TABLE IF NOT EXISTS build_queue (
     last_seen timestamptz
 );
 CREATE INDEX IF NOT EXISTS build_queue_waiting ON build_queue (state, requested_at);
+ALTER TABLE projects ADD COLUMN IF NOT EXISTS deleted_at timestamptz;
 CREATE TABLE IF NOT EXISTS build_env (
     project_id text PRIMARY KEY,
     ciphertext text NOT NULL

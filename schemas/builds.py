@@ -40,3 +40,9 @@ class BuildSpec(BaseModel):
         default_factory=dict,
         description="the project's build variables in plaintext: filled in by the launcher "
                     "when it hands the spec to a runner, never present in an event")
+    upload_id: str | None = Field(
+        default=None, description="build the files of this upload (``schemas.uploads``) "
+                                  "instead of cloning ``git_url``")
+    prebuilt: bool = Field(
+        default=False, description="the uploaded files are the site as they are: no build "
+                                   "runs, the deployment is READY when requested")

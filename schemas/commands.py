@@ -75,7 +75,9 @@ class BuildSettingsFields(CommandModel):
 class CreateProject(BuildSettingsFields):
     type: Literal["CreateProject"] = "CreateProject"
     name: str = Field(min_length=1, max_length=63)
-    git_url: str = Field(min_length=1, max_length=2048)
+    git_url: str | None = Field(default=None, min_length=1, max_length=2048,
+                                description="none: a project deployed from uploaded files "
+                                            "(``buildspace deploy``)")
     branch: str = "main"
 
     @field_validator("name")
@@ -90,10 +92,10 @@ class CreateProject(BuildSettingsFields):
 
     @field_validator("git_url")
     @classmethod
-    def _git_url(cls, value: str) -> str:
+    def _git_url(cls, value: str | None) -> str | None:
         from schemas.git_urls import check_git_url_shape
 
-        return check_git_url_shape(value)
+        return None if value is None else check_git_url_shape(value)
 
     @field_validator("branch")
     @classmethod

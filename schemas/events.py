@@ -13,6 +13,9 @@ from pydantic import Field, TypeAdapter, field_validator
 
 from schemas.builds import BuildSettings, BuildSpec
 from schemas.envelope import Envelope
+from schemas.lifecycle import ProjectDeleted
+from schemas.outgoing import WebhookAdded, WebhookRemoved
+from schemas.webhooks import DeployHookCreated, DeployHookRevoked, WebhookSecretSet
 
 
 class ProjectCreated(Envelope):
@@ -189,6 +192,12 @@ ControlEvent = Annotated[
     | DomainRemoved
     | DeploymentPromoted
     | ProductionRolledBack
+    | WebhookSecretSet
+    | DeployHookCreated
+    | DeployHookRevoked
+    | ProjectDeleted
+    | WebhookAdded
+    | WebhookRemoved
     | CommandAccepted
     | CommandRejected,
     Field(discriminator="type"),

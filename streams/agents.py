@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from commands.service import CommandService
 from infra.kafka import EventLog, Position
 from infra.settings import Settings
-from projections import control_plane, routes
+from projections import control_plane, hooks, outgoing, routes
 from projections.logs import LogStore
 from projections.tracking import apply_once
 from schemas.builds import BuildSpec
@@ -139,6 +139,8 @@ def register_agents(app: faust.App, topics: Topics, deps: WorkerDeps) -> Schedul
     agents = [
         (topics.events_topic, projector(control_plane.NAME, deps, control_plane.apply, True)),
         (topics.events_topic, projector(routes.NAME, deps, route_applier(deps))),
+        (topics.events_topic, projector(hooks.NAME, deps, hooks.apply)),
+        (topics.events_topic, projector(outgoing.NAME, deps, outgoing.applier(deps.settings))),
         (topics.events_topic, schedule_builds(deps, scheduler)),
         (topics.logs_topic, log_projector(deps, scheduler)),
         (topics.commands_topic, command_intake(deps)),

@@ -28,6 +28,11 @@ def platform(tmp_path_factory: pytest.TempPathFactory, dns_server: DnsServer
     with running_platform(
         tmp_path_factory.mktemp("platform"), BUILDSPACE_DNS_RESOLVER=dns_server.address,
         BUILDSPACE_DNS_TIMEOUT_SECONDS="2", BUILDSPACE_VERIFIED_DOMAINS='["*.verified.test"]',
+        # Outgoing webhooks reach receivers on 127.0.0.1 and retry fast; deleted
+        # projects' artifacts are collected at once.
+        BUILDSPACE_WEBHOOK_ALLOW_PRIVATE_TARGETS="true",
+        BUILDSPACE_WEBHOOK_RETRY_BASE_SECONDS="0.2", BUILDSPACE_WEBHOOK_TIMEOUT_SECONDS="3",
+        BUILDSPACE_DELETED_RETENTION_HOURS="0", BUILDSPACE_ARTIFACT_GC_INTERVAL_SECONDS="0.5",
     ) as running:
         yield running
 

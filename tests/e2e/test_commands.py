@@ -24,7 +24,7 @@ BAD_CREATES = [
     ({"name": "x" * 64, "git_url": REPO}, "name"),
     ({"name": 42, "git_url": REPO}, "name"),
     ({"name": "s", "git_url": REPO, "surprise": True}, "surprise"),
-    ({"name": "s"}, "git_url"),
+    ({"name": "s", "git_url": ""}, "git_url"),  # no git_url at all: a project for uploads
 ]
 
 

@@ -21,6 +21,13 @@ DOCUMENTED = {
     ("post", "/v1/projects/{project_id}/promote"), ("post", "/v1/projects/{project_id}/rollback"),
     ("post", "/v1/deployments/{deployment_id}/redeploy"),
 }
+DOCUMENTED |= {
+    ("post", "/v1/webhooks/github"), ("post", "/v1/webhooks/gitlab"),
+    ("post", "/v1/hooks/{token}"), ("post", "/v1/projects/{project_id}/webhook-secret"),
+    ("get", "/v1/projects/{project_id}/hooks"),
+    ("post", "/v1/projects/{project_id}/deploy-hooks"),
+    ("delete", "/v1/projects/{project_id}/deploy-hooks/{hook_id}"),
+}
 
 
 def test_every_endpoint_is_in_the_openapi_with_a_summary_line():
@@ -56,3 +63,33 @@ def test_domain_routes_document_their_answers():
     assert {"200", "409"} <= set(verify["responses"])
     fields = spec["components"]["schemas"]["DomainOut"]["properties"]
     assert {"hostname", "verified", "status", "verification"} <= set(fields)
+
+
+def test_webhooks_document_their_answers():
+    spec = create_api(None).openapi()  # type: ignore[arg-type]
+    for provider in ("github", "gitlab"):
+        op = spec["paths"][f"/v1/webhooks/{provider}"]["post"]
+        assert {"200", "202", "400", "401", "413"} <= set(op["responses"])
+    hook = spec["paths"]["/v1/hooks/{token}"]["post"]
+    assert {"202", "404", "429"} <= set(hook["responses"])
+DOCUMENTED |= {
+    ("delete", "/v1/projects/{project_id}"),
+    ("post", "/v1/projects/{project_id}/webhooks"), ("get", "/v1/projects/{project_id}/webhooks"),
+    ("delete", "/v1/projects/{project_id}/webhooks/{webhook_id}"),
+    ("get", "/v1/projects/{project_id}/webhooks/{webhook_id}/deliveries"),
+}
+DOCUMENTED |= {
+    ("post", "/v1/projects/{project_id}/uploads"),
+    ("post", "/v1/projects/{project_id}/uploads/{upload_id}/deploy"),
+    ("get", "/v1/builds/{deployment_id}/source"),
+}
+
+
+def test_uploads_document_their_answers():
+    spec = create_api(None).openapi()  # type: ignore[arg-type]
+    create = spec["paths"]["/v1/projects/{project_id}/uploads"]["post"]
+    assert {"201", "404", "422"} <= set(create["responses"])
+    deploy = spec["paths"]["/v1/projects/{project_id}/uploads/{upload_id}/deploy"]["post"]
+    assert {"202", "404", "409", "422"} <= set(deploy["responses"])
+    fields = spec["components"]["schemas"]["UploadOut"]["properties"]
+    assert {"upload_id", "missing", "present"} <= set(fields)

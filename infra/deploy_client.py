@@ -1,0 +1,254 @@
+"""The client side of deploying a local directory (``buildspace deploy``): walk it,
+hash every file (sha256, in threads), ask the API which blobs it lacks, upload only
+those to their presigned URLs, deploy the upload and follow it until it is final.
+
+Skipped while walking: ``.git``, ``node_modules``, dotfiles and dot-directories (except
+``.well-known/``), anything that is not a regular file, and what a
+``.buildspaceignore`` at the top names (one pattern a line, ``#`` comments, matched with
+``fnmatch`` against the relative path and against the file name; ``dir/`` matches a
+directory).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import os
+import stat
+import sys
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import httpx
+
+from schemas.commands import subdomain_for
+
+SKIPPED_DIRS = frozenset({".git", "node_modules"})
+IGNORE_FILE = ".buildspaceignore"
+WELL_KNOWN = ".well-known"
+CHUNK = 1 << 20
+WORKERS = 8
+FINAL = ("READY", "FAILED", "CANCELED")
+
+
+class DeployError(Exception):
+    """Usage or connection problem: the message says what to do (exit code 2)."""
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    path: str  # site path, "/"-separated
+    source: Path
+    size: int
+    sha256: str
+
+
+def _ignore_patterns(root: Path) -> list[str]:
+    try:
+        text = (root / IGNORE_FILE).read_text()
+    except FileNotFoundError:
+        return []
+    lines = (line.strip() for line in text.splitlines())
+    return [line.lstrip("/") for line in lines if line and not line.startswith("#")]
+
+
+def _ignored(relative: str, is_dir: bool, patterns: list[str]) -> bool:
+    name = relative.rsplit("/", 1)[-1]
+    for pattern in patterns:
+        if pattern.endswith("/"):
+            if is_dir and (fnmatch.fnmatchcase(relative, pattern[:-1]) or
+                           fnmatch.fnmatchcase(name, pattern[:-1])):
+                return True
+        elif fnmatch.fnmatchcase(relative, pattern) or fnmatch.fnmatchcase(name, pattern):
+            return True
+    return False
+
+
+def _kept_dir(top: str, name: str, patterns: list[str]) -> bool:
+    relative = f"{top}/{name}" if top else name
+    if name in SKIPPED_DIRS or _ignored(relative, True, patterns):
+        return False
+    return not name.startswith(".") or name == WELL_KNOWN
+
+
+def walk(root: Path) -> list[tuple[str, Path, int]]:
+    """(site path, file, size) of every file to deploy under ``root``, sorted."""
+    if not root.is_dir():
+        raise DeployError(f"{root} is not a directory")
+    patterns = _ignore_patterns(root)
+    found = []
+    for top, dirs, files in os.walk(root):
+        rel_top = os.path.relpath(top, root).replace(os.sep, "/")
+        rel_top = "" if rel_top == "." else rel_top
+        dirs[:] = sorted(d for d in dirs if _kept_dir(rel_top, d, patterns))
+        for name in files:
+            relative = f"{rel_top}/{name}" if rel_top else name
+            if name.startswith(".") or _ignored(relative, False, patterns):
+                continue
+            source = Path(top, name)
+            st = os.stat(source)  # a symlink to a file deploys the file
+            if stat.S_ISREG(st.st_mode):
+                found.append((relative, source, st.st_size))
+    return sorted(found)
+
+
+def _sha256(source: Path) -> str:
+    digest = hashlib.sha256()
+    with open(source, "rb") as f:
+        while chunk := f.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def hash_files(entries: list[tuple[str, Path, int]], workers: int = WORKERS
+               ) -> list[LocalFile]:
+    with ThreadPoolExecutor(workers, thread_name_prefix="hash") as pool:
+        digests = pool.map(lambda e: _sha256(e[1]), entries)
+        return [LocalFile(path, source, size, sha)
+                for (path, source, size), sha in zip(entries, digests, strict=True)]
+
+
+def human_size(size: float) -> str:
+    for unit in ("B", "KiB", "MiB"):
+        if size < 1024:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"
+
+
+class Progress:
+    """A plain-text bar on ``out``: redrawn in place on a terminal, else a line at the
+    start and at the end."""
+
+    WIDTH = 30
+
+    def __init__(self, total_bytes: int, count: int, out: TextIO = sys.stderr) -> None:
+        self.total, self.count, self.out = max(total_bytes, 1), count, out
+        self.done_bytes = self.done = 0
+        self.tty = out.isatty()
+        self.drawn = 0.0
+
+    def advance(self, size: int) -> None:
+        self.done_bytes += size
+        self.done += 1
+        if self.tty and (time.monotonic() - self.drawn > 0.1 or self.done == self.count):
+            self.draw("\r")
+            self.drawn = time.monotonic()
+
+    def draw(self, start: str = "", end: str = "") -> None:
+        filled = int(self.WIDTH * self.done_bytes / self.total)
+        self.out.write(f"{start}[{'#' * filled}{'.' * (self.WIDTH - filled)}] "
+                       f"{self.done}/{self.count} blobs  {human_size(self.done_bytes)} / "
+                       f"{human_size(self.total)}{end}")
+        self.out.flush()
+
+    def close(self) -> None:
+        if self.tty:
+            self.out.write("\n")
+        else:
+            self.draw(end="\n")
+        self.out.flush()
+
+
+class Api:
+    """The platform's HTTP API; every failure is a ``DeployError`` in words."""
+
+    def __init__(self, base_url: str, transport: httpx.BaseTransport | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.http = httpx.Client(base_url=self.base_url, timeout=120, transport=transport)
+        self.store = httpx.Client(timeout=600, transport=transport)
+
+    def close(self) -> None:
+        self.http.close()
+        self.store.close()
+
+    def call(self, method: str, path: str, ok: tuple[int, ...] = (200, 201, 202),
+             **kw: Any) -> httpx.Response:
+        try:
+            response = self.http.request(method, path, **kw)
+        except httpx.TransportError as exc:
+            raise DeployError(f"cannot reach the API at {self.base_url}: {exc}") from None
+        if response.status_code not in ok:
+            raise DeployError(f"{method} {path}: {response.status_code} {_message(response)}")
+        return response
+
+    def project(self, project_id: str) -> dict[str, Any]:
+        return self.call("GET", f"/v1/projects/{project_id}").json()  # type: ignore[no-any-return]
+
+    def project_named(self, name: str) -> dict[str, Any]:
+        """The project of that name (or subdomain), created when there is none."""
+        wanted, offset = subdomain_for(name), 0
+        while True:
+            page = self.call("GET", "/v1/projects", params={"limit": 100,
+                                                            "offset": offset}).json()
+            for project in page:
+                if project["name"] == name or project["subdomain"] == wanted:
+                    return project  # type: ignore[no-any-return]
+            if len(page) < 100:
+                break
+            offset += 100
+        return self.call("POST", "/v1/projects", json={"name": name}).json()  # type: ignore[no-any-return]
+
+    def create_upload(self, project_id: str, files: list[LocalFile]) -> dict[str, Any]:
+        body = {"files": {f.path: {"sha256": f.sha256, "size": f.size} for f in files}}
+        return self.call("POST", f"/v1/projects/{project_id}/uploads", json=body).json()  # type: ignore[no-any-return]
+
+    def upload(self, grant: dict[str, Any], file: LocalFile) -> None:
+        try:
+            with open(file.source, "rb") as body:
+                response = self.store.put(grant["url"], content=body, headers=grant["headers"])
+        except httpx.TransportError as exc:
+            raise DeployError(f"cannot reach the object store: {exc}") from None
+        if not response.is_success:
+            raise DeployError(f"the store refused {file.path}: {response.status_code} "
+                              f"{response.text[:200]}")
+
+    def upload_missing(self, missing: list[dict[str, Any]], files: list[LocalFile],
+                       progress: Progress, workers: int = WORKERS) -> None:
+        by_sha = {f.sha256: f for f in files}
+
+        def send(grant: dict[str, Any]) -> None:
+            file = by_sha[grant["sha256"]]
+            self.upload(grant, file)
+            progress.advance(file.size)
+        with ThreadPoolExecutor(workers, thread_name_prefix="upload") as pool:
+            list(pool.map(send, missing))
+
+    def deploy(self, project_id: str, upload_id: str, build: bool, target: str
+               ) -> dict[str, Any]:
+        return self.call("POST", f"/v1/projects/{project_id}/uploads/{upload_id}/deploy",  # type: ignore[no-any-return]
+                         json={"build": build, "target": target}).json()
+
+    def follow(self, deployment_id: str, timeout: float, on_line: Callable[[str], None],
+               interval: float = 0.5) -> dict[str, Any]:
+        """Poll the deployment until it is final (printing its new log lines); the last
+        state seen when ``timeout`` runs out."""
+        deadline, after = time.monotonic() + timeout, 0
+        while True:
+            state: dict[str, Any] = self.call("GET", f"/v1/deployments/{deployment_id}").json()
+            for line in self._lines(deployment_id, after):
+                after = line["seq"]
+                on_line(line["plain"])
+            if state["status"] in FINAL or time.monotonic() > deadline:
+                return state
+            time.sleep(interval)
+
+    def _lines(self, deployment_id: str, after: int) -> Iterator[dict[str, Any]]:
+        response = self.call("GET", f"/v1/deployments/{deployment_id}/logs",
+                             params={"after_seq": after, "limit": 1000}, ok=(200, 404, 503))
+        if response.status_code == 200:
+            yield from response.json()["lines"]
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        error = response.json()["error"]
+    except (ValueError, KeyError, TypeError):
+        return response.text[:300]
+    fields = error.get("fields") or []
+    where = f" ({fields[0]['field']})" if fields and fields[0].get("field") else ""
+    return f"{error.get('message', '')}{where}"

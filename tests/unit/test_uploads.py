@@ -1,0 +1,106 @@
+"""Uploads without services: path rules, the file list's checks, the client's walk,
+and deciding a deployment of an upload."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from builder.publish import Published
+from builder.skip_prebuilt import SkipPrebuilt
+from commands.decide import ProjectState
+from commands.upload_decide import deploy_upload, request_upload_deployment
+from infra.deploy_client import hash_files, walk
+from schemas.builds import BuildSpec
+from schemas.envelope import Meta
+from schemas.errors import Invalid, NotFound
+from schemas.events import DeploymentReady
+from schemas.uploads import UploadedFile, check_files, check_upload_path
+
+SHA = "0" * 64
+
+
+@pytest.mark.parametrize("path", ["index.html", "a/b/c.js", ".well-known/security.txt",
+                                  "docs/.well-known/x", "ünïcode.html"])
+def test_site_paths_are_accepted(path):
+    assert check_upload_path(path) is None
+
+
+@pytest.mark.parametrize("path", ["", "/abs", "../x", "a/../b", "a//b", "./a", ".env",
+                                  "a/.git/config", "a\\b", "a\x00b", "tab\there",
+                                  "x" * 1025, "a/" + "y" * 256])
+def test_bad_paths_are_refused(path):
+    assert check_upload_path(path) is not None
+
+
+def test_the_file_list_is_checked_file_by_file_and_in_all():
+    one = UploadedFile(sha256=SHA, size=600 << 10)
+    assert check_files({"a": one}, 1 << 20) == 600 << 10
+    with pytest.raises(Invalid) as too_big:
+        check_files({"a": UploadedFile(sha256=SHA, size=2 << 20)}, 1 << 20)
+    assert too_big.value.field == "files.a"
+    with pytest.raises(Invalid) as in_all:
+        check_files({"a": one, "b": one}, 1 << 20)
+    assert in_all.value.field == "files"
+    with pytest.raises(Invalid) as both:
+        check_files({"a/b": one, "a/b/c": one}, 2 << 20)
+    assert both.value.field == "files.a/b"
+
+
+def test_the_client_skips_what_is_never_deployed(tmp_path):
+    for path in ("index.html", "css/site.css", ".env", ".git/HEAD", "node_modules/x/i.js",
+                 ".well-known/security.txt", "drafts/post.md", "notes.tmp", ".buildspaceignore",
+                 "sub/.hidden"):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(path)
+    (tmp_path / ".buildspaceignore").write_text("# comment\ndrafts/\n*.tmp\n")
+    (tmp_path / "link.html").symlink_to(tmp_path / "index.html")
+    files = hash_files(walk(tmp_path))
+    assert [f.path for f in files] == [".well-known/security.txt", "css/site.css",
+                                       "index.html", "link.html"]
+    assert files[2].sha256 == files[3].sha256 and files[2].size == len("index.html")
+
+
+def test_an_upload_served_as_it_is_is_ready_when_requested():
+    state = ProjectState(project_id="p", exists=True, subdomain="s", deployments=4)
+    requested = request_upload_deployment(state, "u" * 32, "d", False, "preview", True,
+                                          Meta.new())
+    assert requested.number == 5 and requested.spec.ref == "upload"
+    assert requested.spec.upload_id == "u" * 32 and requested.spec.prebuilt
+    assert requested.target == "preview" and requested.branch is None
+    events = deploy_upload(state, requested, Published(3, 30, 1, 3))
+    ready = events[1]
+    assert isinstance(ready, DeploymentReady) and ready.causation_id == requested.event_id
+    assert (ready.file_count, ready.uploaded_blobs) == (3, 1)
+    built = request_upload_deployment(state, "u" * 32, "d2", True, "production", True,
+                                      Meta.new())
+    assert not built.spec.prebuilt and deploy_upload(state, built, None) == [built]
+    with pytest.raises(NotFound):
+        request_upload_deployment(ProjectState(project_id="q"), "u", "d", False,
+                                  "production", True, Meta.new())
+
+
+class FakeRunner:
+    name = "fake"
+
+    def __init__(self) -> None:
+        self.launched: list[str] = []
+
+    async def launch(self, spec: BuildSpec) -> str:
+        self.launched.append(spec.deployment_id)
+        return "pid:1"
+
+    def running(self) -> list[str]:
+        return self.launched
+
+
+def test_a_deployment_served_as_uploaded_starts_no_build():
+    inner = FakeRunner()
+    runner = SkipPrebuilt(inner)
+    spec = BuildSpec(project_id="p", deployment_id="d", git_url="", ref="upload",
+                     upload_id="u", prebuilt=True)
+    assert asyncio.run(runner.launch(spec)) == "prebuilt" and inner.launched == []
+    built = spec.model_copy(update={"deployment_id": "e", "prebuilt": False})
+    assert asyncio.run(runner.launch(built)) == "pid:1" and runner.running() == ["e"]
+    assert getattr(runner, "reap_overdue", None) is None and runner.name == "fake"
