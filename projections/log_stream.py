@@ -26,6 +26,7 @@ router = APIRouter(prefix="/v1", tags=["queries"])
 
 HISTORY_PAGE = 5000
 KEEPALIVE_SECONDS = 15.0
+POLL_SECONDS = 1.0  # without live items for this long, catch up from the stores
 GAP_WAIT_SECONDS = 3.0
 FINAL = ("READY", "FAILED", "CANCELED")
 
@@ -94,16 +95,30 @@ async def follow(platform: Platform, deployment_id: str, after_seq: int
             if current.status in FINAL else None
         async for message in follower.stored():
             yield message
+        quiet_since = time.monotonic()
         while final is None or follower.last < (final.log_lines or 0):
             try:
-                item = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
+                item = await asyncio.wait_for(queue.get(), POLL_SECONDS)
             except TimeoutError:
-                if final is not None:  # the last lines are stored, not live
+                # Nothing live for a while: the broker may be slow to answer the live
+                # reader, so catch up from the stores (lines, then the status).
+                async for message in follower.stored():
+                    yield message
+                if final is None:
+                    final = await stored_final(platform, deployment_id)
+                    if final is not None:
+                        yield "status", {"status": final.status, "reason": final.reason}
+                if final is not None:
                     async for message in follower.fill_to(final.log_lines or 0):
                         yield message
-                    break
-                yield "ping", {}
+                    if follower.last >= (final.log_lines or 0) or \
+                            time.monotonic() - quiet_since > KEEPALIVE_SECONDS:
+                        break
+                if time.monotonic() - quiet_since > KEEPALIVE_SECONDS:
+                    quiet_since = time.monotonic()
+                    yield "ping", {}
                 continue
+            quiet_since = time.monotonic()
             if isinstance(item, StatusChange):
                 yield "status", {"status": item.status, "reason": item.reason}
                 final = item if item.final else None
@@ -111,6 +126,15 @@ async def follow(platform: Platform, deployment_id: str, after_seq: int
                 async for message in follower.live(item):
                     yield message
         yield "end", {"status": final.status if final else None, "last_seq": follower.last}
+
+
+async def stored_final(platform: Platform, deployment_id: str) -> StatusChange | None:
+    """The deployment's final status from the read model, if it has one."""
+    async with platform.pool.acquire() as conn:
+        current = await queries.get_deployment(conn, platform.settings, deployment_id)
+    if current.status not in FINAL:
+        return None
+    return StatusChange(current.status, current.failure_reason, current.log_lines)
 
 
 def sse(event: str, data: dict[str, Any]) -> bytes:
