@@ -25,14 +25,22 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from infra.connections import s3_client
-from infra.deps import PlatformDep
+from infra.deps import Platform, PlatformDep
 from infra.grants import Grant, GrantError, grant_upload, presigning_client, verify
 from infra.secrets import EnvCipher, env_key, grant_key
 from infra.settings import Settings
 from schemas.artifacts import Manifest, blob_key, manifest_key
 from schemas.builds import BuildSpec
 from schemas.envelope import dumps
-from schemas.errors import BuildspaceError, Conflict, Invalid, NotFound, Unavailable
+from schemas.errors import (
+    BuildspaceError,
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    Unauthorized,
+    Unavailable,
+)
 from schemas.events import BuildStarted, DeploymentFailed, DeploymentReady
 from schemas.logs import BuildLogAppended, LogMessage
 
@@ -56,14 +64,6 @@ BuildEvent = Annotated[BuildStarted | DeploymentReady | DeploymentFailed,
                        Field(discriminator="type")]
 
 
-class Unauthorized(BuildspaceError):
-    status = 401
-    code = "unauthorized"
-
-
-class Forbidden(BuildspaceError):
-    status = 403
-    code = "forbidden"
 
 
 class Undecryptable(BuildspaceError):
@@ -152,6 +152,12 @@ async def get_spec(grant: GrantDep, ingest: IngestDep, platform: PlatformDep,
                    response: Response) -> BuildSpec:
     """The build's spec with the project's build variables decrypted, while it runs."""
     response.headers["Cache-Control"] = "no-store"
+    row, spec = await running_build(grant, platform)
+    return spec.model_copy(update={"env": decrypt_env(ingest.cipher, row["ciphertext"])})
+
+
+async def running_build(grant: Grant, platform: Platform) -> tuple[asyncpg.Record, BuildSpec]:
+    """The granted deployment's build queue row and spec; refused unless it runs."""
     try:
         row = await platform.pool.fetchrow(SPEC_QUERY, grant.deployment_id)
     except (OSError, asyncpg.PostgresError) as exc:
@@ -163,8 +169,7 @@ async def get_spec(grant: GrantDep, ingest: IngestDep, platform: PlatformDep,
     if row["state"] != "running":
         raise Conflict(f"the build of deployment {grant.deployment_id} is not running: "
                        f"{NOT_RUNNING.get(row['state'], row['state'])}", state=row["state"])
-    spec = BuildSpec.model_validate_json(row["spec"])
-    return spec.model_copy(update={"env": decrypt_env(ingest.cipher, row["ciphertext"])})
+    return row, BuildSpec.model_validate_json(row["spec"])
 
 
 def decrypt_env(cipher: EnvCipher, ciphertext: str | None) -> dict[str, str]:

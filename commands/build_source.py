@@ -7,16 +7,13 @@ blob (``builder.upload_source.ApiSource``), only while the build runs.
 
 from __future__ import annotations
 
-import asyncpg
 from fastapi import APIRouter, Response
 
 from commands.build_ingest import (
-    NOT_RUNNING,
-    SPEC_QUERY,
-    Forbidden,
     GrantDep,
     Ingest,
     IngestDep,
+    running_build,
 )
 from commands.build_ingest import (
     router as ingest_router,
@@ -24,8 +21,7 @@ from commands.build_ingest import (
 from commands.uploads import in_store, load_record
 from infra.deps import PlatformDep
 from infra.grants import grant_download
-from schemas.builds import BuildSpec
-from schemas.errors import Conflict, NotFound, Unavailable
+from schemas.errors import NotFound
 from schemas.uploads import BuildSource, SourceFile, UploadRecord
 
 router = APIRouter(prefix="/v1/builds/{deployment_id}", tags=["builds"],
@@ -40,18 +36,7 @@ async def get_source(grant: GrantDep, ingest: IngestDep, platform: PlatformDep,
                      response: Response) -> BuildSource:
     """The uploaded files a build of an upload starts from, each with a presigned GET."""
     response.headers["Cache-Control"] = "no-store"
-    try:
-        row = await platform.pool.fetchrow(SPEC_QUERY, grant.deployment_id)
-    except (OSError, asyncpg.PostgresError) as exc:
-        raise Unavailable(f"the database did not answer: {type(exc).__name__}") from None
-    if row is None:
-        raise NotFound(f"no build of deployment {grant.deployment_id} is known")
-    if row["project_id"] != grant.project_id:
-        raise Forbidden("the grant does not cover this deployment's project")
-    if row["state"] != "running":
-        raise Conflict(f"the build of deployment {grant.deployment_id} is not running: "
-                       f"{NOT_RUNNING.get(row['state'], row['state'])}", state=row["state"])
-    spec = BuildSpec.model_validate_json(row["spec"])
+    _, spec = await running_build(grant, platform)
     if spec.upload_id is None:
         raise NotFound(f"deployment {grant.deployment_id} builds a commit, not an upload")
     record = await load_record(ingest, grant.project_id, spec.upload_id)

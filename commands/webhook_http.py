@@ -14,10 +14,11 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from commands.http import deployment_response, run
-from commands.webhooks import RateLimited, TooLarge, Webhooks
+from commands.webhooks import Webhooks
 from infra.deps import PlatformDep
 from schemas.api import DeploymentAccepted
 from schemas.envelope import new_id
+from schemas.errors import RateLimited, TooLarge
 from schemas.webhooks import (
     DeployHookBody,
     DeployHookCreated,

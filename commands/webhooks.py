@@ -31,7 +31,7 @@ from commands.service import Outcome
 from infra.deps import Platform
 from schemas.commands import RequestDeployment
 from schemas.envelope import Meta, new_id
-from schemas.errors import BuildspaceError, NotFound
+from schemas.errors import Malformed, NotFound, RateLimited, Unauthorized
 from schemas.events import DeploymentRequested
 from schemas.routes import deployment_label
 from schemas.webhooks import (
@@ -49,24 +49,8 @@ SIGNATURE = re.compile(r"sha256=([0-9a-fA-F]{64})")
 DELIVERY_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
-class Unauthorized(BuildspaceError):
-    status = 401
-    code = "unauthorized"
 
 
-class Malformed(BuildspaceError):
-    status = 400
-    code = "malformed"
-
-
-class TooLarge(BuildspaceError):
-    status = 413
-    code = "too_large"
-
-
-class RateLimited(BuildspaceError):
-    status = 429
-    code = "rate_limited"
 
 
 REFUSED = "no project accepts this delivery: check the webhook's secret"

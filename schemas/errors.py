@@ -36,6 +36,30 @@ class Conflict(BuildspaceError):
     status = 409
     code = "conflict"
 
+class Malformed(BuildspaceError):
+    status = 400
+    code = "malformed"
+
+
+class Unauthorized(BuildspaceError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(BuildspaceError):
+    status = 403
+    code = "forbidden"
+
+
+class TooLarge(BuildspaceError):
+    status = 413
+    code = "too_large"
+
+
+class RateLimited(BuildspaceError):
+    status = 429
+    code = "rate_limited"
+
 
 class Unavailable(BuildspaceError):
     """Infrastructure we depend on did not answer (re-raised ``from None``)."""
