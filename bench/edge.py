@@ -21,9 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import http.client
-import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -38,10 +36,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aiokafka import AIOKafkaProducer  # noqa: E402
 
+from bench.load import WRK_REPORT, ensure_tools, get, nginx_process, wait_for, wrk  # noqa: E402
 from infra.connections import s3_client  # noqa: E402
 from infra.embedded import free_port  # noqa: E402
 from infra.settings import Settings  # noqa: E402
-from tests.edge.support import LoopThread, create_routes_topic, publish, route  # noqa: E402
+from tests.edge.support import (  # noqa: E402
+    LoopThread,
+    create_routes_topic,
+    edge_environment,
+    publish,
+    route,
+)
 from tests.support.services import broker, object_store  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,41 +55,6 @@ SWITCH_HOST = "switch.localhost"
 HTML = "text/html; charset=utf-8"
 JS = "text/javascript; charset=utf-8"
 FILES = {"/": "index.html", "/assets/app.3f2a1b9c.js": "assets/app.3f2a1b9c.js"}
-WRK_REPORT = """
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    'WRK {"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, '
-    .. '"max_us": %d, "errors": %d, "non_2xx": %d}\\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-    latency.max, e.connect + e.read + e.write + e.timeout, e.status))
-end
-"""
-NGINX_CONF = """
-{user}worker_processes auto;
-daemon off;
-pid {tmp}/nginx.pid;
-error_log {tmp}/nginx-error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-    access_log off;
-    sendfile on;
-    tcp_nopush on;
-    keepalive_requests 1000000;
-    client_body_temp_path {tmp}/body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
-    types {{ text/html html; text/javascript js; }}
-    default_type application/octet-stream;
-    server {{
-        listen 127.0.0.1:{port};
-        root {site};
-        index index.html;
-    }}
-}}
-"""
 
 
 def site_files() -> dict[str, bytes]:
@@ -98,64 +68,9 @@ def site_files() -> dict[str, bytes]:
     return {"index.html": html, "assets/app.3f2a1b9c.js": js}
 
 
-def ensure_tools() -> None:
-    missing = [tool for tool, binary in (("wrk", "wrk"), ("nginx", "nginx"))
-               if shutil.which(binary) is None and not Path(f"/usr/sbin/{binary}").exists()]
-    if missing:
-        print(f"installing {' '.join(missing)} with apt-get", flush=True)
-        subprocess.run(["apt-get", "install", "-y", "-q", *missing], check=True,
-                       stdout=subprocess.DEVNULL)
-
-
-def nginx_binary() -> str:
-    return shutil.which("nginx") or "/usr/sbin/nginx"
-
-
-def wrk(url: str, host: str, script: Path, args: argparse.Namespace) -> dict[str, Any]:
-    command = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s",
-               "--timeout", "5s", "-H", f"Host: {host}", "-s", str(script), url]
-    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    report = next(line for line in out.splitlines() if line.startswith("WRK "))
-    result: dict[str, Any] = json.loads(report[4:])
-    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
-    return result
-
-
-def get(port: int, host: str, path: str = "/") -> tuple[int, dict[str, str], bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    try:
-        conn.request("GET", path, headers={"Host": host})
-        response = conn.getresponse()
-        return response.status, dict(response.getheaders()), response.read()
-    finally:
-        conn.close()
-
-
-def wait_for(check: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except OSError:
-            pass
-        time.sleep(0.05)  # poll interval
-    raise SystemExit(f"{what} did not come up within {timeout} s")
-
-
 @contextmanager
 def edge_process(settings: Settings, port: int, log: Path) -> Iterator[int]:
-    env = {
-        **os.environ,
-        "BUILDSPACE_DATA_DIR": str(settings.data_dir),
-        "BUILDSPACE_KAFKA_BOOTSTRAP": settings.kafka_bootstrap or "",
-        "BUILDSPACE_S3_ENDPOINT": settings.s3_endpoint or "",
-        "BUILDSPACE_S3_ACCESS_KEY": settings.s3_access_key.get_secret_value(),
-        "BUILDSPACE_S3_SECRET_KEY": settings.s3_secret_key.get_secret_value(),
-        "BUILDSPACE_ARTIFACTS_BUCKET": settings.artifacts_bucket,
-        "BUILDSPACE_TOPIC_ROUTES": settings.topic_routes,
-        "BUILDSPACE_EDGE_PORT": str(port),
-    }
+    env = edge_environment(settings, port)
     with open(log, "wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "edge"], cwd=ROOT, env=env,
                                 stdout=out, stderr=out)
@@ -169,22 +84,6 @@ def edge_process(settings: Settings, port: int, log: Path) -> Iterator[int]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-
-
-@contextmanager
-def nginx_process(tmp: Path, site: Path) -> Iterator[int]:
-    port = free_port()
-    conf = tmp / "nginx.conf"
-    user = "user root;\n" if os.geteuid() == 0 else ""  # workers must read the temp dir
-    conf.write_text(NGINX_CONF.format(user=user, tmp=tmp, port=port, site=site))
-    proc = subprocess.Popen([nginx_binary(), "-c", str(conf), "-p", str(tmp)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for(lambda: get(port, HOST)[0] == 200, 15, "nginx")
-        yield port
-    finally:
-        proc.terminate()
-        proc.wait(15)
 
 
 def publish_site(s3: Any, settings: Settings, site: Path, files: dict[str, bytes]) -> None:
@@ -300,7 +199,7 @@ def main() -> None:
                   f"{args.duration} s each; {os.cpu_count()} CPUs, load average {load}\n",
                   flush=True)
             with edge_process(settings, free_port(), tmp / "edge.log") as edge, \
-                    nginx_process(tmp, tmp / "site") as nginx:
+                    nginx_process(tmp, tmp / "site", HOST) as nginx:
                 _warm(edge)
                 summary = throughput(edge, nginx, script, args)
                 switches = route_switches(settings, s3, edge, args.switches)

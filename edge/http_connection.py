@@ -13,21 +13,20 @@ import functools
 import logging
 import math
 from collections import deque
-from http import HTTPStatus
-from typing import Any, cast
+from typing import cast
 from urllib.parse import unquote
 
 import httptools
 
 from edge.http_server import HttpServer, Scope
-from edge.responses import Response, page
+from edge.http_wire import address, error_response, response_head
+from edge.responses import Response
 
 log = logging.getLogger(__name__)
 NEVER = math.inf
 LINGER = 2.0  # seconds to drain a rejected client's input before closing
 MAX_QUEUED = 32  # pipelined requests parsed ahead before we stop reading
 ASGI = {"version": "3.0", "spec_version": "2.3"}
-STATUS_LINES = {s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n".encode() for s in HTTPStatus}
 Item = tuple[Scope | None, bool, int]  # (scope, keep-alive, status if the request was bad)
 
 
@@ -59,8 +58,8 @@ class Connection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
-        self.client = _address(transport.get_extra_info("peername"))
-        self.sockname = _address(transport.get_extra_info("sockname"))
+        self.client = address(transport.get_extra_info("peername"))
+        self.sockname = address(transport.get_extra_info("sockname"))
         self.server.connections.add(self)
         self.deadline = self.server.now + self.limits.request_timeout
         if self.server.stopping:
@@ -183,7 +182,7 @@ class Connection(asyncio.Protocol):
     def handle(self, item: Item) -> None:
         scope, keep_alive, status = item
         if scope is None:
-            self.write(_error(status), None, False)
+            self.write(error_response(status), None, False)
             return
         # A task per request (not driving the coroutine by hand when it would finish
         # at once) measured no slower, and the app gets a current task and a context.
@@ -198,7 +197,7 @@ class Connection(asyncio.Protocol):
         if task.exception() is not None:
             log.error("edge: responding to %s %s failed", scope["method"], scope["path"],
                       exc_info=task.exception())
-            self.write(_error(500), scope, keep_alive)
+            self.write(error_response(500), scope, keep_alive)
         else:
             self.write(task.result(), scope, keep_alive)
         self.drain()
@@ -217,11 +216,11 @@ class Connection(asyncio.Protocol):
             return
         keep_alive = keep_alive and not self.server.stopping
         version = "1.1" if scope is None else scope["http_version"]
-        head = _head(response, self.server.date, keep_alive, version)
+        head = response_head(response, self.server.date, keep_alive, version)
         if head is None:
             log.error("edge: refusing a response with a line break in a header: %r",
                       response.headers)
-            return self.write(_error(500), scope, keep_alive)
+            return self.write(error_response(500), scope, keep_alive)
         body = b"" if scope is not None and scope["method"] == "HEAD" else response.body
         if len(body) > 16384:
             self.transport.writelines((head, body))  # no copy of a big body
@@ -282,43 +281,3 @@ class Connection(asyncio.Protocol):
 
     def timed_out(self) -> None:
         self.abort() if self.write_paused else self.close()
-
-
-def _head(response: Response, date: bytes, keep_alive: bool, version: str) -> bytes | None:
-    """The status line and headers, with those the app leaves to the server; None if a
-    header value would split the head."""
-    status = response.status
-    parts = [STATUS_LINES.get(status) or b"HTTP/1.1 %d Unknown\r\n" % status]
-    length = has_date = False
-    for name, value in response.headers:
-        if name == b"content-length":
-            length = True
-        elif name == b"date":
-            has_date = True
-        parts.append(name + b": " + value + b"\r\n")
-    if not length and status >= 200 and status not in (204, 304):
-        parts.append(b"content-length: %d\r\n" % len(response.body))
-    if not has_date:
-        parts.append(date)
-    if not keep_alive:
-        parts.append(b"connection: close\r\n")
-    elif version == "1.0":
-        parts.append(b"connection: keep-alive\r\n")
-    parts.append(b"\r\n")
-    head = b"".join(parts)
-    if head.count(b"\n") != len(parts) or head.count(b"\r") != len(parts):
-        return None
-    return head
-
-
-@functools.cache
-def _error(status: int) -> Response:
-    phrase = HTTPStatus(status).phrase
-    messages = {400: "The request is malformed.", 413: "The request body is too large.",
-                414: "The URL is too long.", 431: "The request headers are too large.",
-                500: "The edge failed to answer this request."}
-    return page(status, phrase, messages.get(status, phrase))
-
-
-def _address(value: Any) -> tuple[str, int] | None:
-    return (str(value[0]), int(value[1])) if isinstance(value, tuple) else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import threading
 import time
 from collections.abc import Callable, Coroutine
@@ -88,3 +89,18 @@ async def produce(settings: Settings, records: list[tuple[str, bytes | None]]) -
             await producer.send_and_wait(settings.topic_routes, value, key=key.encode())
     finally:
         await producer.stop()
+
+
+def edge_environment(settings: Settings, port: int) -> dict[str, str]:
+    """The environment of a standalone edge (``python -m edge``) for these settings."""
+    return {
+        **os.environ,
+        "BUILDSPACE_DATA_DIR": str(settings.data_dir),
+        "BUILDSPACE_KAFKA_BOOTSTRAP": settings.kafka_bootstrap or "",
+        "BUILDSPACE_S3_ENDPOINT": settings.s3_endpoint or "",
+        "BUILDSPACE_S3_ACCESS_KEY": settings.s3_access_key.get_secret_value(),
+        "BUILDSPACE_S3_SECRET_KEY": settings.s3_secret_key.get_secret_value(),
+        "BUILDSPACE_ARTIFACTS_BUCKET": settings.artifacts_bucket,
+        "BUILDSPACE_TOPIC_ROUTES": settings.topic_routes,
+        "BUILDSPACE_EDGE_PORT": str(port),
+    }

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -17,7 +16,15 @@ import pytest
 from edge.server import serve_edge
 from infra.embedded import free_port
 from infra.settings import Settings
-from tests.edge.support import LoopThread, create_routes_topic, produce, publish, route, wait_until
+from tests.edge.support import (
+    LoopThread,
+    create_routes_topic,
+    edge_environment,
+    produce,
+    publish,
+    route,
+    wait_until,
+)
 
 SITE = {"index.html": (b"<p>served</p>", "text/html; charset=utf-8")}
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,7 +68,7 @@ def test_standalone_edge_serves_and_stops_on_sigterm(
     log = settings.data_dir / "edge.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "edge"], cwd=ROOT,
-                                env=_env(settings, port), stdout=out, stderr=out)
+                                env=edge_environment(settings, port), stdout=out, stderr=out)
     try:
         url = f"http://127.0.0.1:{port}/"
         wait_until(lambda: _get(url, "solo.localhost") == "<p>served</p>", timeout=20)
@@ -80,15 +87,3 @@ def _get(url: str, host: str) -> str | None:
         return None
 
 
-def _env(settings: Settings, port: int) -> dict[str, str]:
-    return {
-        **os.environ,
-        "BUILDSPACE_DATA_DIR": str(settings.data_dir),
-        "BUILDSPACE_KAFKA_BOOTSTRAP": settings.kafka_bootstrap or "",
-        "BUILDSPACE_S3_ENDPOINT": settings.s3_endpoint or "",
-        "BUILDSPACE_S3_ACCESS_KEY": settings.s3_access_key.get_secret_value(),
-        "BUILDSPACE_S3_SECRET_KEY": settings.s3_secret_key.get_secret_value(),
-        "BUILDSPACE_ARTIFACTS_BUCKET": settings.artifacts_bucket,
-        "BUILDSPACE_TOPIC_ROUTES": settings.topic_routes,
-        "BUILDSPACE_EDGE_PORT": str(port),
-    }
