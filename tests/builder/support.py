@@ -43,17 +43,21 @@ def make_spec(git_url: str, ref: str = "main", **settings: Any) -> BuildSpec:
                      correlation_id=f"corr_{new_id()[:8]}")
 
 
-def specs_together(git_url: str, count: int, partitions: int) -> list[BuildSpec]:
-    """Specs of one project whose deployment ids all land on the same log partition:
-    builds that report at the same moment append to the same partitions at once (the
-    embedded broker once lost such appends; see ``infra.broker_store``)."""
-    first = make_spec(git_url)
-    chosen = [first]
+def specs_apart(git_url: str, count: int, partitions: int) -> list[BuildSpec]:
+    """Specs whose project ids and deployment ids all land on different partitions.
+
+    Builds that publish at the same moment need this with the embedded broker: Tansu on
+    rclone's S3 acknowledges concurrent appends to one partition from several producers
+    and keeps only some of them (rclone does not honour conditional writes)."""
+    chosen: list[BuildSpec] = []
+    taken: set[tuple[str, int]] = set()
     while len(chosen) < count:
-        spec = make_spec(git_url).model_copy(update={"project_id": first.project_id})
-        if _partition(spec.deployment_id, partitions) == _partition(first.deployment_id,
-                                                                    partitions):
+        spec = make_spec(git_url)
+        where = {("events", _partition(spec.project_id, partitions)),
+                 ("logs", _partition(spec.deployment_id, partitions))}
+        if not where & taken:
             chosen.append(spec)
+            taken |= where
     return chosen
 
 

@@ -19,7 +19,7 @@ from tests.builder.support import (
     node_site,
     processes_with,
     read_logs,
-    specs_together,
+    specs_apart,
     wait_outcome,
     workspace_of,
 )
@@ -111,7 +111,7 @@ def test_cancel_stops_the_sandbox_within_2_s_and_reports_the_build_failed(settin
 def test_close_stops_every_running_build(settings, git_server):
     marker = unique_sleep()
     url = git_server.make_repo("runner-close", slow_site(marker))
-    specs = specs_together(url, 2, settings.topic_partitions)  # report at once
+    specs = specs_apart(url, 2, settings.topic_partitions)  # both report at once
 
     async def scenario() -> list:
         runner = LocalRunner(settings)

@@ -1,4 +1,4 @@
-"""Real services for the edge tests: rclone's S3 server and the Tansu broker."""
+"""Real services for the edge tests: rclone's S3 server and the Tansu broker on it."""
 
 from __future__ import annotations
 

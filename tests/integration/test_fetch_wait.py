@@ -1,8 +1,7 @@
 """Consumers keep reading a partition of many record batches on the embedded broker
-(Tansu, its log in ``infra.broker_store``), thanks to the adaptive fetch wait of
-``streams.app``.
+(Tansu on rclone's S3), thanks to the adaptive fetch wait of ``streams.app``.
 
-Each batch is an object of its own and a fetch lists the partition's batches: the broker's
+On S3 each batch is an object and a fetch lists the partition's folder: the broker's
 read grows with the partition, and a fetch whose read outlasts its wait comes back
 empty, every time. With a small base wait (5 ms) a couple of thousand single-record
 batches are enough to show it (a fixed 5 ms wait stalls from about 1,000 batches; the

@@ -1,5 +1,5 @@
 """The embedded stack's services for component tests: rclone's S3 server with the
-artifacts bucket, and the Tansu broker with its own log store."""
+platform's buckets, and the Tansu broker on it."""
 
 from __future__ import annotations
 
@@ -17,17 +17,18 @@ from infra.settings import Settings
 
 @contextlib.contextmanager
 def object_store(root: Path, name: str, **overrides: Any) -> Iterator[Settings]:
-    """An S3 server under ``root`` with a ``<name>-artifacts`` bucket; the settings that
-    reach it."""
+    """An S3 server under ``root`` with ``<name>-artifacts`` and ``<name>-kafka``
+    buckets; the settings that reach it."""
     key, secret = f"{name}-test", f"{name}-test-secret"
     s3 = RcloneS3(root / "s3", 0, key, secret, root / "logs")
     try:
         settings = Settings(
             data_dir=root / "data", s3_endpoint=s3.endpoint, s3_access_key=SecretStr(key),
             s3_secret_key=SecretStr(secret), artifacts_bucket=f"{name}-artifacts",
-            **overrides)
+            kafka_bucket=f"{name}-kafka", **overrides)
         client = s3_client(settings)
         ensure_bucket(client, settings.artifacts_bucket)
+        ensure_bucket(client, settings.kafka_bucket)
         yield settings
     finally:
         s3.stop()
@@ -35,8 +36,10 @@ def object_store(root: Path, name: str, **overrides: Any) -> Iterator[Settings]:
 
 @contextlib.contextmanager
 def broker(settings: Settings, logs: Path) -> Iterator[Settings]:
-    """A Tansu broker, its log under ``logs/kafka``; settings with its address."""
-    running = TansuBroker(0, logs / "kafka", logs)
+    """A Tansu broker storing its log in ``settings``' S3; settings with its address."""
+    running = TansuBroker(0, settings.s3_endpoint or "", settings.kafka_bucket,
+                          settings.s3_access_key.get_secret_value(),
+                          settings.s3_secret_key.get_secret_value(), settings.s3_region, logs)
     try:
         yield settings.model_copy(update={"kafka_bootstrap": running.bootstrap})
     finally:
