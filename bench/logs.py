@@ -96,10 +96,11 @@ def log_messages(project_id: str, deployment_id: str, first: int, total: int,
 async def produce(bootstrap: str, deployment_id: str, messages: list[bytes]) -> float:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
     await producer.start()
+    key = deployment_id.encode()
     started = time.perf_counter()
     try:
         for message in messages:
-            await producer.send("buildspace.logs", message, key=deployment_id.encode())
+            await producer.send("buildspace.logs", message, key=key)
         await producer.flush()
     finally:
         await producer.stop()
