@@ -25,7 +25,7 @@ from builder.batching import (
     Stream,
     log,
 )
-from infra.connections import kafka_bootstrap
+from infra.connections import kafka_options
 from infra.settings import Settings
 from schemas.builds import BuildSpec
 from schemas.envelope import Envelope, dumps
@@ -60,7 +60,7 @@ class KafkaEmitter(LineBatcher):
         super().__init__(settings, spec)
         self._inflight: list[asyncio.Future[Any]] = []
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=kafka_bootstrap(settings), acks="all", linger_ms=0,
+            **kafka_options(settings), acks="all", linger_ms=0, enable_idempotence=True,
             request_timeout_ms=15000, max_request_size=4 * 1024 * 1024)
 
     async def __aenter__(self) -> KafkaEmitter:

@@ -33,6 +33,8 @@ FORWARDED_SETTINGS = (
     "build_timeout_seconds", "build_memory_mb", "build_pids", "build_cpus",
     "build_disk_mb", "build_output_mb", "heartbeat_seconds",
     "sandbox_uid", "sandbox_gid", "data_dir", "cache_dir", "runner",
+    "kafka_security_protocol", "kafka_sasl_mechanism", "kafka_sasl_username",
+    "kafka_sasl_password", "kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile",
 )
 INHERITED = ("PATH", "LANG", "LC_ALL", "TMPDIR")
 STOP_GRACE_S = 15.0

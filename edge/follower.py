@@ -13,13 +13,11 @@ import logging
 import time
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from edge.routes import RouteTable
-from infra.connections import kafka_bootstrap
+from infra.connections import kafka_options
+from infra.kafka import topic_partitions
 from infra.settings import Settings
-
-ROUTE_FETCH_WAIT_MS = 20
 
 log = logging.getLogger(__name__)
 
@@ -68,42 +66,29 @@ class RouteFollower:
 
     async def _connect(self) -> tuple[AIOKafkaConsumer, list[TopicPartition]]:
         """A started consumer and the topic's partitions, once the topic exists."""
-        topic = self.settings.topic_routes
-        await self._wait_for_topic()
-        # Connecting after the topic exists: a consumer learns every topic's partitions
-        # when it connects, and does not refresh them for topics it does not follow yet.
+        partitions = await self._wait_for_topic()
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=kafka_bootstrap(self.settings),
+            **kafka_options(self.settings),
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            # A broker that answers a fetch only when the wait runs out (Tansu) would
-            # otherwise delay every route switch by aiokafka's 500 ms default.
-            fetch_max_wait_ms=ROUTE_FETCH_WAIT_MS,
         )
         await consumer.start()
-        found = consumer.partitions_for_topic(topic)
-        if not found:
-            await consumer.stop()
-            raise RuntimeError(f"topic {topic!r} has no partitions")
-        return consumer, [TopicPartition(topic, p) for p in sorted(found)]
+        return consumer, partitions
 
-    async def _wait_for_topic(self) -> None:
+    async def _wait_for_topic(self) -> list[TopicPartition]:
         topic = self.settings.topic_routes
         deadline = None if self.topic_wait is None else time.monotonic() + self.topic_wait
-        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap(self.settings))
-        await admin.start()
-        try:
-            for attempt in itertools.count():
-                if topic in await admin.list_topics():
-                    return
-                if deadline is not None and time.monotonic() > deadline:
-                    raise TimeoutError(f"topic {topic!r} does not exist")
-                if attempt % 20 == 0:
-                    log.info("waiting for topic %s to exist", topic)
-                await asyncio.sleep(0.5)  # metadata poll interval
-        finally:
-            await admin.close()
+        for attempt in itertools.count():
+            partitions = await topic_partitions(self.settings, topic)
+            if partitions:
+                return partitions
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"topic {topic!r} does not exist")
+            if attempt % 20 == 0:
+                log.info("waiting for topic %s to exist", topic)
+            await asyncio.sleep(0.5)  # metadata poll interval
+        raise AssertionError("unreachable")
 
     async def _follow(self, targets: dict[TopicPartition, int]) -> None:
         assert self._consumer is not None

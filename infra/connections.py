@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
 
 import boto3
+from aiokafka.helpers import create_ssl_context
 from botocore.config import Config
 
 from infra.settings import Settings
@@ -39,3 +41,28 @@ def kafka_bootstrap(settings: Settings) -> str:
     if not settings.kafka_bootstrap:
         raise RuntimeError("kafka_bootstrap is not set (start the embedded stack first)")
     return settings.kafka_bootstrap
+
+
+def kafka_ssl_context(settings: Settings) -> ssl.SSLContext | None:
+    """The TLS context for SSL and SASL_SSL: the configured CA (else the system's) and
+    the client certificate, if one is set."""
+    if "SSL" not in settings.kafka_security_protocol:
+        return None
+    return create_ssl_context(
+        cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None,
+        certfile=str(settings.kafka_ssl_certfile) if settings.kafka_ssl_certfile else None,
+        keyfile=str(settings.kafka_ssl_keyfile) if settings.kafka_ssl_keyfile else None)
+
+
+def kafka_options(settings: Settings) -> dict[str, Any]:
+    """What every aiokafka client (producer, consumer, admin) is given to connect."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": kafka_bootstrap(settings),
+        "security_protocol": settings.kafka_security_protocol,
+        "ssl_context": kafka_ssl_context(settings),
+    }
+    if settings.kafka_security_protocol.startswith("SASL"):
+        options |= {"sasl_mechanism": settings.kafka_sasl_mechanism,
+                    "sasl_plain_username": settings.kafka_sasl_username,
+                    "sasl_plain_password": settings.kafka_sasl_password.get_secret_value()}
+    return options

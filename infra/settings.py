@@ -22,8 +22,19 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".buildspace")
 
     kafka_bootstrap: str | None = Field(
-        default=None, description="host:port[,host:port]; unset runs the embedded Tansu broker"
+        default=None, description="host:port[,host:port]; unset runs the embedded Kafka broker"
     )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", description="how every client talks to Kafka (MSK, Confluent "
+                                         "Cloud, Aiven and Redpanda Cloud want SASL_SSL)")
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr = SecretStr("")
+    kafka_ssl_cafile: Path | None = Field(
+        default=None, description="CA bundle to verify the brokers; unset: the system's")
+    kafka_ssl_certfile: Path | None = Field(
+        default=None, description="client certificate (PEM), for brokers that ask for one")
+    kafka_ssl_keyfile: Path | None = Field(default=None, description="its private key (PEM)")
     database_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("BUILDSPACE_DATABASE_URL", "DATABASE_URL"),
@@ -39,7 +50,6 @@ class Settings(BaseSettings):
     s3_secret_key: SecretStr = SecretStr("buildspace-secret")
     s3_region: str = "us-east-1"
     artifacts_bucket: str = "buildspace-artifacts"
-    kafka_bucket: str = "buildspace-kafka"
 
     topic_events: str = "buildspace.events"
     topic_logs: str = "buildspace.logs"

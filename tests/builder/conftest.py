@@ -1,5 +1,5 @@
 """Real services for the builder tests: a smart-HTTP git server, rclone's S3 server and
-the Tansu broker on it, with topics of their own."""
+the shared Kafka broker, with topics of their own."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from infra.connections import s3_client
 from infra.kafka import ensure_topics
 from infra.settings import Settings
-from tests.support.services import broker, object_store
+from tests.support.services import object_store
 
 
 @pytest.fixture(scope="session")
@@ -24,18 +24,17 @@ def s3_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
 
 
 @pytest.fixture(scope="session")
-def settings(s3_settings: Settings, tmp_path_factory: pytest.TempPathFactory
-             ) -> Iterator[Settings]:
-    """S3 plus a broker, with topics named for this test session."""
+def settings(s3_settings: Settings, kafka_bootstrap: str) -> Settings:
+    """S3 plus the broker, with topics named for this test session."""
     suffix = uuid.uuid4().hex[:8]
-    with broker(s3_settings, tmp_path_factory.mktemp("broker-logs")) as with_broker:
-        full = with_broker.model_copy(update={
-            "topic_events": f"events-{suffix}", "topic_logs": f"logs-{suffix}",
-            "topic_commands": f"commands-{suffix}", "topic_routes": f"routes-{suffix}",
-            "topic_partitions": 4,
-        })
-        asyncio.run(ensure_topics(full))
-        yield full
+    full = s3_settings.model_copy(update={
+        "kafka_bootstrap": kafka_bootstrap,
+        "topic_events": f"events-{suffix}", "topic_logs": f"logs-{suffix}",
+        "topic_commands": f"commands-{suffix}", "topic_routes": f"routes-{suffix}",
+        "topic_partitions": 4,
+    })
+    asyncio.run(ensure_topics(full))
+    return full
 
 
 @pytest.fixture(scope="session")

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.partitioner import DefaultPartitioner
+from aiokafka import AIOKafkaConsumer
 
 from builder.cgroups import PARENT, ROOT
+from infra.kafka import topic_partitions
 from infra.settings import Settings
 from schemas.builds import BuildSettings, BuildSpec
 from schemas.envelope import new_id
@@ -41,29 +41,6 @@ def make_spec(git_url: str, ref: str = "main", **settings: Any) -> BuildSpec:
     return BuildSpec(project_id=f"prj_{new_id()[:8]}", deployment_id=f"dpl_{new_id()[:12]}",
                      git_url=git_url, ref=ref, settings=BuildSettings(**settings),
                      correlation_id=f"corr_{new_id()[:8]}")
-
-
-def specs_apart(git_url: str, count: int, partitions: int) -> list[BuildSpec]:
-    """Specs whose project ids and deployment ids all land on different partitions.
-
-    Builds that publish at the same moment need this with the embedded broker: Tansu on
-    rclone's S3 acknowledges concurrent appends to one partition from several producers
-    and keeps only some of them (rclone does not honour conditional writes)."""
-    chosen: list[BuildSpec] = []
-    taken: set[tuple[str, int]] = set()
-    while len(chosen) < count:
-        spec = make_spec(git_url)
-        where = {("events", _partition(spec.project_id, partitions)),
-                 ("logs", _partition(spec.deployment_id, partitions))}
-        if not where & taken:
-            chosen.append(spec)
-            taken |= where
-    return chosen
-
-
-def _partition(key: str, partitions: int) -> int:
-    every = list(range(partitions))
-    return int(DefaultPartitioner()(key.encode(), every, every))
 
 
 @dataclass
@@ -101,8 +78,7 @@ async def _consumer(settings: Settings, topic: str) -> tuple[AIOKafkaConsumer, l
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap,
                                 auto_offset_reset="earliest", group_id=None)
     await consumer.start()
-    await consumer.topics()
-    parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+    parts = await topic_partitions(settings, topic)
     consumer.assign(parts)
     return consumer, parts
 

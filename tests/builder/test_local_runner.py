@@ -19,7 +19,6 @@ from tests.builder.support import (
     node_site,
     processes_with,
     read_logs,
-    specs_apart,
     wait_outcome,
     workspace_of,
 )
@@ -111,7 +110,7 @@ def test_cancel_stops_the_sandbox_within_2_s_and_reports_the_build_failed(settin
 def test_close_stops_every_running_build(settings, git_server):
     marker = unique_sleep()
     url = git_server.make_repo("runner-close", slow_site(marker))
-    specs = specs_apart(url, 2, settings.topic_partitions)  # both report at once
+    specs = [make_spec(url) for _ in range(2)]  # both report at once
 
     async def scenario() -> list:
         runner = LocalRunner(settings)

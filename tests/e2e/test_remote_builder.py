@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from botocore.exceptions import ClientError
 
 from builder.collect import OutputFile
@@ -31,7 +31,7 @@ from schemas.builds import BuildSpec
 from schemas.envelope import new_id, utcnow
 from schemas.events import BuildStarted, DeploymentCanceled, DeploymentFailed
 from schemas.logs import BuildLogAppended, LogLine
-from tests.support.kafka import find_event
+from tests.support.kafka import find_event, partitions
 from tests.support.platform import Platform
 
 EVENTS, LOGS = "buildspace.events", "buildspace.logs"
@@ -71,11 +71,11 @@ def reported(platform: Platform, stderr: str, event_type: str) -> dict[str, Any]
 
 async def _records(bootstrap: str, topic: str, timeout: float = 30) -> list[dict[str, Any]]:
     """Every record ``topic`` holds now."""
+    parts = await partitions(bootstrap, topic)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
                                 enable_auto_commit=False)
     await consumer.start()
     try:
-        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         ends = await consumer.end_offsets(parts)
         consumer.assign(parts)
         await consumer.seek_to_beginning(*parts)

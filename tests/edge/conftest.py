@@ -1,4 +1,4 @@
-"""Real services for the edge tests: rclone's S3 server and the Tansu broker on it."""
+"""Real services for the edge tests: rclone's S3 server and the shared Kafka broker."""
 
 from __future__ import annotations
 
@@ -11,15 +11,15 @@ import pytest
 from infra.connections import s3_client
 from infra.settings import Settings
 from tests.edge.support import LoopThread
-from tests.support.services import broker, object_store
+from tests.support.services import object_store
 
 
 @pytest.fixture(scope="session")
-def base_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+def base_settings(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str
+                  ) -> Iterator[Settings]:
     root = tmp_path_factory.mktemp("edge-services")
-    with object_store(root, "edge", edge_port=0) as settings, \
-            broker(settings, root / "logs") as with_broker:
-        yield with_broker
+    with object_store(root, "edge", edge_port=0, kafka_bootstrap=kafka_bootstrap) as settings:
+        yield settings
 
 
 @pytest.fixture(scope="session")

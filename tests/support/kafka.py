@@ -9,13 +9,21 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from infra.kafka import topic_partitions
+from infra.settings import Settings
+
+
+async def partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
+    """The partitions of ``topic`` on the broker at ``bootstrap``."""
+    return await topic_partitions(Settings(kafka_bootstrap=bootstrap), topic)
+
 
 async def _end_offsets(bootstrap: str, topic: str) -> int:
+    parts = await partitions(bootstrap, topic)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
     await consumer.start()
     try:
-        parts = consumer.partitions_for_topic(topic) or set()
-        ends = await consumer.end_offsets([TopicPartition(topic, p) for p in parts])
+        ends = await consumer.end_offsets(parts)
         return sum(ends.values())
     finally:
         await consumer.stop()

@@ -1,5 +1,5 @@
 """The embedded stack's services for component tests: rclone's S3 server with the
-platform's buckets, and the Tansu broker on it."""
+platform's artifacts bucket, and a Kafka broker."""
 
 from __future__ import annotations
 
@@ -10,37 +10,42 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from infra.broker import KafkaBroker
 from infra.connections import ensure_bucket, s3_client
-from infra.embedded import RcloneS3, TansuBroker
+from infra.embedded import RcloneS3
 from infra.settings import Settings
 
 
 @contextlib.contextmanager
 def object_store(root: Path, name: str, **overrides: Any) -> Iterator[Settings]:
-    """An S3 server under ``root`` with ``<name>-artifacts`` and ``<name>-kafka``
-    buckets; the settings that reach it."""
+    """An S3 server under ``root`` with a ``<name>-artifacts`` bucket; the settings that
+    reach it."""
     key, secret = f"{name}-test", f"{name}-test-secret"
     s3 = RcloneS3(root / "s3", 0, key, secret, root / "logs")
     try:
         settings = Settings(
             data_dir=root / "data", s3_endpoint=s3.endpoint, s3_access_key=SecretStr(key),
             s3_secret_key=SecretStr(secret), artifacts_bucket=f"{name}-artifacts",
-            kafka_bucket=f"{name}-kafka", **overrides)
+            **overrides)
         client = s3_client(settings)
         ensure_bucket(client, settings.artifacts_bucket)
-        ensure_bucket(client, settings.kafka_bucket)
         yield settings
     finally:
         s3.stop()
 
 
 @contextlib.contextmanager
-def broker(settings: Settings, logs: Path) -> Iterator[Settings]:
-    """A Tansu broker storing its log in ``settings``' S3; settings with its address."""
-    running = TansuBroker(0, settings.s3_endpoint or "", settings.kafka_bucket,
-                          settings.s3_access_key.get_secret_value(),
-                          settings.s3_secret_key.get_secret_value(), settings.s3_region, logs)
+def kafka(root: Path) -> Iterator[KafkaBroker]:
+    """A Kafka broker with its data and logs under ``root``, stopped afterwards."""
+    running = KafkaBroker(root / "kafka", 0, root / "logs").start()
     try:
-        yield settings.model_copy(update={"kafka_bootstrap": running.bootstrap})
+        yield running
     finally:
         running.stop()
+
+
+@contextlib.contextmanager
+def broker(settings: Settings, root: Path) -> Iterator[Settings]:
+    """``settings`` with the address of a broker of their own under ``root``."""
+    with kafka(root) as running:
+        yield settings.model_copy(update={"kafka_bootstrap": running.bootstrap})

@@ -1,0 +1,297 @@
+"""The embedded Kafka broker: Apache Kafka in KRaft mode, one node that is both broker
+and controller, run as a child process of ``buildspace up`` (and of the tests).
+
+Its jars come from Maven Central once, through Maven and ``infra/kafka/pom.xml``, into
+``~/.cache/buildspace/kafka-<version>/libs`` (``BUILDSPACE_CACHE_DIR`` moves it); after
+that nothing is downloaded. The storage is formatted once under the data dir and a
+restart keeps everything. The broker's own log goes to ``<logs>/kafka/server.log``.
+
+Every fault a user can meet here (no Java, no Maven, no network on the first run, a
+port in use, a data dir locked by another broker or corrupt) raises ``BrokerError``
+with one line that says what happened and what to do.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import fcntl
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from infra.embedded import ChildProcess, base_env, free_port
+
+KAFKA_VERSION = "4.1.1"  # keep in step with infra/kafka/pom.xml
+POM = Path(__file__).parent / "kafka" / "pom.xml"
+HEAP_MB = 512
+
+# Sized for a 2-core laptop; see shared/DESIGN.md ("The embedded stack").
+TUNING = {
+    "offsets.topic.replication.factor": "1",
+    "offsets.topic.num.partitions": "1",
+    "transaction.state.log.replication.factor": "1",
+    "transaction.state.log.min.isr": "1",
+    "transaction.state.log.num.partitions": "1",
+    "share.coordinator.state.topic.replication.factor": "1",
+    "share.coordinator.state.topic.min.isr": "1",
+    "group.initial.rebalance.delay.ms": "0",
+    "log.cleaner.dedupe.buffer.size": str(16 * 1024 * 1024),
+    "log.cleaner.threads": "1",
+    "num.network.threads": "2",
+    "num.io.threads": "4",
+    "num.recovery.threads.per.data.dir": "1",
+    "auto.create.topics.enable": "false",
+}
+
+LOG4J2 = """\
+Configuration:
+  Appenders:
+    RollingFile:
+      name: file
+      fileName: "{log}"
+      filePattern: "{log}.%i"
+      PatternLayout: {{pattern: "[%d] %p %m (%c)%n"}}
+      SizeBasedTriggeringPolicy: {{size: 10MB}}
+      DefaultRolloverStrategy: {{max: 3}}
+  Loggers:
+    Root: {{level: INFO, AppenderRef: [{{ref: file}}]}}
+    Logger:
+      - {{name: kafka.request.logger, level: WARN}}
+      - {{name: org.apache.kafka.controller, level: WARN}}
+"""
+
+
+class BrokerError(RuntimeError):
+    """The embedded broker could not start; the message says why and what to do."""
+
+
+def cache_root() -> Path:
+    configured = os.environ.get("BUILDSPACE_CACHE_DIR")
+    if configured:
+        return Path(configured)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "buildspace"
+
+
+def kafka_libs(cache: Path | None = None) -> Path:
+    """The folder of Kafka's jars, fetched through Maven on the first call."""
+    libs = (cache or cache_root()) / f"kafka-{KAFKA_VERSION}" / "libs"
+    if (libs / f"kafka_2.13-{KAFKA_VERSION}.jar").exists():
+        return libs
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise BrokerError(
+            f"Maven is needed once to fetch Kafka {KAFKA_VERSION}'s jars and is not installed: "
+            f"install it (apt-get install maven; bin/dev does this), or place the jars in {libs}")
+    libs.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=libs.parent) as tmp:
+        done = subprocess.run(
+            [mvn, "-B", "-q", "-f", str(POM), "dependency:copy-dependencies",
+             "-DincludeScope=runtime", f"-DoutputDirectory={tmp}/libs"],
+            capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=900)
+        if done.returncode != 0:
+            said = _last_error(done.stdout + done.stderr)
+            raise BrokerError(
+                f"could not fetch Kafka {KAFKA_VERSION}'s jars from Maven Central ({said}); "
+                f"retry when it is reachable, or place the jars of org.apache.kafka:kafka_2.13:"
+                f"{KAFKA_VERSION} and a log4j2 binding in {libs}")
+        shutil.rmtree(libs, ignore_errors=True)
+        os.replace(f"{tmp}/libs", libs)  # whole or not at all
+    return libs
+
+
+def _last_error(output: str) -> str:
+    lines = [ln for ln in output.splitlines() if "ERROR" in ln] or output.splitlines() or [""]
+    return re.sub(r"\x1b\[[0-9;]*m", "", lines[0]).replace("[ERROR] ", "").strip()[:300]
+
+
+def java() -> str:
+    """The ``java`` executable, checked to be 17 or newer."""
+    found = shutil.which("java")
+    if found is None:
+        raise BrokerError(
+            "Java 17+ is needed for the embedded Kafka broker and is not installed: install "
+            "it (apt-get install default-jre-headless; bin/dev does this), or set "
+            "BUILDSPACE_KAFKA_BOOTSTRAP to a Kafka you run")
+    out = subprocess.run([found, "-version"], capture_output=True, text=True).stderr
+    match = re.search(r'version "(\d+)', out)
+    if match is None or int(match.group(1)) < 17:
+        raise BrokerError(f"the embedded Kafka broker needs Java 17+, and {found} is "
+                          f"{match.group(1) if match else 'unknown'}: install a newer one")
+    return found
+
+
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+class KafkaBroker:
+    """One KRaft node on 127.0.0.1 storing its log under ``data``.
+
+    ``listeners`` adds listeners beyond PLAINTEXT (name → (security protocol, port));
+    ``properties`` adds or overrides server properties; ``format_args`` are passed to
+    the storage format (``--add-scram`` for SCRAM users), which runs on first start only.
+    """
+
+    def __init__(self, data: Path, port: int, logs: Path, *,
+                 listeners: Mapping[str, tuple[str, int]] | None = None,
+                 properties: Mapping[str, str] | None = None,
+                 format_args: Sequence[str] = (), heap_mb: int = HEAP_MB) -> None:
+        self.data = data
+        self.logs = logs / "kafka"
+        self.port = port or free_port()
+        self.bootstrap = f"127.0.0.1:{self.port}"
+        self.listeners = dict(listeners or {})
+        self.properties = dict(properties or {})
+        self.format_args = list(format_args)
+        self.heap_mb = heap_mb
+        self.child: ChildProcess | None = None
+
+    def start(self, timeout: float = 90) -> KafkaBroker:
+        java_bin = java()
+        libs = kafka_libs()
+        self._check_ports()
+        self.data.mkdir(parents=True, exist_ok=True)
+        self._check_lock()
+        config = self._write_config()
+        if not (self.data / "meta.properties").exists():
+            self._format(java_bin, libs, config)
+        else:
+            self._check_meta()
+        argv = [java_bin, f"-Xmx{self.heap_mb}m", f"-Xms{min(self.heap_mb, 128)}m",
+                "-XX:+UseSerialGC", "-Djava.awt.headless=true",
+                f"-Dlog4j2.configurationFile={self._write_log_config()}",
+                "-cp", f"{libs}/*", "kafka.Kafka", str(config)]
+        self.child = ChildProcess("kafka", argv, self.logs / "stdout.log", base_env())
+        self._wait_ready(timeout)
+        return self
+
+    def stop(self) -> None:
+        if self.child is not None:
+            self.child.stop(timeout=30)
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would (for the durability tests)."""
+        if self.child is not None:
+            self.child.proc.kill()
+            self.child.proc.wait()
+
+    @property
+    def controller_port_file(self) -> Path:
+        return self.data / "controller.port"
+
+    def _controller_port(self) -> int:
+        # Kept across restarts: the controller's address is part of the quorum's state.
+        with contextlib.suppress(OSError, ValueError):
+            return int(self.controller_port_file.read_text())
+        port = free_port()
+        self.controller_port_file.write_text(str(port))
+        return port
+
+    def _check_ports(self) -> None:
+        for port in (self.port, *(p for _, p in self.listeners.values())):
+            if not port_free(port):
+                raise BrokerError(
+                    f"port {port} is in use, so the embedded Kafka broker cannot listen on it: "
+                    f"stop what uses it, or set BUILDSPACE_EMBEDDED_KAFKA_PORT to another "
+                    f"port (0 picks a free one)")
+
+    def _check_lock(self) -> None:
+        lock = self.data / ".lock"
+        if not lock.exists():
+            return
+        with open(lock, "a") as handle:
+            try:  # Kafka holds a POSIX lock on it while it runs (FileChannel.tryLock)
+                fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                raise BrokerError(
+                    f"the Kafka data dir {self.data} is in use by another broker: stop that "
+                    f"one (another buildspace up?) or choose another --data-dir") from None
+            fcntl.lockf(handle, fcntl.LOCK_UN)
+
+    def _check_meta(self) -> None:
+        meta = (self.data / "meta.properties").read_text(errors="replace")
+        if not re.search(r"^cluster\.id=\S+", meta, re.M) or "node.id=1" not in meta:
+            raise BrokerError(
+                f"the Kafka data dir {self.data} is corrupt (meta.properties is unreadable): "
+                f"move it away to start with an empty log")
+
+    def _write_config(self) -> Path:
+        cport = self._controller_port()
+        listeners = {"PLAINTEXT": ("PLAINTEXT", self.port), **self.listeners}
+        protocol_map = {name: proto for name, (proto, _) in listeners.items()}
+        props = {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            "controller.quorum.voters": f"1@127.0.0.1:{cport}",
+            "controller.listener.names": "CONTROLLER",
+            "listeners": ",".join([f"{n}://127.0.0.1:{p}" for n, (_, p) in listeners.items()]
+                                  + [f"CONTROLLER://127.0.0.1:{cport}"]),
+            "advertised.listeners": ",".join(f"{n}://127.0.0.1:{p}"
+                                             for n, (_, p) in listeners.items()),
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": ",".join(
+                f"{n}:{proto}" for n, proto in (protocol_map | {"CONTROLLER": "PLAINTEXT"}
+                                                ).items()),
+            "log.dirs": str(self.data),
+            **TUNING,
+            **self.properties,
+        }
+        path = self.data / "server.properties"
+        path.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+        return path
+
+    def _write_log_config(self) -> Path:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        path = self.data / "log4j2.yaml"
+        path.write_text(LOG4J2.format(log=self.logs / "server.log"))
+        return path
+
+    def _format(self, java_bin: str, libs: Path, config: Path) -> None:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        done = subprocess.run(
+            [java_bin, "-Xmx256m", "-cp", f"{libs}/*", "kafka.tools.StorageTool", "format",
+             "-t", cluster_id, "-c", str(config), *self.format_args],
+            capture_output=True, text=True, stdin=subprocess.DEVNULL, env=base_env())
+        if done.returncode != 0:
+            said = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+            raise BrokerError(f"could not format the Kafka data dir {self.data}: {said[0]}")
+
+    def _wait_ready(self, timeout: float) -> None:
+        assert self.child is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.child.proc.poll() is not None:
+                raise BrokerError(f"the embedded Kafka broker exited: {self._why()} "
+                                  f"(its log: {self.logs / 'server.log'})")
+            with contextlib.suppress(OSError), \
+                    socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                return
+            time.sleep(0.05)
+        self.stop()
+        raise BrokerError(f"the embedded Kafka broker did not answer on {self.bootstrap} "
+                          f"within {timeout:.0f} s (its log: {self.logs / 'server.log'})")
+
+    def _why(self) -> str:
+        text = ""
+        for name in ("server.log", "stdout.log"):
+            with contextlib.suppress(OSError):
+                text += (self.logs / name).read_text(errors="replace")[-20000:]
+        if "Failed to acquire lock" in text:
+            return f"its data dir {self.data} is in use by another broker"
+        errors = [ln for ln in text.splitlines() if " ERROR " in ln or "Exception" in ln]
+        return errors[-1][:300] if errors else "see its log"
