@@ -295,3 +295,13 @@ class KafkaBroker:
             return f"its data dir {self.data} is in use by another broker"
         errors = [ln for ln in text.splitlines() if " ERROR " in ln or "Exception" in ln]
         return errors[-1][:300] if errors else "see its log"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -c 'from infra.broker import main; main()' fetch``: the jars, now."""
+    import sys
+
+    try:
+        print(f"Kafka {KAFKA_VERSION}: {kafka_libs()}", file=sys.stderr)
+    except BrokerError as exc:
+        raise SystemExit(f"buildspace: {exc}") from None
