@@ -21,6 +21,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -167,11 +168,12 @@ class KafkaBroker:
         self._check_ports()
         self.data.mkdir(parents=True, exist_ok=True)
         self._check_lock()
-        config = self._write_config()
-        if not (self.data / "meta.properties").exists():
-            self._format(java_bin, libs, config)
-        else:
+        formatted = (self.data / "meta.properties").exists()
+        if formatted:
             self._check_meta()
+        config = self._write_config()
+        if not formatted:
+            self._format(java_bin, libs, config)
         argv = [java_bin, f"-Xmx{self.heap_mb}m", f"-Xms{min(self.heap_mb, 128)}m",
                 "-XX:+UseSerialGC", "-Djava.awt.headless=true",
                 f"-Dlog4j2.configurationFile={self._write_log_config()}",
@@ -274,12 +276,12 @@ class KafkaBroker:
     def _wait_ready(self, timeout: float) -> None:
         assert self.child is not None
         deadline = time.monotonic() + timeout
+        ports = [self.port, *(port for _, port in self.listeners.values())]
         while time.monotonic() < deadline:
             if self.child.proc.poll() is not None:
                 raise BrokerError(f"the embedded Kafka broker exited: {self._why()} "
                                   f"(its log: {self.logs / 'server.log'})")
-            with contextlib.suppress(OSError), \
-                    socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+            if all(_answers(port) for port in ports):  # listeners open one after another
                 return
             time.sleep(0.05)
         self.stop()
@@ -297,10 +299,14 @@ class KafkaBroker:
         return errors[-1][:300] if errors else "see its log"
 
 
+def _answers(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+        return True
+    return False
+
+
 def main(argv: list[str] | None = None) -> None:
     """``python -c 'from infra.broker import main; main()' fetch``: the jars, now."""
-    import sys
-
     try:
         print(f"Kafka {KAFKA_VERSION}: {kafka_libs()}", file=sys.stderr)
     except BrokerError as exc:

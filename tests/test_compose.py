@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
+from infra.broker import KAFKA_VERSION
 from infra.settings import Settings
 
 COMPOSE = Path(__file__).parents[1] / "compose.yaml"
@@ -39,7 +40,7 @@ def dependencies(service: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def test_the_stack_has_every_component(services: dict[str, dict[str, Any]]) -> None:
     images = {name: s.get("image", "") for name, s in services.items()}
-    assert images["kafka"].startswith("apache/kafka:")
+    assert images["kafka"] == f"apache/kafka:{KAFKA_VERSION}"  # as embedded
     assert images["postgres"] == "postgres:16"
     assert images["clickhouse"].startswith("clickhouse/clickhouse-server:")
     assert images["minio"].startswith("minio/minio:")
