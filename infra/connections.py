@@ -2,14 +2,34 @@
 
 from __future__ import annotations
 
+import logging
 import ssl
 from typing import Any
 
 import boto3
 from aiokafka.helpers import create_ssl_context
+from aiokafka.protocol.admin import SaslAuthenticateRequest_v0, SaslAuthenticateRequest_v1
 from botocore.config import Config
 
 from infra.settings import Settings
+
+SASL_TOKENS = (SaslAuthenticateRequest_v0, SaslAuthenticateRequest_v1)
+
+
+class HideSaslTokens(logging.Filter):
+    """aiokafka logs every request it sends at DEBUG, and SASL PLAIN's carries the
+    password in clear: the record keeps the request's name, not its bytes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(isinstance(a, SASL_TOKENS)
+                                                  for a in record.args):
+            record.args = tuple(f"{type(a).__name__}(<hidden>)" if isinstance(a, SASL_TOKENS)
+                                else a for a in record.args)
+        return True
+
+
+# On the logger itself, so it holds whatever handlers a role configures (Faust too).
+logging.getLogger("aiokafka.conn").addFilter(HideSaslTokens())
 
 
 def s3_client(settings: Settings) -> Any:
