@@ -2,7 +2,7 @@
 and controller, run as a child process of ``buildspace up`` (and of the tests).
 
 Its jars come from Maven Central once, through Maven and ``infra/kafka/pom.xml``, into
-``~/.cache/buildspace/kafka-<version>/libs`` (``BUILDSPACE_CACHE_DIR`` moves it); after
+``~/.cache/buildspace/kafka-<version>/libs`` (``BUILDSPACE_TOOL_CACHE_DIR`` moves it); after
 that nothing is downloaded. The storage is formatted once under the data dir and a
 restart keeps everything. The broker's own log goes to ``<logs>/kafka/server.log``.
 
@@ -75,7 +75,7 @@ class BrokerError(RuntimeError):
 
 
 def cache_root() -> Path:
-    configured = os.environ.get("BUILDSPACE_CACHE_DIR")
+    configured = os.environ.get("BUILDSPACE_TOOL_CACHE_DIR")
     if configured:
         return Path(configured)
     xdg = os.environ.get("XDG_CACHE_HOME")
