@@ -1,66 +1,50 @@
 """Request analytics for the edge: ``RequestLog.record()`` appends one row to an
-in-memory buffer (the only cost on the request path) and a background task inserts the
-buffer into ClickHouse's ``edge_requests`` table in batches, from a thread.
+in-memory buffer (the only cost on the request path), and a background task turns the
+buffer into ``EdgeRequestsServed`` batches, one per project, and publishes them (to
+``buildspace.requests``; the worker projects them into ClickHouse).
 
-When ClickHouse fails, rows stay buffered up to ``max_rows``; past that the oldest are
-dropped and counted in ``dropped``. Nothing here blocks or fails a request.
+A batch keeps its id until it is published, so a retried batch is the same batch and
+the projection stores it once. While publishing fails, rows stay buffered up to
+``max_rows``; past that the oldest are dropped and counted in ``dropped``. Nothing here
+blocks or fails a request.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import threading
 import time
-from collections import deque
-from collections.abc import Callable
+from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
 
-from schemas.analytics import COLUMNS, MAX_PATH, TABLE, table_ddl
+from schemas.analytics import MAX_PATH, EdgeRequestsServed, RequestRecord
 
 log = logging.getLogger(__name__)
 
 Row = tuple[float, str, str, str, str, int, int, float]
+Publish = Callable[[EdgeRequestsServed], Awaitable[object]]
 MAX_BACKOFF = 30.0
 
 
 class RequestLog:
-    """Buffers request rows and flushes them every ``flush_seconds`` or as soon as
-    ``batch_rows`` are waiting.
+    """Buffers request rows and publishes them every ``flush_seconds`` or as soon as
+    ``batch_rows`` are waiting; a batch holds at most ``batch_rows`` rows (a Kafka
+    message stays well under 1 MB)."""
 
-    ``connect`` returns the ClickHouse client; it is called lazily from the flushing
-    thread (so an unreachable server never delays the edge's start) and retried after a
-    failure. ``lock`` guards the client: pass the lock of every other user of the same
-    client (chdb's client is synchronous and in-process). ``RequestLog.sharing`` wraps a
-    client someone else owns; a client from ``connect`` is closed by ``stop()``.
-    """
-
-    def __init__(self, connect: Callable[[], Any], *, lock: threading.Lock | None = None,
-                 retention_days: int = 30, flush_seconds: float = 1.0,
-                 batch_rows: int = 10_000, max_rows: int = 100_000,
-                 owns_client: bool = True) -> None:
-        self._connect = connect
-        self._lock = lock or threading.Lock()
-        self._owns_client = owns_client
-        self._client: Any = None
-        self._table_ready = False
-        self.retention_days = retention_days
+    def __init__(self, publish: Publish, *, flush_seconds: float = 1.0,
+                 batch_rows: int = 500, max_rows: int = 100_000) -> None:
+        self._publish = publish
         self.flush_seconds = flush_seconds
         self.batch_rows = batch_rows
         self._rows: deque[Row] = deque(maxlen=max_rows)
+        self._batches: deque[EdgeRequestsServed] = deque()  # sealed, not yet published
         self._wake = asyncio.Event()
         self._flushing = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._closing = asyncio.Event()
-        self.inserted = 0
+        self.published = 0
         self.dropped = 0
-
-    @classmethod
-    def sharing(cls, client: Any, lock: threading.Lock, **options: Any) -> RequestLog:
-        """A recorder on a client another store owns (and closes), guarded by its lock."""
-        return cls(lambda: client, lock=lock, owns_client=False, **options)
 
     def record(self, project_id: str, deployment_id: str, host: str, path: str, status: int,
                bytes_sent: int, duration_ms: float) -> None:
@@ -68,22 +52,22 @@ class RequestLog:
         rows = self._rows
         if len(rows) == rows.maxlen:
             self.dropped += 1  # the append below pushes out the oldest row
-        rows.append((time.time(), project_id, deployment_id, host, path, status, bytes_sent,
-                     duration_ms))
+        rows.append((time.time(), project_id, deployment_id, host, path[:MAX_PATH], status,
+                     bytes_sent, max(duration_ms, 0.0)))
         if len(rows) >= self.batch_rows and not self._wake.is_set():
             self._wake.set()
 
     @property
     def buffered(self) -> int:
-        return len(self._rows)
+        return len(self._rows) + sum(len(b.requests) for b in self._batches)
 
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="edge-analytics")
 
     async def stop(self, timeout: float = 5.0) -> None:
-        """Flush what is left (for at most ``timeout`` seconds), then stop; rows that
-        could not be written are counted as dropped."""
+        """Publish what is left (for at most ``timeout`` seconds), then stop; rows that
+        could not be published are counted as dropped."""
         self._closing.set()
         if self._task is not None:
             try:
@@ -91,29 +75,41 @@ class RequestLog:
             except Exception:
                 log.warning("request analytics: final flush did not finish", exc_info=True)
             self._task = None
-        if self._rows:
-            log.warning("request analytics: %d rows not written", len(self._rows))
-        self.dropped += len(self._rows)
+        if self.buffered:
+            log.warning("request analytics: %d rows not published", self.buffered)
+        self.dropped += self.buffered
         self._rows.clear()
-        if self._owns_client and self._client is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.to_thread(self._close), timeout)
+        self._batches.clear()
 
     async def flush(self) -> bool:
-        """Insert everything buffered. False when ClickHouse failed: the rows are kept
-        (the oldest dropped past ``max_rows``) for the next attempt."""
+        """Publish everything buffered. False when publishing failed: what is left stays
+        buffered (the oldest rows dropped past ``max_rows``) for the next attempt."""
         async with self._flushing:
-            while self._rows:
-                batch = self._take()
+            while self._batches or self._rows:
+                if not self._batches:
+                    self._seal()  # a batch at a time: the event loop is never held long
+                batch = self._batches[0]
                 try:
-                    await asyncio.to_thread(self._insert, batch)
+                    await self._publish(batch)
                 except Exception as exc:
-                    self._put_back(batch)
-                    log.warning("request analytics: insert of %d rows failed: %r",
-                                len(batch), exc)
+                    log.warning("request analytics: publishing %d rows failed: %r",
+                                len(batch.requests), exc)
                     return False
-                self.inserted += len(batch)
+                self._batches.popleft()
+                self.published += len(batch.requests)
             return True
+
+    def _seal(self) -> None:
+        """The oldest ``batch_rows`` rows become batches, one per project."""
+        by_project: dict[str, list[RequestRecord]] = defaultdict(list)
+        for _ in range(min(self.batch_rows, len(self._rows))):
+            ts, project, deployment, host, path, status, size, duration = self._rows.popleft()
+            by_project[project].append(RequestRecord(
+                ts=datetime.fromtimestamp(ts, UTC), deployment_id=deployment, host=host,
+                path=path, status=status, bytes=size, duration_ms=duration))
+        self._batches.extend(
+            EdgeRequestsServed(stream_id=project, project_id=project, requests=records)
+            for project, records in by_project.items())
 
     async def _run(self) -> None:
         while not self._closing.is_set():
@@ -132,36 +128,3 @@ class RequestLog:
                                         return_when=asyncio.FIRST_COMPLETED)
         for waiter in pending:
             waiter.cancel()
-
-    def _take(self) -> list[Row]:
-        rows = self._rows
-        if len(rows) <= self.batch_rows:
-            batch = list(rows)
-            rows.clear()
-            return batch
-        return [rows.popleft() for _ in range(self.batch_rows)]
-
-    def _put_back(self, batch: list[Row]) -> None:
-        """Requeue a failed batch ahead of newer rows, dropping the oldest past the bound."""
-        rows = self._rows
-        room = (rows.maxlen or 0) - len(rows)
-        if len(batch) > room:
-            self.dropped += len(batch) - room
-            batch = batch[len(batch) - room:] if room else []
-        rows.extendleft(reversed(batch))
-
-    def _insert(self, batch: list[Row]) -> None:
-        data = [[datetime.fromtimestamp(ts, UTC), project, deployment, host, path[:MAX_PATH],
-                 status, size, duration]
-                for ts, project, deployment, host, path, status, size, duration in batch]
-        with self._lock:
-            if self._client is None:
-                self._client = self._connect()
-            if not self._table_ready:
-                self._client.command(table_ddl(self.retention_days))
-                self._table_ready = True
-            self._client.insert(TABLE, data, column_names=COLUMNS)
-
-    def _close(self) -> None:
-        with self._lock:
-            self._client.close()

@@ -30,6 +30,7 @@ from edge.responses import (
 from edge.routes import RouteTable, normalize_host
 from edge.site import Match, Site, Sites
 from edge.store import ArtifactError, ArtifactStore
+from infra.metrics import observe_edge_request
 from infra.settings import Settings
 from schemas.artifacts import REDIRECT_STATUSES, ManifestEntry
 from schemas.routes import Route
@@ -62,6 +63,17 @@ class EdgeApp:
         await response.send(send, head=scope["method"] == "HEAD")
 
     async def respond(self, scope: Scope) -> Response:
+        """The response to one request, counted and timed (``infra.metrics``)."""
+        started = time.perf_counter()
+        try:
+            response = await self._respond(scope)
+        except Exception:
+            observe_edge_request(500, time.perf_counter() - started)
+            raise
+        observe_edge_request(response.status, time.perf_counter() - started)
+        return response
+
+    async def _respond(self, scope: Scope) -> Response:
         if scope["method"] not in METHODS:
             return page(405, "Method Not Allowed", "Only GET and HEAD.", [(b"allow", b"GET, HEAD")])
         host = header(scope, b"host") or ""

@@ -17,6 +17,7 @@ from typing import Any
 
 import uvloop
 
+from edge.admin import EdgeAdmin
 from edge.app import EdgeApp
 from edge.follower import RouteFollower
 from edge.http_server import HttpServer
@@ -38,13 +39,15 @@ class EdgeServer:
         self.follower = RouteFollower(settings, self.table)
         self.store = ArtifactStore(settings, s3)
         self.app = EdgeApp(self.table, self.store, settings)
+        self.admin = EdgeAdmin(settings, self._routing, lambda: len(self.table))
         self.port: int | None = None
         self._http: HttpServer | None = None
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        await self.follower.start()
+        await self.admin.start()  # /healthz answers 503 until the route table is loaded
         try:
+            await self.follower.start()
             await self.follower.wait_ready()
             await self._start_http()
         except BaseException:
@@ -67,6 +70,11 @@ class EdgeServer:
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
         await self.follower.stop()
+        await self.admin.stop()
+
+    def _routing(self) -> bool:
+        task = self.follower.task
+        return self.follower.ready.is_set() and task is not None and not task.done()
 
     async def _start_http(self) -> None:
         # Bound here so that port 0 picks a free port and a busy one raises OSError.
@@ -86,6 +94,8 @@ def _bind(host: str, port: int) -> socket.socket:
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # N edge processes share the port; the kernel spreads connections among them.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
     except BaseException:
         sock.close()

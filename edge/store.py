@@ -24,6 +24,7 @@ from pydantic import ValidationError
 
 from edge.lru import ByteLRU
 from edge.routes import DEPLOYMENT_ID
+from infra.metrics import EDGE_CACHE_TALLY
 from infra.settings import Settings
 from schemas.artifacts import Manifest, blob_key, manifest_key
 
@@ -63,7 +64,9 @@ class ArtifactStore:
             return None
         cached = self._manifests.get(deployment_id)
         if cached is not None:
+            EDGE_CACHE_TALLY.add("manifest", "hit")
             return cached
+        EDGE_CACHE_TALLY.add("manifest", "miss")
         loaded = await self._once(f"manifest:{deployment_id}", self._load_manifest, deployment_id)
         if loaded is not None:
             self._manifests.put(deployment_id, loaded[0], loaded[1])
@@ -76,7 +79,9 @@ class ArtifactStore:
             raise ArtifactError(f"not a sha256: {sha256!r}")
         cached = self._blobs.get(sha256)
         if cached is not None:
+            EDGE_CACHE_TALLY.add("blob", "hit")
             return cached
+        EDGE_CACHE_TALLY.add("blob", "miss")
         data = await self._once(f"blob:{sha256}", self._load_blob, sha256)
         if len(data) <= self._max_memory_blob:
             self._blobs.put(sha256, data, len(data))

@@ -4,17 +4,21 @@ lifespan that opens the connections.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import ValidationError
 
 from commands import build_ingest, build_source, domain_http, lifecycle_http, uploads, webhook_http
 from commands import compat as command_compat
 from commands import http as command_http
-from infra.deps import Platform
+from infra.deps import Platform, PlatformDep
+from infra.metrics import RequestMetrics, exposition, health, health_status
 from projections import hooks as hook_queries
 from projections import http as query_http
 from projections import log_stream, outgoing_queries
@@ -52,12 +56,20 @@ async def on_buildspace_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(exc.to_json(), status_code=exc.status)
 
 
+async def database_answers(pool: asyncpg.Pool, timeout: float = 2.0) -> bool:
+    try:
+        return bool(await asyncio.wait_for(pool.fetchval("SELECT 1"), timeout))
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        return False
+
+
 def create_api(platform: Platform) -> FastAPI:
     app = FastAPI(
         title="Buildspace", version="0.1.0",
         description="Self-hosted deployments: Git repository in, site at its subdomain out.",
     )
     app.state.platform = platform
+    app.add_middleware(RequestMetrics)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(BuildspaceError, on_buildspace_error)
     app.add_exception_handler(ValidationError, on_model_error)
@@ -75,9 +87,16 @@ def create_api(platform: Platform) -> FastAPI:
     app.include_router(lifecycle_http.router)
     app.include_router(outgoing_queries.router)
 
-    @app.get("/healthz", tags=["health"])
-    async def healthz() -> dict[str, str]:
-        """Liveness: the API process answers."""
-        return {"status": "ok"}
+    @app.get("/healthz", tags=["health"], responses={503: {"description": "Unavailable"}})
+    async def healthz(platform: PlatformDep) -> JSONResponse:
+        """Health: 200 while the API reaches its database, 503 when it does not."""
+        ok = await database_answers(platform.pool)
+        answer = health(ok, database="reachable" if ok else "unreachable")
+        return JSONResponse(answer, status_code=health_status(answer))
+
+    @app.get("/metrics", tags=["health"], response_class=PlainTextResponse)
+    async def metrics() -> Response:
+        """Prometheus metrics of the API process (requests, latency, builds, log lines)."""
+        return Response(exposition(), media_type=CONTENT_TYPE_LATEST)
 
     return app

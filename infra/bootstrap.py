@@ -1,13 +1,16 @@
 """Builds the object graph for each role, in one place.
 
-``Roles`` opens the shared connections once and starts any of ``api``, ``worker`` and
-``edge`` in the current event loop; ``buildspace up`` starts all three.
+``Roles.start(roles)`` opens what the roles need and starts any of ``api``, ``worker``
+and ``edge`` in the current event loop. ``buildspace up`` runs each role process through
+it (``infra.supervisor``): the API and the worker share a process when ClickHouse is
+chdb (one process per data dir); the edge always runs in processes of its own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Collection
 from typing import Any
 
 import asyncpg
@@ -16,9 +19,11 @@ from builder.skip_prebuilt import SkipPrebuilt
 from commands.service import CommandService
 from edge.analytics import RequestLog
 from infra.connections import s3_client
+from infra.consumer_lag import ConsumerLag
 from infra.db import clickhouse_client, migrate, open_pool
 from infra.deps import Platform
 from infra.kafka import EventLog, ensure_topics
+from infra.metrics import MetricsServer, service_check
 from infra.secrets import EnvCipher, env_key
 from infra.settings import Settings
 from infra.uvicorn_server import AsgiServer
@@ -26,8 +31,10 @@ from projections.analytics import RequestAnalytics
 from projections.consistency import ReadYourWrites
 from projections.live import LiveLogs
 from projections.logs import LogStore
+from schemas.analytics import EdgeRequestsServed
 
 log = logging.getLogger("buildspace")
+ORDER = ("api", "worker", "edge")  # the API answers while the worker joins its group
 
 
 def make_runner(settings: Settings) -> Any:
@@ -50,25 +57,41 @@ class Roles:
         self.pool: asyncpg.Pool | None = None
         self.events: EventLog | None = None
         self.logs: LogStore | None = None
+        self.analytics: RequestAnalytics | None = None
         self.commands: CommandService | None = None
 
-    async def open(self, *, clickhouse: bool = True) -> None:
+    async def start(self, roles: Collection[str]) -> None:
+        await ensure_topics(self.settings)
+        await self.open_events()
+        if {"api", "worker"} & set(roles):
+            await self.open()
+        for role in ORDER:
+            if role in roles:
+                await getattr(self, f"start_{role}")()
+
+    async def open_events(self) -> EventLog:
+        if self.events is None:
+            self.events = EventLog(self.settings)
+            await self.events.start()
+            self._stops.append(self.events.stop)
+        return self.events
+
+    async def open(self) -> None:
+        """PostgreSQL, the command side and ClickHouse: what the API and the worker use."""
         s = self.settings
-        await ensure_topics(s)
         self.pool = await open_pool(s)
         self._stops.append(self.pool.close)
         await migrate(self.pool)
-        self.events = EventLog(s)
-        await self.events.start()
-        self._stops.append(self.events.stop)
-        self.commands = CommandService(self.pool, self.events, s, EnvCipher(env_key(s)))
-        if clickhouse:
-            client = await asyncio.to_thread(clickhouse_client, s)
-            self.logs = LogStore(client, s.log_retention_days)
-            self._stops.append(lambda: asyncio.to_thread(self.logs.close))  # type: ignore[union-attr]
+        events = await self.open_events()
+        self.commands = CommandService(self.pool, events, s, EnvCipher(env_key(s)))
+        client = await asyncio.to_thread(clickhouse_client, s)
+        self.logs = LogStore(client, s.log_retention_days)
+        self._stops.append(lambda: asyncio.to_thread(self.logs.close))  # type: ignore[union-attr]
+        self.analytics = RequestAnalytics(client, self.logs._lock, s.request_retention_days)
 
     async def platform(self) -> Platform:
-        assert self.pool and self.events and self.commands and self.logs, "open() first"
+        assert self.pool and self.events and self.commands and self.logs and self.analytics, \
+            "open() first"
         live = LiveLogs(self.settings)
         await live.start()
         self._stops.append(live.stop)
@@ -76,8 +99,7 @@ class Roles:
         return Platform(
             settings=self.settings, pool=self.pool, events=self.events, commands=self.commands,
             consistency=ReadYourWrites(self.pool, self.settings.query_wait_seconds),
-            logs=self.logs, live=live, analytics=RequestAnalytics(
-                self.logs.client, self.logs._lock, self.settings.request_retention_days),
+            logs=self.logs, live=live, analytics=self.analytics,
         )
 
     async def start_api(self) -> None:
@@ -102,12 +124,13 @@ class Roles:
         from streams.artifact_gc import register_collector
         from streams.deliveries import register_deliveries
 
-        assert self.pool and self.events and self.commands and self.logs, "open() first"
+        assert self.pool and self.events and self.commands and self.logs and self.analytics, \
+            "open() first"
         runner = SkipPrebuilt(make_runner(self.settings))
         self._stops.append(runner.close)
         app = faust_app(self.settings)
         deps = WorkerDeps(self.settings, self.pool, self.events, self.logs, runner,
-                          self.commands)
+                          self.commands, self.analytics)
         scheduler = register_agents(app, declare_topics(app, self.settings), deps)
         self._stops.append(scheduler.close)
         self._stops.append(register_deliveries(
@@ -115,36 +138,42 @@ class Roles:
         register_collector(app, self.settings, self.pool, s3_client(self.settings))
         await app.start()
         self._stops.append(app.stop)
+        # Faust stops itself when it crashes: the process ends and is restarted.
+        self._watch(app.wait_until_stopped(), "worker")
+        s = self.settings
+        consumed = [s.topic_events, s.topic_logs, s.topic_commands, s.topic_requests]
+        for part in (ConsumerLag(s, app.conf.id, consumed),
+                     MetricsServer(s.worker_host, s.worker_port, service_check(app, "faust"))):
+            await part.start()
+            self._stops.append(part.stop)
 
     async def start_edge(self) -> None:
         from edge.server import EdgeServer
 
         edge = EdgeServer(self.settings, s3_client(self.settings))
-        edge.app.requests = self.request_log()
+        edge.app.requests = await self.request_log()
         await edge.start()
         self._stops.append(edge.stop)
-        watch = asyncio.create_task(edge.wait(), name="edge")
+        self._watch(edge.wait(), "edge")
+
+    async def request_log(self) -> RequestLog:
+        """The edge's request analytics, published to the requests topic (the worker
+        projects them into ClickHouse)."""
+        events, topic = await self.open_events(), self.settings.topic_requests
+
+        async def publish(batch: EdgeRequestsServed) -> None:
+            await events.append(topic, batch.project_id, batch)
+
+        requests = RequestLog(publish)
+        requests.start()
+        self._stops.append(requests.stop)  # after the edge stopped: the last rows go out
+        return requests
+
+    def _watch(self, awaitable: Any, name: str) -> None:
+        watch = asyncio.ensure_future(awaitable)
+        watch.set_name(name)
         self.watched.append(watch)
         self._stops.append(lambda: _cancel(watch))
-
-    def request_log(self) -> RequestLog | None:
-        """Where the edge records requests (analytics), if it can: in ``up`` through the
-        one chdb client of the process; an edge on its own needs a ClickHouse server
-        (an embedded chdb directory belongs to the API process)."""
-        s = self.settings
-        if self.logs is not None:
-            log_store = self.logs
-            requests = RequestLog.sharing(log_store.client, log_store._lock,
-                                          retention_days=s.request_retention_days)
-        elif (s.clickhouse_dsn or "chdb://").startswith("chdb://"):
-            log.info("edge analytics off: the embedded ClickHouse belongs to the API process")
-            return None
-        else:
-            requests = RequestLog(lambda: clickhouse_client(s),
-                                  retention_days=s.request_retention_days)
-        requests.start()
-        self._stops.append(requests.stop)  # after the edge stopped: the last rows land
-        return requests
 
     async def close(self) -> None:
         while self._stops:

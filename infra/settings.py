@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     topic_logs: str = "buildspace.logs"
     topic_commands: str = "buildspace.commands"
     topic_routes: str = "buildspace.routes"
+    topic_requests: str = Field(
+        default="buildspace.requests", description="the edge's request records (analytics)")
     topic_partitions: int = 4
     log_retention_days: int = 30
     request_retention_days: int = Field(
@@ -63,8 +65,16 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 9000
     socketio_port: int = Field(default=9002, description="Socket.IO for seed log clients")
+    worker_host: str = "127.0.0.1"
+    worker_port: int = Field(default=9003, description="the worker's /healthz and /metrics")
+    edge_admin_port: int = Field(
+        default=9004, description="the edge's /healthz and /metrics (on edge_host, shared by "
+                                  "every edge process)")
     edge_host: str = "127.0.0.1"
     edge_port: int = 8000
+    edge_processes: int = Field(
+        default=0, ge=0, description="edge processes buildspace up runs, sharing edge_port "
+                                     "(SO_REUSEPORT); 0: one per CPU")
     base_domain: str = "localhost"
     public_scheme: str = "http"
     public_port: int | None = Field(

@@ -24,6 +24,7 @@ class EmbeddedStack:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._stoppable: list[RcloneS3 | KafkaBroker | EmbeddedPostgres] = []
+        self.broker: KafkaBroker | None = None  # the embedded one, when it runs
 
     def start(self) -> Settings:
         s = self.settings
@@ -59,6 +60,7 @@ class EmbeddedStack:
             return {}
         broker = KafkaBroker(data / "kafka", s.embedded_kafka_port, data / "logs").start()
         self._stoppable.append(broker)
+        self.broker = broker
         log.info("kafka on %s", broker.bootstrap)
         return {"kafka_bootstrap": broker.bootstrap}
 

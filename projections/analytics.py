@@ -1,24 +1,31 @@
-"""Request analytics read from ClickHouse's ``edge_requests`` (written by the edge's
-``RequestLog``): totals, status codes, top paths and hosts of one project over a time
-range. Every query reads one ``(project_id, ts)`` key range of the table's ORDER BY.
+"""Request analytics in ClickHouse's ``edge_requests``: the worker inserts the edge's
+``EdgeRequestsServed`` batches; the API reads totals, status codes, top paths and hosts
+of one project over a time range. Every query reads one ``(project_id, ts)`` key range.
+
+A ReplacingMergeTree whose key ends in ``(batch_id, idx)`` drops a redelivered batch;
+queries read with FINAL, as the log table does.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from schemas.analytics import TABLE, AnalyticsOut, HostTraffic, PathTraffic, table_ddl
+from schemas.analytics import AnalyticsOut, EdgeRequestsServed, HostTraffic, PathTraffic
 from schemas.errors import Invalid
 
+TABLE = "edge_requests"
+COLUMNS = ["ts", "project_id", "deployment_id", "host", "path", "status", "bytes",
+           "duration_ms", "batch_id", "idx"]
 DEFAULT_RANGE = timedelta(hours=24)
 MAX_RANGE = timedelta(days=92)
 TOP_PATHS = 10
 TOP_HOSTS = 20
 
-RANGE = (f"FROM {TABLE} WHERE project_id = {{p:String}} "
+RANGE = (f"FROM {TABLE} FINAL WHERE project_id = {{p:String}} "
          "AND ts >= fromUnixTimestamp64Milli({f:Int64}, 'UTC') "
          "AND ts < fromUnixTimestamp64Milli({t:Int64}, 'UTC')")
 BY_STATUS = f"SELECT status, count(), sum(bytes) {RANGE} GROUP BY status ORDER BY status"
@@ -26,6 +33,52 @@ BY_PATH = (f"SELECT path, count() AS n, sum(bytes) {RANGE} GROUP BY path "
            f"ORDER BY n DESC, path LIMIT {TOP_PATHS}")
 BY_HOST = (f"SELECT host, count() AS n, sum(bytes) {RANGE} GROUP BY host "
            f"ORDER BY n DESC, host LIMIT {TOP_HOSTS}")
+
+
+def table_ddl(retention_days: int, name: str = TABLE) -> str:
+    """Ordered by ``(project_id, ts)`` so one project's time range is one key range;
+    daily partitions let the TTL drop whole days."""
+    return f"""
+CREATE TABLE IF NOT EXISTS {name} (
+    ts DateTime64(3, 'UTC'),
+    project_id String,
+    deployment_id String,
+    host LowCardinality(String),
+    path String,
+    status UInt16,
+    bytes UInt64,
+    duration_ms Float32,
+    batch_id String,
+    idx UInt32
+) ENGINE = ReplacingMergeTree
+PARTITION BY toDate(ts)
+ORDER BY (project_id, ts, batch_id, idx)
+TTL toDateTime(ts) + INTERVAL {int(retention_days)} DAY
+SETTINGS ttl_only_drop_parts = 1
+"""
+
+
+def migrate(client: Any, retention_days: int) -> None:
+    """Create the table; one from before batch ids (a plain MergeTree the edge wrote
+    into) is copied over, each old row its own batch."""
+    engine = client.query(
+        "SELECT engine FROM system.tables WHERE database = currentDatabase() "
+        "AND name = {t:String}", parameters={"t": TABLE}).result_rows
+    if engine and engine[0][0] == "MergeTree":
+        old = f"{TABLE}_v1"
+        client.command(f"RENAME TABLE {TABLE} TO {old}")
+        client.command(table_ddl(retention_days))
+        kept = ", ".join(COLUMNS[:-2])
+        client.command(f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) SELECT {kept}, "
+                       f"'v1', rowNumberInAllBlocks() FROM {old}")
+        client.command(f"DROP TABLE {old}")
+    client.command(table_ddl(retention_days))
+
+
+def rows(batches: Iterable[EdgeRequestsServed]) -> list[list[Any]]:
+    return [[r.ts, b.project_id, r.deployment_id, r.host, r.path, r.status, r.bytes,
+             r.duration_ms, b.event_id, idx]
+            for b in batches for idx, r in enumerate(b.requests)]
 
 
 def time_range(start: datetime | None, end: datetime | None, now: datetime | None = None
@@ -65,14 +118,25 @@ def summary(client: Any, project_id: str, start: datetime, end: datetime) -> Ana
 
 
 class RequestAnalytics:
-    """The query side on a shared ClickHouse client; ``lock`` is the lock of every other
+    """Both sides on a shared ClickHouse client; ``lock`` is the lock of every other
     user of that client (chdb's client is synchronous and in-process)."""
 
     def __init__(self, client: Any, lock: threading.Lock, retention_days: int) -> None:
         self.client = client
         self._lock = lock
         with lock:
-            client.command(table_ddl(retention_days))
+            migrate(client, retention_days)
+
+    def _insert(self, data: list[list[Any]]) -> None:
+        with self._lock:
+            self.client.insert(TABLE, data, column_names=COLUMNS)
+
+    async def insert(self, batches: Iterable[EdgeRequestsServed]) -> int:
+        """Store the batches' requests; a batch stored before replaces itself."""
+        data = rows(batches)
+        if data:
+            await asyncio.to_thread(self._insert, data)
+        return len(data)
 
     def _summary(self, project_id: str, start: datetime, end: datetime) -> AnalyticsOut:
         with self._lock:

@@ -1,39 +1,42 @@
-"""Request analytics: the ClickHouse table the edge writes one row per request into
-(shared by the writer in ``edge.analytics`` and the reader in ``projections.analytics``),
-and the API's answer.
+"""Request analytics: the edge's request records on ``buildspace.requests`` (keyed by
+project id, a batch per message), and the API's answer.
+
+A batch's ``event_id`` is its identity: with a record's index in the batch it makes
+the key that lets the worker's projection drop a redelivered batch.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-TABLE = "edge_requests"
-COLUMNS = ["ts", "project_id", "deployment_id", "host", "path", "status", "bytes",
-           "duration_ms"]
-MAX_PATH = 1024  # longer paths are stored truncated
+from schemas.envelope import Envelope
+
+MAX_PATH = 1024  # longer paths are recorded truncated
 
 
-def table_ddl(retention_days: int) -> str:
-    """Ordered by ``(project_id, ts)`` so one project's time range is one key range;
-    daily partitions let the TTL drop whole days."""
-    return f"""
-CREATE TABLE IF NOT EXISTS {TABLE} (
-    ts DateTime64(3, 'UTC'),
-    project_id String,
-    deployment_id String,
-    host LowCardinality(String),
-    path String,
-    status UInt16,
-    bytes UInt64,
-    duration_ms Float32
-) ENGINE = MergeTree
-PARTITION BY toDate(ts)
-ORDER BY (project_id, ts)
-TTL toDateTime(ts) + INTERVAL {int(retention_days)} DAY
-SETTINGS ttl_only_drop_parts = 1
-"""
+class RequestRecord(BaseModel):
+    """One request the edge answered."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ts: datetime = Field(description="when the request was answered (UTC)")
+    deployment_id: str
+    host: str
+    path: str = Field(max_length=MAX_PATH)
+    status: int = Field(ge=100, le=599)
+    bytes: int = Field(ge=0, description="response body bytes sent")
+    duration_ms: float = Field(ge=0)
+
+
+class EdgeRequestsServed(Envelope):
+    """A batch of one project's requests, as one edge process answered them."""
+
+    type: Literal["EdgeRequestsServed"] = "EdgeRequestsServed"
+    project_id: str
+    requests: list[RequestRecord]
 
 
 class PathTraffic(BaseModel):

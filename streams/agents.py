@@ -1,5 +1,6 @@
 """The agents: project the control plane, keep the routes, launch builds, project log
-lines into ClickHouse, and take commands from other systems.
+lines and the edge's request records into ClickHouse, and take commands from other
+systems.
 """
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ from pydantic import ValidationError
 
 from commands.service import CommandService
 from infra.kafka import EventLog, Position
+from infra.metrics import count_log_lines
 from infra.settings import Settings
 from projections import control_plane, hooks, outgoing, routes
+from projections.analytics import RequestAnalytics
 from projections.logs import LogStore
 from projections.tracking import apply_once
+from schemas.analytics import EdgeRequestsServed
 from schemas.builds import BuildSpec
 from schemas.envelope import Envelope
 from schemas.events import parse_event
@@ -49,6 +53,7 @@ class WorkerDeps:
     logs: LogStore
     runner: Runner
     commands: CommandService
+    analytics: RequestAnalytics
 
 
 def position_of(event: Any) -> Position:
@@ -118,10 +123,27 @@ def log_projector(deps: WorkerDeps, scheduler: Scheduler) -> Callable[[Any], Awa
                     log.warning("malformed log message dropped to DLQ: %s", exc)
                     await deps.events.append_raw(
                         f"{deps.settings.topic_logs}.dlq", None, value or b"")
-            await deps.logs.insert([m for m in parsed if isinstance(m, BuildLogAppended)])
+            count_log_lines(await deps.logs.insert(
+                [m for m in parsed if isinstance(m, BuildLogAppended)]))
             await scheduler.seen({m.deployment_id for m in parsed})
     project_logs.__qualname__ = project_logs.__name__
     return project_logs
+
+
+def request_projector(deps: WorkerDeps) -> Callable[[Any], Awaitable[None]]:
+    async def project_requests(stream: Any) -> None:
+        # A redelivered batch replaces itself: its rows are keyed by (batch id, index).
+        async for events in stream.take_events(1000, within=0.5):
+            served = []
+            for event in events:
+                try:
+                    served.append(EdgeRequestsServed.model_validate_json(event.value or b""))
+                except ValidationError as exc:
+                    await dead_letter(deps.events, position_of(event), event.key, event.value,
+                                      f"malformed request records: {exc}")
+            await deps.analytics.insert(served)
+    project_requests.__qualname__ = project_requests.__name__
+    return project_requests
 
 
 def command_intake(deps: WorkerDeps) -> Callable[[Any], Awaitable[None]]:
@@ -144,6 +166,7 @@ def register_agents(app: faust.App, topics: Topics, deps: WorkerDeps) -> Schedul
         (topics.events_topic, schedule_builds(deps, scheduler)),
         (topics.logs_topic, log_projector(deps, scheduler)),
         (topics.commands_topic, command_intake(deps)),
+        (topics.requests_topic, request_projector(deps)),
     ]
     for topic, fn in agents:
         app.agent(topic, name=fn.__name__)(fn)

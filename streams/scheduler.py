@@ -23,6 +23,7 @@ from typing import Any
 import asyncpg
 import orjson
 
+from infra.metrics import set_builds
 from infra.secrets import EnvCipher
 from schemas.builds import BuildSpec
 from schemas.envelope import Envelope, Meta
@@ -153,18 +154,22 @@ class Scheduler:
     async def _claim(self) -> list[asyncpg.Record]:
         async with self.deps.pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", DISPATCH_LOCK)
-            running = await conn.fetchval(
-                "SELECT count(*) FROM build_queue WHERE state = 'running'")
+            counts = dict(await conn.fetch(
+                "SELECT state, count(*) FROM build_queue WHERE state IN ('queued', 'running') "
+                "GROUP BY state"))
+            queued, running = counts.get("queued", 0), counts.get("running", 0)
             free = self.settings.max_concurrent_builds - running
-            if free <= 0:
-                return []
-            return list(await conn.fetch(
-                "UPDATE build_queue SET state = 'running', launched_at = now(), "
-                "last_seen = now() WHERE deployment_id IN (SELECT deployment_id FROM "
-                "build_queue WHERE state = 'queued' ORDER BY requested_at, deployment_id "
-                "LIMIT $1) RETURNING deployment_id, project_id, spec, "
-                "(SELECT ciphertext FROM build_env e WHERE e.project_id = build_queue.project_id) "
-                "AS env", free))
+            claimed: list[asyncpg.Record] = []
+            if free > 0 and queued:
+                claimed = list(await conn.fetch(
+                    "UPDATE build_queue SET state = 'running', launched_at = now(), "
+                    "last_seen = now() WHERE deployment_id IN (SELECT deployment_id FROM "
+                    "build_queue WHERE state = 'queued' ORDER BY requested_at, deployment_id "
+                    "LIMIT $1) RETURNING deployment_id, project_id, spec, (SELECT ciphertext "
+                    "FROM build_env e WHERE e.project_id = build_queue.project_id) AS env",
+                    free))
+            set_builds(queued - len(claimed), running + len(claimed))
+            return claimed
 
     async def _launch(self, row: asyncpg.Record) -> None:
         spec = BuildSpec.model_validate(orjson.loads(row["spec"]))

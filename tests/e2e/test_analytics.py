@@ -1,6 +1,6 @@
 """``GET /v1/projects/{id}/analytics`` on the running platform: its range defaults,
-validation and 404. (The rows themselves are counted in
-tests/integration/test_analytics.py: chdb lives inside the platform's process.)"""
+validation and 404, and requests through the edge counted there: the edge processes
+publish them on ``buildspace.requests``, the worker projects them into ClickHouse."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from tests.e2e.test_deploy import create
+from tests.support.kafka import find_event
 from tests.support.platform import Platform
 
 
@@ -58,8 +59,11 @@ def test_requests_through_the_edge_show_up_in_analytics(platform: Platform, git_
     platform.wait_site(host)
     for path in ("/", "/", "/a.txt", "/missing"):
         platform.get_site(host, path)
-    deadline = time.monotonic() + 15
-    while True:  # the edge flushes its batch about every second
+    published = find_event(platform.kafka, "buildspace.requests",
+                           lambda e: e["project_id"] == project["id"])
+    assert published["type"] == "EdgeRequestsServed" and published["stream_id"] == project["id"]
+    deadline = time.monotonic() + 30
+    while True:  # the edge publishes about every second, the worker stores soon after
         body = _analytics(platform, project["id"])
         paths = {p["path"]: p for p in body["top_paths"]}
         if "/missing" in paths or time.monotonic() > deadline:

@@ -41,6 +41,8 @@ def get(platform: Platform, deployment_id: str) -> dict:
 
 
 def builder_pids(platform: Platform) -> list[int]:
+    """The builder processes the worker runs."""
+    workers = set(platform.roles("api worker"))
     pids = []
     for proc in Path("/proc").iterdir():
         try:
@@ -48,7 +50,7 @@ def builder_pids(platform: Platform) -> list[int]:
             stat = (proc / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if b"builder.run" in cmdline and int(stat[1]) == platform.proc.pid:
+        if b"builder.run" in cmdline and int(stat[1]) in workers:
             pids.append(int(proc.name))
     return pids
 

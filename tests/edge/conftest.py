@@ -18,7 +18,8 @@ from tests.support.services import object_store
 def base_settings(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str
                   ) -> Iterator[Settings]:
     root = tmp_path_factory.mktemp("edge-services")
-    with object_store(root, "edge", edge_port=0, kafka_bootstrap=kafka_bootstrap) as settings:
+    with object_store(root, "edge", edge_port=0, edge_admin_port=0,
+                      kafka_bootstrap=kafka_bootstrap) as settings:
         yield settings
 
 

@@ -20,8 +20,10 @@ from typing import Any
 import asyncpg
 import httpx
 
+from infra.broker import port_free
 from infra.embedded import EmbeddedPostgres, free_port
 from schemas.envelope import new_id
+from tests.support import procs
 
 ADMIN_DSN = os.environ.get(
     "BUILDSPACE_TEST_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -79,16 +81,20 @@ class Platform:
         self.data_dir = data_dir
         self.api_port, self.edge_port, kafka_port = free_port(), free_port(), free_port()
         self.socketio_port = free_port()
+        self.worker_port, self.edge_admin_port = free_port(), free_port()
         self.kafka = f"127.0.0.1:{kafka_port}"
         self.env = os.environ | {
             "BUILDSPACE_DATA_DIR": str(data_dir),
             "BUILDSPACE_API_PORT": str(self.api_port),
             "BUILDSPACE_EDGE_PORT": str(self.edge_port),
             "BUILDSPACE_SOCKETIO_PORT": str(self.socketio_port),
+            "BUILDSPACE_WORKER_PORT": str(self.worker_port),
+            "BUILDSPACE_EDGE_ADMIN_PORT": str(self.edge_admin_port),
             "BUILDSPACE_EMBEDDED_KAFKA_PORT": str(kafka_port),
             "BUILDSPACE_EMBEDDED_S3_PORT": str(free_port()),
             "BUILDSPACE_GIT_ALLOWED_HOSTS": '["127.0.0.1", "localhost"]',
             "BUILDSPACE_BUILD_TIMEOUT_SECONDS": "300",
+            "BUILDSPACE_EDGE_PROCESSES": "2",
         } | env
         if database_url:
             self.env["DATABASE_URL"] = database_url
@@ -125,14 +131,37 @@ class Platform:
             raise RuntimeError(f"buildspace up did not stop on SIGINT: {self.tail()}") from None
 
     def orphans(self) -> list[str]:
-        """Command lines of live processes that still use this platform's data dir."""
+        """Live processes that still use this platform's data dir (in their command
+        line, or as the role processes' BUILDSPACE_DATA_DIR), and a listener left on its
+        Kafka port."""
+        data_dir = str(self.data_dir.resolve()).encode()
         found = []
         for proc in Path("/proc").iterdir():
             with contextlib.suppress(OSError):
-                cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-                if str(self.data_dir) in cmdline or f"tcp://{self.kafka}" in cmdline:
-                    found.append(cmdline)
+                cmdline = (proc / "cmdline").read_bytes()
+                environ = (proc / "environ").read_bytes().split(b"\0")
+                if data_dir in cmdline or b"BUILDSPACE_DATA_DIR=" + data_dir in environ:
+                    found.append(cmdline.replace(b"\0", b" ").decode())
+        if not port_free(int(self.kafka.rsplit(":", 1)[1])):
+            found.append(f"something listens on the Kafka port {self.kafka}")
         return found
+
+    def roles(self, role: str) -> list[int]:
+        """Pids of the running role processes named ``role`` ("edge", "api worker")."""
+        assert self.proc is not None
+        return sorted(pid for pid, cmd in procs.children(self.proc.pid).items()
+                      if f"infra.cli {role} " in cmd + " ")
+
+    def wait_api(self, timeout: float = 120) -> None:
+        """Until the API answers."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.api}/healthz", timeout=5).status_code == 200:
+                    return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the API did not answer within {timeout} s\n{self.tail()}")
+            time.sleep(0.1)
 
     def restart(self) -> None:
         self.stop()

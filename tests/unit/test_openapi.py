@@ -8,6 +8,7 @@ DOCUMENTED = {
     ("get", "/v1/projects/{project_id}/deployments"),
     ("get", "/v1/deployments/{deployment_id}"), ("get", "/v1/deployments/{deployment_id}/logs"),
     ("post", "/project"), ("get", "/logs/{deployment_id}"), ("get", "/healthz"),
+    ("get", "/metrics"),
     ("patch", "/v1/projects/{project_id}"), ("get", "/v1/projects/{project_id}/env"),
     ("put", "/v1/projects/{project_id}/env"), ("post", "/v1/deployments/{deployment_id}/cancel"),
     ("get", "/v1/deployments/{deployment_id}/logs/stream"),
