@@ -44,6 +44,10 @@ TUNING = {
     "share.coordinator.state.topic.replication.factor": "1",
     "share.coordinator.state.topic.min.isr": "1",
     "group.initial.rebalance.delay.ms": "0",
+    # A restart after a crash waits until the controller drops the dead broker's session
+    # (9 s by default) before it listens again.
+    "broker.heartbeat.interval.ms": "1000",
+    "broker.session.timeout.ms": "3000",
     "log.cleaner.dedupe.buffer.size": str(16 * 1024 * 1024),
     "log.cleaner.threads": "1",
     "num.network.threads": "2",
@@ -189,8 +193,7 @@ class KafkaBroker:
     def kill(self) -> None:
         """SIGKILL, as a crash would (for the durability tests)."""
         if self.child is not None:
-            self.child.proc.kill()
-            self.child.proc.wait()
+            self.child.kill()
 
     @property
     def controller_port_file(self) -> Path:

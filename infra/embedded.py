@@ -58,6 +58,11 @@ class ChildProcess:
             env=env, preexec_fn=_die_with_parent,
         )
 
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+        self._log.close()
+
     def stop(self, timeout: float = 10.0) -> None:
         if self.proc.poll() is None:
             self.proc.terminate()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from schemas.envelope import dumps
 from schemas.errors import Unavailable
 
 log = logging.getLogger("buildspace.kafka")
+APPEND_TIMEOUT_S = 20.0
 
 
 @dataclass(frozen=True)
@@ -28,14 +30,17 @@ class Position:
 
 def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
     retention_ms = str(settings.log_retention_days * 86_400_000)
+    requests_ms = str(settings.request_retention_days * 86_400_000)
     return {
         settings.topic_events: {"cleanup.policy": "delete", "retention.ms": "-1"},
         settings.topic_logs: {"cleanup.policy": "delete", "retention.ms": retention_ms},
         settings.topic_commands: {"cleanup.policy": "delete"},
         settings.topic_routes: {"cleanup.policy": "compact"},
+        settings.topic_requests: {"cleanup.policy": "delete", "retention.ms": requests_ms},
         f"{settings.topic_events}.dlq": {},
         f"{settings.topic_logs}.dlq": {},
         f"{settings.topic_commands}.dlq": {},
+        f"{settings.topic_requests}.dlq": {},
     }
 
 
@@ -90,8 +95,14 @@ class EventLog:
     async def append(self, topic: str, key: str, event: BaseModel | None) -> Position:
         value = None if event is None else dumps(event)
         try:
-            meta = await self._producer.send_and_wait(topic, value, key=key.encode())
-        except (TimeoutError, KafkaError) as exc:
+            # An idempotent producer retries a sent batch until the broker answers,
+            # whatever request_timeout_ms says: the caller gets an answer in bounded time.
+            meta = await asyncio.wait_for(
+                self._producer.send_and_wait(topic, value, key=key.encode()), APPEND_TIMEOUT_S)
+        except TimeoutError:
+            raise Unavailable(f"Kafka did not acknowledge the append to {topic} within "
+                              f"{APPEND_TIMEOUT_S:.0f} s; it may still be appended") from None
+        except KafkaError as exc:
             raise Unavailable(f"could not append to {topic}: {type(exc).__name__}") from None
         return Position(meta.topic, meta.partition, meta.offset)
 

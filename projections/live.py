@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +29,7 @@ from schemas.logs import BuildLogAppended, LogLine
 log = logging.getLogger("buildspace.live")
 
 FETCH_MAX_WAIT_MS = 500
+RECENT_FINALS = 10_000  # final statuses remembered (a few hundred KB)
 STATUS_BY_TYPE = {"BuildStarted": "BUILDING", "DeploymentReady": "READY",
                   "DeploymentFailed": "FAILED", "DeploymentCanceled": "CANCELED"}
 
@@ -55,6 +56,12 @@ class LiveLogs:
         self._hooks: list[tuple[LinesHook, Callable[[], bool]]] = []
         self._readers: list[Reader] = []
         self._task: asyncio.Task[None] | None = None
+        self._finals: OrderedDict[str, StatusChange] = OrderedDict()
+
+    def recent_final(self, deployment_id: str) -> StatusChange | None:
+        """The final status this reader saw for the deployment lately, if any: a watcher
+        that arrives between that event and its projection learns it here."""
+        return self._finals.get(deployment_id)
 
     async def start(self) -> None:
         s = self.settings
@@ -126,11 +133,15 @@ class LiveLogs:
     def _status(self, value: bytes) -> None:
         data = orjson.loads(value)
         status = STATUS_BY_TYPE.get(data.get("type"))
-        queues = self._watchers.get(data.get("deployment_id", ""), ())
-        if status is None or not queues:
+        if status is None:
             return
+        deployment_id = data.get("deployment_id", "")
         change = StatusChange(status, data.get("reason"), data.get("log_lines"))
-        for queue in queues:
+        if change.final:
+            self._finals[deployment_id] = change
+            while len(self._finals) > RECENT_FINALS:
+                self._finals.popitem(last=False)
+        for queue in self._watchers.get(deployment_id, ()):
             queue.put_nowait(change)
 
 

@@ -26,8 +26,9 @@ router = APIRouter(prefix="/v1", tags=["queries"])
 
 HISTORY_PAGE = 5000
 KEEPALIVE_SECONDS = 15.0
-POLL_SECONDS = 1.0  # without live items for this long, catch up from the stores
 GAP_WAIT_SECONDS = 3.0
+TAIL_POLL_SECONDS = 0.2  # after the final status, how often the store is asked for the rest
+TAIL_WAIT_SECONDS = 30.0  # and for how long
 FINAL = ("READY", "FAILED", "CANCELED")
 
 Message = tuple[str, dict[str, Any]]
@@ -89,52 +90,37 @@ async def follow(platform: Platform, deployment_id: str, after_seq: int
     with platform.live.watch(deployment_id) as queue:
         async with platform.pool.acquire() as conn:
             current = await queries.get_deployment(conn, platform.settings, deployment_id)
-        yield "status", {"status": current.status, "reason": current.failure_reason}
-        follower = Follower(platform, deployment_id, after_seq)
         final = StatusChange(current.status, current.failure_reason, current.log_lines) \
-            if current.status in FINAL else None
+            if current.status in FINAL else platform.live.recent_final(deployment_id)
+        yield "status", ({"status": final.status, "reason": final.reason} if final else
+                         {"status": current.status, "reason": current.failure_reason})
+        follower = Follower(platform, deployment_id, after_seq)
         async for message in follower.stored():
             yield message
-        quiet_since = time.monotonic()
+        tail_until = time.monotonic() + TAIL_WAIT_SECONDS
         while final is None or follower.last < (final.log_lines or 0):
             try:
-                item = await asyncio.wait_for(queue.get(), POLL_SECONDS)
+                item = await asyncio.wait_for(
+                    queue.get(), KEEPALIVE_SECONDS if final is None else TAIL_POLL_SECONDS)
             except TimeoutError:
-                # Nothing live for a while: the broker may be slow to answer the live
-                # reader, so catch up from the stores (lines, then the status).
+                if final is None:
+                    yield "ping", {}
+                    continue
+                # Final, but lines are missing: the status came ahead of the last lines
+                # (another topic), which are on their way here or to the store.
                 async for message in follower.stored():
                     yield message
-                if final is None:
-                    final = await stored_final(platform, deployment_id)
-                    if final is not None:
-                        yield "status", {"status": final.status, "reason": final.reason}
-                if final is not None:
-                    async for message in follower.fill_to(final.log_lines or 0):
-                        yield message
-                    if follower.last >= (final.log_lines or 0) or \
-                            time.monotonic() - quiet_since > KEEPALIVE_SECONDS:
-                        break
-                if time.monotonic() - quiet_since > KEEPALIVE_SECONDS:
-                    quiet_since = time.monotonic()
-                    yield "ping", {}
+                if time.monotonic() > tail_until:
+                    break
                 continue
-            quiet_since = time.monotonic()
             if isinstance(item, StatusChange):
                 yield "status", {"status": item.status, "reason": item.reason}
-                final = item if item.final else None
+                if item.final:
+                    final, tail_until = item, time.monotonic() + TAIL_WAIT_SECONDS
             else:
                 async for message in follower.live(item):
                     yield message
         yield "end", {"status": final.status if final else None, "last_seq": follower.last}
-
-
-async def stored_final(platform: Platform, deployment_id: str) -> StatusChange | None:
-    """The deployment's final status from the read model, if it has one."""
-    async with platform.pool.acquire() as conn:
-        current = await queries.get_deployment(conn, platform.settings, deployment_id)
-    if current.status not in FINAL:
-        return None
-    return StatusChange(current.status, current.failure_reason, current.log_lines)
 
 
 def sse(event: str, data: dict[str, Any]) -> bytes:

@@ -24,14 +24,18 @@ class Topics:
     events_topic: Any
     logs_topic: Any
     commands_topic: Any
+    requests_topic: Any
 
 
 def faust_app(settings: Settings) -> faust.App:
+    datadir = settings.data_path / "faust"  # Faust's own files (none with memory://)
+    datadir.mkdir(parents=True, exist_ok=True)
     return faust.App(
         "buildspace",
         broker=f"kafka://{settings.kafka_bootstrap}",
         broker_credentials=credentials(settings),
         store="memory://",
+        datadir=str(datadir),
         autodiscover=False,
         web_enabled=False,
         producer_acks=-1,
@@ -69,4 +73,5 @@ def declare_topics(app: faust.App, settings: Settings) -> Topics:
         events_topic=raw(settings.topic_events),
         logs_topic=raw(settings.topic_logs),
         commands_topic=raw(settings.topic_commands),
+        requests_topic=raw(settings.topic_requests),
     )
