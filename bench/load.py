@@ -29,7 +29,7 @@ done = function(summary, latency, requests)
 end
 """
 NGINX_CONF = """
-{user}worker_processes auto;
+{user}worker_processes {workers};
 daemon off;
 pid {tmp}/nginx.pid;
 error_log {tmp}/nginx-error.log warn;
@@ -101,11 +101,14 @@ def wait_for(check: Any, timeout: float, what: str) -> None:
 
 
 @contextmanager
-def nginx_process(tmp: Path, site: Path, host: str) -> Iterator[int]:
+def nginx_process(tmp: Path, site: Path, host: str, workers: int | str = "auto"
+                  ) -> Iterator[int]:
+    """nginx serving ``site`` on a free port with ``workers`` worker processes."""
     port = free_port()
     conf = tmp / "nginx.conf"
     user = "user root;\n" if os.geteuid() == 0 else ""  # workers must read the temp dir
-    conf.write_text(NGINX_CONF.format(user=user, tmp=tmp, port=port, site=site))
+    conf.write_text(NGINX_CONF.format(user=user, tmp=tmp, port=port, site=site,
+                                      workers=workers))
     proc = subprocess.Popen([nginx_binary(), "-c", str(conf), "-p", str(tmp)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -47,6 +47,7 @@ def faust_app(settings: Settings) -> faust.App:
         broker_heartbeat_interval=2.0,
         broker_rebalance_timeout=10.0,
         stream_wait_empty=False,
+        broker_commit_interval=1.0,  # the consumer lag readers see trails by this much
         logging_config={"version": 1, "disable_existing_loggers": False},
     )
 
