@@ -47,7 +47,10 @@ def faust_app(settings: Settings) -> faust.App:
         broker_heartbeat_interval=2.0,
         broker_rebalance_timeout=10.0,
         stream_wait_empty=False,
-        broker_commit_interval=1.0,  # the consumer lag readers see trails by this much
+        broker_commit_interval=0.5,  # the consumer lag readers see trails by this much
+        # Per partition and fetch; one build's log is one partition, and 1 MiB (Faust's
+        # default) held ingest under 70,000 lines/s against 93,000 with 8 MiB.
+        consumer_max_fetch_size=8 * 1024 * 1024,
         logging_config={"version": 1, "disable_existing_loggers": False},
     )
 
