@@ -19,6 +19,7 @@ from typing import Any
 
 from edge.analytics import RequestLog
 from edge.paths import BadPath, keys_for, site_path
+from edge.response_cache import ResponseCache, cache_key
 from edge.responses import (
     REVALIDATE,
     Response,
@@ -52,6 +53,7 @@ class EdgeApp:
         self.settings = settings
         self.sites = Sites()
         self.requests: RequestLog | None = None  # analytics, when set
+        self.responses = ResponseCache()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -61,6 +63,22 @@ class EdgeApp:
             return
         response = await self.respond(scope)
         await response.send(send, head=scope["method"] == "HEAD")
+
+    def respond_now(self, scope: Scope) -> Response | None:
+        """The answer from the response cache, if it holds one for this request (the
+        HTTP server asks here first, and calls ``respond`` when this says None)."""
+        started = time.perf_counter()
+        if scope["method"] not in METHODS:
+            return None
+        host = header(scope, b"host") or ""
+        route = self.table.lookup(host)
+        key = None if route is None else cache_key(route, scope)
+        response = None if key is None else self.responses.get(key)
+        if route is None or response is None:
+            return None
+        self._record(route, host, scope, response, started)
+        observe_edge_request(response.status, time.perf_counter() - started)
+        return response
 
     async def respond(self, scope: Scope) -> Response:
         """The response to one request, counted and timed (``infra.metrics``)."""
@@ -87,12 +105,20 @@ class EdgeApp:
             log.warning("edge: %s (host %s)", exc, route.hostname)
             response = page(502, "Bad Gateway", "This deployment's files are unavailable.",
                             _deployment(route))
+        key = cache_key(route, scope)
+        if key is not None:
+            self.responses.put(key, response)
+        self._record(route, host, scope, response, started)
+        return response
+
+    def _record(self, route: Route, host: str, scope: Scope, response: Response,
+                started: float) -> None:
+        """Request analytics, when on."""
         if self.requests is not None:
             self.requests.record(route.project_id, route.deployment_id, normalize_host(host),
                                  scope.get("path") or "/", response.status,
                                  0 if scope["method"] == "HEAD" else len(response.body),
                                  (time.perf_counter() - started) * 1000)
-        return response
 
 
 class Request:

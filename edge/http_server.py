@@ -21,6 +21,7 @@ from edge.responses import Response
 
 Scope = dict[str, Any]
 Respond = Callable[[Scope], Coroutine[Any, Any, Response]]
+RespondNow = Callable[[Scope], Response | None]
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,10 @@ class Limits:
 class HttpServer:
     """``await start(sock)``, then ``await wait()`` until ``await stop()``."""
 
-    def __init__(self, respond: Respond, limits: Limits | None = None) -> None:
+    def __init__(self, respond: Respond, limits: Limits | None = None,
+                 respond_now: RespondNow | None = None) -> None:
         self.respond = respond
+        self.respond_now = respond_now  # an answer at hand, without a task; else None
         self.limits = limits or Limits()
         self.connections: set[Any] = set()  # edge.http_connection.Connection
         self.stopping = False

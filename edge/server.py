@@ -80,7 +80,7 @@ class EdgeServer:
         # Bound here so that port 0 picks a free port and a busy one raises OSError.
         sock = _bind(self.settings.edge_host, self.settings.edge_port)
         self.port = sock.getsockname()[1]
-        self._http = HttpServer(self.app.respond)
+        self._http = HttpServer(self.app.respond, respond_now=self.app.respond_now)
         try:
             await self._http.start(sock)
         except BaseException:

@@ -48,8 +48,8 @@ EDGE_REQUESTS = Counter("buildspace_edge_requests", "Requests the edge answered,
 EDGE_SECONDS = Histogram("buildspace_edge_request_seconds",
                          "Time the edge took to produce a response.", buckets=EDGE_LATENCY)
 EDGE_CACHE = Counter("buildspace_edge_cache",
-                     "Artifact lookups in the edge's memory cache: hit, or miss (read from "
-                     "its disk cache or from object storage).", ["kind", "result"])
+                     "Lookups in the edge's memory caches: whole responses, and artifacts "
+                     "(a miss reads the disk cache or object storage).", ["kind", "result"])
 API_REQUESTS = Counter("buildspace_api_requests", "Requests the API answered.",
                        ["method", "route", "status"])
 API_SECONDS = Histogram("buildspace_api_request_seconds",

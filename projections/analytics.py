@@ -19,7 +19,7 @@ from schemas.errors import Invalid
 
 TABLE = "edge_requests"
 COLUMNS = ["ts", "project_id", "deployment_id", "host", "path", "status", "bytes",
-           "duration_ms", "batch_id", "idx"]
+           "duration_ms", "batch_id", "idx", "requests"]
 DEFAULT_RANGE = timedelta(hours=24)
 MAX_RANGE = timedelta(days=92)
 TOP_PATHS = 10
@@ -28,10 +28,11 @@ TOP_HOSTS = 20
 RANGE = (f"FROM {TABLE} FINAL WHERE project_id = {{p:String}} "
          "AND ts >= fromUnixTimestamp64Milli({f:Int64}, 'UTC') "
          "AND ts < fromUnixTimestamp64Milli({t:Int64}, 'UTC')")
-BY_STATUS = f"SELECT status, count(), sum(bytes) {RANGE} GROUP BY status ORDER BY status"
-BY_PATH = (f"SELECT path, count() AS n, sum(bytes) {RANGE} GROUP BY path "
+BY_STATUS = (f"SELECT status, sum(requests), sum(bytes) {RANGE} GROUP BY status "
+             "ORDER BY status")
+BY_PATH = (f"SELECT path, sum(requests) AS n, sum(bytes) {RANGE} GROUP BY path "
            f"ORDER BY n DESC, path LIMIT {TOP_PATHS}")
-BY_HOST = (f"SELECT host, count() AS n, sum(bytes) {RANGE} GROUP BY host "
+BY_HOST = (f"SELECT host, sum(requests) AS n, sum(bytes) {RANGE} GROUP BY host "
            f"ORDER BY n DESC, host LIMIT {TOP_HOSTS}")
 
 
@@ -49,7 +50,8 @@ CREATE TABLE IF NOT EXISTS {name} (
     bytes UInt64,
     duration_ms Float32,
     batch_id String,
-    idx UInt32
+    idx UInt32,
+    requests UInt32 DEFAULT 1
 ) ENGINE = ReplacingMergeTree
 PARTITION BY toDate(ts)
 ORDER BY (project_id, ts, batch_id, idx)
@@ -68,16 +70,18 @@ def migrate(client: Any, retention_days: int) -> None:
         old = f"{TABLE}_v1"
         client.command(f"RENAME TABLE {TABLE} TO {old}")
         client.command(table_ddl(retention_days))
-        kept = ", ".join(COLUMNS[:-2])
+        kept = ", ".join(COLUMNS[:-3])
         client.command(f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) SELECT {kept}, "
-                       f"'v1', rowNumberInAllBlocks() FROM {old}")
+                       f"'v1', rowNumberInAllBlocks(), 1 FROM {old}")
         client.command(f"DROP TABLE {old}")
     client.command(table_ddl(retention_days))
+    # Rows from before requests shared rows stand for one request each.
+    client.command(f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS requests UInt32 DEFAULT 1")
 
 
 def rows(batches: Iterable[EdgeRequestsServed]) -> list[list[Any]]:
     return [[r.ts, b.project_id, r.deployment_id, r.host, r.path, r.status, r.bytes,
-             r.duration_ms, b.event_id, idx]
+             r.duration_ms, b.event_id, idx, r.count]
             for b in batches for idx, r in enumerate(b.requests)]
 
 

@@ -18,17 +18,19 @@ MAX_PATH = 1024  # longer paths are recorded truncated
 
 
 class RequestRecord(BaseModel):
-    """One request the edge answered."""
+    """Requests the edge answered with the same deployment, host, path and status
+    within one flush (about a second): how many, their bytes, their mean duration."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    ts: datetime = Field(description="when the request was answered (UTC)")
+    ts: datetime = Field(description="when the first of them was answered (UTC)")
     deployment_id: str
     host: str
     path: str = Field(max_length=MAX_PATH)
     status: int = Field(ge=100, le=599)
-    bytes: int = Field(ge=0, description="response body bytes sent")
-    duration_ms: float = Field(ge=0)
+    count: int = Field(default=1, ge=1, description="how many requests")
+    bytes: int = Field(ge=0, description="response body bytes sent, in all")
+    duration_ms: float = Field(ge=0, description="mean time to answer")
 
 
 class EdgeRequestsServed(Envelope):

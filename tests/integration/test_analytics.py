@@ -63,7 +63,9 @@ class Collector:
         self.batches.append(batch)
 
     def rows(self, project_id: str) -> int:
-        return sum(len(b.requests) for b in self.batches if b.project_id == project_id)
+        """Requests published for the project (a row stands for ``count`` of them)."""
+        return sum(r.count for b in self.batches if b.project_id == project_id
+                   for r in b.requests)
 
 
 def test_a_full_batch_is_published_without_waiting_for_the_interval():
@@ -72,12 +74,33 @@ def test_a_full_batch_is_published_without_waiting_for_the_interval():
         recorder = RequestLog(sink, flush_seconds=60, batch_rows=500)
         recorder.start()
         for i in range(1200):
-            recorder.record("batched", "d1", "site.localhost", f"/p{i % 7}", 200, 100, 1.5)
+            recorder.record("batched", "d1", "site.localhost", f"/p{i}", 200, 100, 1.5)
         await wait_for(lambda: recorder.published >= 1000)
         await recorder.stop()
         assert sink.rows("batched") == 1200 and recorder.dropped == 0
         assert max(len(b.requests) for b in sink.batches) == 500
         assert all(b.stream_id == "batched" for b in sink.batches)
+
+    asyncio.run(scenario())
+
+
+def test_alike_requests_share_a_row_with_their_count_bytes_and_mean_duration():
+    async def scenario() -> None:
+        sink = Collector()
+        recorder = RequestLog(sink, flush_seconds=3600)
+        recorder.start()
+        for i in range(1000):
+            recorder.record("busy", "d1", "site.localhost", "/", 200, 2048, 1.0 + i % 2)
+        recorder.record("busy", "d1", "site.localhost", "/", 304, 0, 0.5)
+        recorder.record("busy", "d2", "site.localhost", "/", 200, 10, 0.5)
+        await recorder.stop()
+        rows = {(r.deployment_id, r.path, r.status): r for b in sink.batches
+                for r in b.requests}
+        assert len(rows) == 3 and recorder.published == 1002 and recorder.dropped == 0
+        assert rows["d1", "/", 200].count == 1000
+        assert rows["d1", "/", 200].bytes == 2048 * 1000
+        assert rows["d1", "/", 200].duration_ms == 1.5
+        assert rows["d1", "/", 304].count == rows["d2", "/", 200].count == 1
 
     asyncio.run(scenario())
 
@@ -199,6 +222,15 @@ def test_the_summary_counts_one_project_in_its_range(chdb, analytics: RequestAna
     assert len(out.top_paths) == 10 and all(p.requests == 2 for p in out.top_paths[1:])
     assert {h.host: h.requests for h in out.by_host} == {"a.localhost": 20, "b.localhost": 10}
     assert out.model_dump(by_alias=True)["from"] == start
+
+    shared = [RequestRecord(ts=now, deployment_id="d1", host="a.localhost", path="/busy",
+                            status=200, count=40, bytes=40 * 512, duration_ms=1.0)]
+    asyncio.run(analytics.insert([EdgeRequestsServed(stream_id="counted",
+                                                     project_id="counted", requests=shared)]))
+    out = summary(chdb, "counted", start, datetime.now(UTC) + timedelta(seconds=1))
+    assert out.requests == 70 and out.status_codes == {"200": 64, "404": 6}
+    assert out.top_paths[0].path == "/busy" and out.top_paths[0].requests == 40
+    assert out.top_paths[0].bytes == 40 * 512
 
     empty = summary(chdb, "counted", now - timedelta(days=2), now - timedelta(days=1))
     assert (empty.requests, empty.status_codes, empty.top_paths) == (0, {}, [])

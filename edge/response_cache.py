@@ -1,0 +1,61 @@
+"""Whole responses kept for the requests that will get the same answer again.
+
+A deployment is immutable, so the answer to a GET or HEAD is a function of the route
+(which deployment a hostname serves), the path and query, and the Accept-Encoding
+header, unless the request is conditional or ranged (``If-None-Match``,
+``If-Modified-Since``, ``Range``, ``If-Range``): those are answered afresh, and so is
+anything but a 200. A route switch makes a new key, so it takes effect at once. The
+bodies are the artifact store's cached blobs, shared, not copied.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+from edge.responses import Response
+from infra.metrics import EDGE_CACHE_TALLY
+from schemas.routes import Route
+
+MAX_ENTRIES = 4096
+PERSONAL = (b"if-none-match", b"if-modified-since", b"range", b"if-range")
+
+Key = tuple[Route, bytes, bytes, bytes]
+
+
+def cache_key(route: Route, scope: dict[str, Any]) -> Key | None:
+    """The key of a request whose answer can be shared, or None."""
+    encoding = b""
+    for name, value in scope["headers"]:
+        if name in PERSONAL:
+            return None
+        if name == b"accept-encoding":
+            encoding = value
+    return (route, scope.get("raw_path") or b"", scope.get("query_string") or b"", encoding)
+
+
+class ResponseCache:
+    """At most ``entries`` responses, the least recently used dropped first."""
+
+    def __init__(self, entries: int = MAX_ENTRIES) -> None:
+        self.entries = entries
+        self._items: OrderedDict[Key, Response] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, key: Key) -> Response | None:
+        found = self._items.get(key)
+        if found is None:
+            EDGE_CACHE_TALLY.add("response", "miss")
+            return None
+        self._items.move_to_end(key)
+        EDGE_CACHE_TALLY.add("response", "hit")
+        return found
+
+    def put(self, key: Key, response: Response) -> None:
+        if response.status != 200:
+            return
+        self._items[key] = response
+        if len(self._items) > self.entries:
+            self._items.popitem(last=False)
