@@ -1,8 +1,8 @@
 """Whole responses kept for the requests that will get the same answer again.
 
 A deployment is immutable, so the answer to a GET or HEAD is a function of the route
-(which deployment a hostname serves), the path and query, and the Accept-Encoding
-header, unless the request is conditional or ranged (``If-None-Match``,
+(which deployment a hostname serves), the method, the path and query, and the
+Accept-Encoding header, unless the request is conditional or ranged (``If-None-Match``,
 ``If-Modified-Since``, ``Range``, ``If-Range``): those are answered afresh, and so is
 anything but a 200. A route switch makes a new key, so it takes effect at once. The
 bodies are the artifact store's cached blobs, shared, not copied.
@@ -20,7 +20,7 @@ from schemas.routes import Route
 MAX_ENTRIES = 4096
 PERSONAL = (b"if-none-match", b"if-modified-since", b"range", b"if-range")
 
-Key = tuple[Route, bytes, bytes, bytes]
+Key = tuple[Route, str, bytes, bytes, bytes]
 
 
 def cache_key(route: Route, scope: dict[str, Any]) -> Key | None:
@@ -31,7 +31,9 @@ def cache_key(route: Route, scope: dict[str, Any]) -> Key | None:
             return None
         if name == b"accept-encoding":
             encoding = value
-    return (route, scope.get("raw_path") or b"", scope.get("query_string") or b"", encoding)
+    # The method too: a HEAD answer is made without its body.
+    return (route, scope.get("method", "GET"), scope.get("raw_path") or b"",
+            scope.get("query_string") or b"", encoding)
 
 
 class ResponseCache:

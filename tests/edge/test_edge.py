@@ -181,6 +181,14 @@ def test_head_has_headers_but_no_body(edge: Edge) -> None:
         assert head.headers[name] == get.headers[name]
 
 
+def test_a_head_first_does_not_empty_the_next_get(edge: Edge) -> None:
+    head = httpx.head(edge.url + "/assets/app-3f2a1b.js", headers={"host": "my-site.localhost"})
+    assert head.status_code == 200 and head.content == b""
+    for _ in range(2):  # the second from the response cache
+        body = edge.get("my-site.localhost", "/assets/app-3f2a1b.js").content
+        assert body == SITE["assets/app-3f2a1b.js"][0]
+
+
 def test_etag_and_if_none_match(edge: Edge) -> None:
     first = edge.get("my-site.localhost", "/style.css")
     etag = first.headers["etag"]

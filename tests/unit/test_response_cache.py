@@ -13,7 +13,8 @@ ROUTE = Route(hostname="site", project_id="p1", deployment_id="d1", number=1)
 
 def scope(path: bytes = b"/", query: bytes = b"", **headers: str) -> dict[str, Any]:
     pairs = [(k.replace("_", "-").encode(), v.encode()) for k, v in headers.items()]
-    return {"raw_path": path, "query_string": query, "headers": [(b"host", b"x"), *pairs]}
+    return {"method": "GET", "raw_path": path, "query_string": query,
+            "headers": [(b"host", b"x"), *pairs]}
 
 
 def ok(body: bytes = b"hi", status: int = 200) -> Response:
@@ -31,8 +32,9 @@ def test_the_key_follows_route_path_query_and_accepted_encodings() -> None:
     switched = ROUTE.model_copy(update={"deployment_id": "d2", "number": 2})
     others = [cache_key(switched, scope()), cache_key(ROUTE, scope(b"/a")),
               cache_key(ROUTE, scope(query=b"v=1")),
-              cache_key(ROUTE, scope(accept_encoding="br"))]
-    assert base not in others and len(set(others)) == 4
+              cache_key(ROUTE, scope(accept_encoding="br")),
+              cache_key(ROUTE, scope() | {"method": "HEAD"})]
+    assert base not in others and len(set(others)) == 5
 
 
 def test_only_200s_are_kept_and_the_least_recently_used_goes_first() -> None:
