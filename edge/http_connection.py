@@ -19,7 +19,7 @@ from urllib.parse import unquote
 import httptools
 
 from edge.http_server import HttpServer, Scope
-from edge.http_wire import address, error_response, response_head
+from edge.http_wire import address, error_response, head_for
 from edge.responses import Response
 
 log = logging.getLogger(__name__)
@@ -220,7 +220,7 @@ class Connection(asyncio.Protocol):
             return
         keep_alive = keep_alive and not self.server.stopping
         version = "1.1" if scope is None else scope["http_version"]
-        head = response_head(response, self.server.date, keep_alive, version)
+        head = head_for(response, self.server.date, keep_alive, version)
         if head is None:
             log.error("edge: refusing a response with a line break in a header: %r",
                       response.headers)

@@ -13,6 +13,18 @@ from edge.responses import Response, page
 STATUS_LINES = {s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n".encode() for s in HTTPStatus}
 
 
+def head_for(response: Response, date: bytes, keep_alive: bool, version: str
+             ) -> bytes | None:
+    """``response_head``, remembered on the response while date and connection match."""
+    key = (date, keep_alive, version)
+    if response.written is not None and response.written[0] == key:
+        return response.written[1]
+    head = response_head(response, date, keep_alive, version)
+    if head is not None:
+        response.written = (key, head)
+    return head
+
+
 def response_head(response: Response, date: bytes, keep_alive: bool, version: str) -> bytes | None:
     """The status line and headers, with those the app leaves to the server; None if a
     header value would split the head."""

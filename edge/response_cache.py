@@ -20,7 +20,7 @@ from schemas.routes import Route
 MAX_ENTRIES = 4096
 PERSONAL = (b"if-none-match", b"if-modified-since", b"range", b"if-range")
 
-Key = tuple[Route, str, bytes, bytes, bytes]
+Key = tuple[str, str, str, bytes, bytes, bytes]
 
 
 def cache_key(route: Route, scope: dict[str, Any]) -> Key | None:
@@ -32,7 +32,8 @@ def cache_key(route: Route, scope: dict[str, Any]) -> Key | None:
         if name == b"accept-encoding":
             encoding = value
     # The method too: a HEAD answer is made without its body.
-    return (route, scope.get("method", "GET"), scope.get("raw_path") or b"",
+    return (route.hostname, route.deployment_id, scope.get("method", "GET"),
+            scope.get("raw_path") or b"",
             scope.get("query_string") or b"", encoding)
 
 

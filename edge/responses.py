@@ -23,6 +23,10 @@ class Response:
     status: int
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     body: bytes = b""
+    # The last head written for it (``edge.http_wire.head_for``): a cached response is
+    # written many times a second with the same head.
+    written: tuple[tuple[bytes, bool, str], bytes] | None = field(
+        default=None, repr=False, compare=False)
 
     async def send(self, send: Send, *, head: bool = False) -> None:
         await send({"type": "http.response.start", "status": self.status, "headers": self.headers})
