@@ -8,14 +8,13 @@ that one answers for all of them. Served by the edge's HTTP server, apart from t
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from edge.http_server import HttpServer
+from edge.http_server import HttpServer, bind_shared
 from edge.responses import Response
 from infra.metrics import exposition, flush_tallies, health, health_status
 from infra.settings import Settings
@@ -76,17 +75,3 @@ def _answer(status: int, content_type: bytes, body: bytes) -> Response:
     return Response(status, [(b"content-type", content_type),
                              (b"content-length", str(len(body)).encode()),
                              (b"cache-control", b"no-store")], body)
-
-
-def bind_shared(host: str, port: int) -> socket.socket:
-    """A listening address every edge process binds (SO_REUSEPORT)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        sock.bind((host, port))
-    except BaseException:
-        sock.close()
-        raise
-    return sock

@@ -107,3 +107,19 @@ class HttpServer:
 
 def _date_line() -> bytes:
     return b"date: " + formatdate(usegmt=True).encode() + b"\r\n"
+
+
+def bind_shared(host: str, port: int) -> socket.socket:
+    """A listening address every edge process binds: SO_REUSEPORT, so N processes share
+    it and the kernel spreads connections among them. Port 0 picks a free one; a busy
+    port raises OSError."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock

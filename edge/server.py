@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-import socket
 from typing import Any
 
 import uvloop
@@ -20,7 +19,7 @@ import uvloop
 from edge.admin import EdgeAdmin
 from edge.app import EdgeApp
 from edge.follower import RouteFollower
-from edge.http_server import HttpServer
+from edge.http_server import HttpServer, bind_shared
 from edge.routes import RouteTable
 from edge.store import ArtifactStore
 from infra.connections import s3_client
@@ -78,7 +77,7 @@ class EdgeServer:
 
     async def _start_http(self) -> None:
         # Bound here so that port 0 picks a free port and a busy one raises OSError.
-        sock = _bind(self.settings.edge_host, self.settings.edge_port)
+        sock = bind_shared(self.settings.edge_host, self.settings.edge_port)
         self.port = sock.getsockname()[1]
         self._http = HttpServer(self.app.respond, respond_now=self.app.respond_now)
         try:
@@ -87,20 +86,6 @@ class EdgeServer:
             sock.close()
             raise
         self._task = asyncio.create_task(self._http.wait(), name="edge-http")
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        # N edge processes share the port; the kernel spreads connections among them.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        sock.bind((host, port))
-    except BaseException:
-        sock.close()
-        raise
-    return sock
 
 
 async def serve_edge(

@@ -13,9 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer
 from botocore.exceptions import ClientError
 
 from builder.collect import OutputFile
@@ -31,7 +29,7 @@ from schemas.builds import BuildSpec
 from schemas.envelope import new_id, utcnow
 from schemas.events import BuildStarted, DeploymentCanceled, DeploymentFailed
 from schemas.logs import BuildLogAppended, LogLine
-from tests.support.kafka import find_event, partitions
+from tests.support.kafka import all_records, find_event
 from tests.support.platform import Platform
 
 EVENTS, LOGS = "buildspace.events", "buildspace.logs"
@@ -69,29 +67,8 @@ def reported(platform: Platform, stderr: str, event_type: str) -> dict[str, Any]
     return find_event(platform.kafka, EVENTS, lambda e: e.get("event_id") == found[0])
 
 
-async def _records(bootstrap: str, topic: str, timeout: float = 30) -> list[dict[str, Any]]:
-    """Every record ``topic`` holds now."""
-    parts = await partitions(bootstrap, topic)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                                enable_auto_commit=False)
-    await consumer.start()
-    try:
-        ends = await consumer.end_offsets(parts)
-        consumer.assign(parts)
-        await consumer.seek_to_beginning(*parts)
-        records: list[dict[str, Any]] = []
-        deadline = time.monotonic() + timeout
-        while [tp for tp in parts if await consumer.position(tp) < ends[tp]]:
-            assert time.monotonic() < deadline, f"could not read {topic} to its end"
-            batch = await consumer.getmany(timeout_ms=200)
-            records += [orjson.loads(r.value) for rs in batch.values() for r in rs if r.value]
-        return records
-    finally:
-        await consumer.stop()
-
-
 def event_ids(platform: Platform, topic: str) -> set[str]:
-    return {r.get("event_id", "") for r in asyncio.run(_records(platform.kafka, topic))}
+    return {r.get("event_id", "") for r in asyncio.run(all_records(platform.kafka, topic))}
 
 
 @pytest.fixture
@@ -223,7 +200,7 @@ def test_the_http_emitter_sends_numbered_batches_and_heartbeats_in_order(platfor
 async def heartbeat(platform: Platform, deployment_id: str, last_seq: int) -> None:
     """Wait for the deployment's heartbeat reporting ``last_seq`` to be in the topic."""
     deadline = time.monotonic() + 30
-    while not [r for r in await _records(platform.kafka, LOGS)
+    while not [r for r in await all_records(platform.kafka, LOGS)
                if r.get("deployment_id") == deployment_id
                and r.get("type") == "BuildHeartbeat" and r.get("last_seq") == last_seq]:
         assert time.monotonic() < deadline, "no heartbeat"
@@ -270,5 +247,5 @@ def output_file(root: Path, path: str, content: bytes) -> OutputFile:
 
 def deployment_records(platform: Platform, topic: str, deployment_id: str
                        ) -> list[dict[str, Any]]:
-    records = asyncio.run(_records(platform.kafka, topic))
+    records = asyncio.run(all_records(platform.kafka, topic))
     return [r for r in records if r.get("deployment_id") == deployment_id]

@@ -8,18 +8,15 @@ import asyncio
 import os
 import signal
 from collections.abc import Iterator
-from typing import Any
 
 import asyncpg
-import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from tests.e2e.test_deploy import create, deploy
 from tests.e2e.test_logs import printing_site
 from tests.e2e.test_supervision import restarted
 from tests.edge.support import wait_until
-from tests.support.kafka import partitions
+from tests.support.kafka import all_records
 from tests.support.platform import Platform, running_platform
 
 # Lines as fast as the pipe takes them, then a build that never ends by itself.
@@ -34,24 +31,6 @@ def crashing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
                           BUILDSPACE_WATCHDOG_SECONDS="8",
                           BUILDSPACE_HEARTBEAT_SECONDS="1") as running:
         yield running
-
-
-async def _records(bootstrap: str, topic: str) -> list[dict[str, Any]]:
-    parts = await partitions(bootstrap, topic)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                                enable_auto_commit=False)
-    await consumer.start()
-    try:
-        ends = await consumer.end_offsets(parts)
-        consumer.assign(parts)
-        await consumer.seek_to_beginning(*parts)
-        found: list[dict[str, Any]] = []
-        while [tp for tp in parts if await consumer.position(tp) < ends[tp]]:
-            batch = await consumer.getmany(timeout_ms=500)
-            found += [orjson.loads(r.value) for rs in batch.values() for r in rs if r.value]
-        return found
-    finally:
-        await consumer.stop()
 
 
 def stored_lines(platform: Platform, deployment_id: str) -> list[int]:
@@ -88,7 +67,7 @@ def test_kill_9_of_the_worker_mid_build_loses_and_duplicates_nothing(crashing, g
     done = platform.wait_status(deployment_id, {"READY", "FAILED", "CANCELED"}, timeout=120)
     assert done["status"] == "FAILED", done  # its build died with its worker
 
-    published = asyncio.run(_records(platform.kafka, "buildspace.logs"))
+    published = asyncio.run(all_records(platform.kafka, "buildspace.logs"))
     sent = sorted(line["seq"] for message in published
                   if message.get("deployment_id") == deployment_id
                   for line in message.get("lines", []))
@@ -97,7 +76,7 @@ def test_kill_9_of_the_worker_mid_build_loses_and_duplicates_nothing(crashing, g
     # had or had not projected when it died.
     wait_until(lambda: stored_lines(platform, deployment_id) == sent, timeout=60)
 
-    events = [e for e in asyncio.run(_records(platform.kafka, "buildspace.events"))
+    events = [e for e in asyncio.run(all_records(platform.kafka, "buildspace.events"))
               if e.get("deployment_id") == deployment_id]
     ids = [e["event_id"] for e in events]
     assert len(ids) == len(set(ids))

@@ -68,3 +68,24 @@ async def _find(bootstrap: str, topic: str, match: Any, timeout: float) -> dict[
 def find_event(bootstrap: str, topic: str, match: Any, timeout: float = 30) -> dict[str, Any]:
     """The first event on ``topic`` for which ``match(event)`` is true."""
     return asyncio.run(_find(bootstrap, topic, match, timeout))
+
+
+async def all_records(bootstrap: str, topic: str, timeout: float = 30) -> list[dict[str, Any]]:
+    """Every record ``topic`` holds now."""
+    parts = await partitions(bootstrap, topic)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets(parts)
+        consumer.assign(parts)
+        await consumer.seek_to_beginning(*parts)
+        records: list[dict[str, Any]] = []
+        deadline = time.monotonic() + timeout
+        while [tp for tp in parts if await consumer.position(tp) < ends[tp]]:
+            assert time.monotonic() < deadline, f"could not read {topic} to its end"
+            batch = await consumer.getmany(timeout_ms=200)
+            records += [orjson.loads(r.value) for rs in batch.values() for r in rs if r.value]
+        return records
+    finally:
+        await consumer.stop()
