@@ -1,5 +1,5 @@
 """Hostile repositories (tests/fixtures/adversarial/) through the real pipeline: git
-server, bubblewrap sandbox, cgroups, limited disk, slirp + filter, Tansu and rclone.
+server, bubblewrap sandbox, cgroups, limited disk, slirp + filter, Kafka and rclone.
 
 Each must fail safely with its reason in words, or succeed harmlessly, and leave the
 host as it was: no process of the sandbox uid, no cgroup, mount or loop device of the

@@ -1,4 +1,4 @@
-"""The emitter against a real broker (Tansu): numbered, batched log lines and status
+"""The emitter against a real Kafka broker: numbered, batched log lines and status
 events in the right topics, with the right keys."""
 
 from __future__ import annotations

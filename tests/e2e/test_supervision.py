@@ -100,3 +100,24 @@ def test_the_orphan_check_sees_every_process_of_a_running_platform(platform: Pla
     seen = "\n".join(platform.orphans())  # what test_restart expects gone after SIGINT
     assert "infra.cli api worker" in seen and seen.count("infra.cli edge") == 2
     assert "kafka.Kafka" in seen and f"the Kafka port {platform.kafka}" in seen
+
+
+def test_a_killed_broker_is_restarted_and_the_read_models_hold_no_duplicate(
+        platform: Platform, git_server):
+    before = deployed_site(platform, git_server, "Pre-Crash", "<p>before the crash</p>")
+    [broker] = [pid for pid, cmd in procs.children(platform.proc.pid).items()
+                if "kafka.Kafka" in cmd]
+    os.kill(broker, signal.SIGKILL)
+    wait_until(lambda: restarted(platform, broker), timeout=90)
+    assert platform.get_site(before).text == "<p>before the crash</p>"  # the edge kept it
+    after = deployed_site(platform, git_server, "Post-Crash", "<p>after the crash</p>")
+    assert platform.wait_site(after).text == "<p>after the crash</p>"
+    with platform.client() as c:
+        projects = c.get("/v1/projects", params={"limit": 100}).json()
+        ids = [p["id"] for p in projects]
+        assert len(ids) == len(set(ids)) and {"Pre-Crash", "Post-Crash"} <= {
+            p["name"] for p in projects}
+        for project in projects:
+            deployments = c.get(f"/v1/projects/{project['id']}/deployments").json()
+            numbers = [d["number"] for d in deployments]
+            assert len(numbers) == len(set(numbers)), project

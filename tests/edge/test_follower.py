@@ -1,4 +1,4 @@
-"""RouteFollower against the Tansu broker: loading the table, waiting for the topic,
+"""RouteFollower against a real Kafka broker: loading the table, waiting for the topic,
 skipping malformed records."""
 
 from __future__ import annotations
