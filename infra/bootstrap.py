@@ -32,6 +32,7 @@ from projections.consistency import ReadYourWrites
 from projections.live import LiveLogs
 from projections.logs import LogStore
 from schemas.analytics import EdgeRequestsServed
+from streams.app import APP_ID
 
 log = logging.getLogger("buildspace")
 ORDER = ("api", "worker", "edge")  # the API answers while the worker joins its group
@@ -61,7 +62,7 @@ class Roles:
         self.commands: CommandService | None = None
 
     async def start(self, roles: Collection[str]) -> None:
-        await ensure_topics(self.settings)
+        await ensure_topics(self.settings, groups=[APP_ID] if "worker" in roles else [])
         await self.open_events()
         if {"api", "worker"} & set(roles):
             await self.open()

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer, TopicPartition
@@ -19,6 +22,7 @@ from schemas.errors import Unavailable
 
 log = logging.getLogger("buildspace.kafka")
 APPEND_TIMEOUT_S = 20.0
+READY_TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -44,8 +48,10 @@ def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
     }
 
 
-async def ensure_topics(settings: Settings) -> None:
-    """Create every topic the platform uses (idempotent)."""
+async def ensure_topics(settings: Settings, groups: Sequence[str] = ()) -> None:
+    """Create every topic the platform uses (idempotent), and wait (bounded) until their
+    partitions have leaders and ``groups`` have a coordinator: on a new broker, clients
+    that start before that log errors while they retry."""
     admin = AIOKafkaAdminClient(**kafka_options(settings))
     await admin.start()
     try:
@@ -57,8 +63,38 @@ async def ensure_topics(settings: Settings) -> None:
         if wanted:
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(wanted)
+        await _until(lambda: _led(admin, list(topic_configs(settings))), "topic leaders")
+        for group in groups:
+            await _until(functools.partial(_coordinated, admin, group),
+                         f"a coordinator for {group}")
     finally:
         await admin.close()
+
+
+async def _led(admin: AIOKafkaAdminClient, names: list[str]) -> bool:
+    described = await admin.describe_topics(names)
+    return len(described) == len(names) and all(
+        t["error_code"] == 0 and all(p["leader"] >= 0 for p in t["partitions"])
+        for t in described)
+
+
+async def _coordinated(admin: AIOKafkaAdminClient, group: str) -> bool:
+    try:
+        await admin.find_coordinator(group)
+    except KafkaError:
+        return False
+    return True
+
+
+async def _until(ready: Callable[[], Awaitable[bool]], what: str,
+                 timeout: float = READY_TIMEOUT_S) -> None:
+    deadline = time.monotonic() + timeout
+    while not await ready():
+        if time.monotonic() > deadline:
+            log.warning("Kafka: no %s after %.0f s; the clients will keep trying", what,
+                        timeout)
+            return
+        await asyncio.sleep(0.1)
 
 
 async def topic_partitions(settings: Settings, topic: str) -> list[TopicPartition]:

@@ -17,6 +17,7 @@ from infra.connections import kafka_ssl_context
 from infra.settings import Settings
 
 log = logging.getLogger("buildspace.streams")
+APP_ID = "buildspace"  # the Faust app, and so the consumer group of the agents
 
 
 @dataclass
@@ -31,7 +32,7 @@ def faust_app(settings: Settings) -> faust.App:
     datadir = settings.data_path / "faust"  # Faust's own files (none with memory://)
     datadir.mkdir(parents=True, exist_ok=True)
     return faust.App(
-        "buildspace",
+        APP_ID,
         broker=f"kafka://{settings.kafka_bootstrap}",
         broker_credentials=credentials(settings),
         store="memory://",
