@@ -66,15 +66,18 @@ class Settings(BaseSettings):
     api_port: int = 9000
     socketio_port: int = Field(default=9002, description="Socket.IO for seed log clients")
     worker_host: str = "127.0.0.1"
-    worker_port: int = Field(default=9003, description="the worker's /healthz and /metrics")
+    worker_port: int = Field(default=9003, ge=0, le=65535,
+                             description="the worker's /healthz and /metrics")
     edge_admin_port: int = Field(
-        default=9004, description="the edge's /healthz and /metrics (on edge_host, shared by "
-                                  "every edge process)")
+        default=9004, ge=0, le=65535,
+        description="the edge's /healthz and /metrics (on edge_host, shared by every edge "
+                    "process)")
     edge_host: str = "127.0.0.1"
     edge_port: int = 8000
     edge_processes: int = Field(
-        default=0, ge=0, description="edge processes buildspace up runs, sharing edge_port "
-                                     "(SO_REUSEPORT); 0: one per CPU")
+        default=0, ge=0, le=256,
+        description="edge processes buildspace up runs, sharing edge_port (SO_REUSEPORT); "
+                    "0: one per CPU")
     base_domain: str = "localhost"
     public_scheme: str = "http"
     public_port: int | None = Field(
@@ -148,7 +151,8 @@ class Settings(BaseSettings):
     artifact_gc_interval_seconds: float = Field(
         default=300.0, description="how often workers look for artifacts to collect")
 
-    embedded_kafka_port: int = Field(default=9092, description="0 picks a free port")
+    embedded_kafka_port: int = Field(default=9092, ge=0, le=65535,
+                                     description="0 picks a free port")
     embedded_s3_port: int = Field(default=9100, description="0 picks a free port")
 
     @property

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from infra.children import describe, settings_env
 from infra.settings import Settings
@@ -48,3 +48,11 @@ def test_a_child_reads_back_the_settings_it_was_given(monkeypatch: pytest.Monkey
 
 def test_an_exit_is_described_by_its_code_or_signal():
     assert describe(-9) == "killed by SIGKILL" and describe(3) == "exit code 3"
+
+
+@pytest.mark.parametrize("setting, value", [
+    ("edge_processes", -1), ("edge_processes", 257), ("worker_port", 70000),
+    ("edge_admin_port", -1), ("embedded_kafka_port", 65536)])
+def test_out_of_range_process_settings_are_refused(setting: str, value: int) -> None:
+    with pytest.raises(ValidationError, match=setting):
+        Settings(**{setting: value})
