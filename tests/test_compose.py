@@ -104,3 +104,13 @@ def test_every_buildspace_variable_names_a_setting(services: dict[str, dict[str,
         for key in services[role]["environment"]:
             if key.startswith("BUILDSPACE_"):
                 assert key.removeprefix("BUILDSPACE_").lower() in fields, f"{role}: {key}"
+
+
+def test_the_roles_are_healthy_by_their_own_health_endpoints(
+        services: dict[str, dict[str, Any]]) -> None:
+    defaults = Settings()
+    ports = {"api": defaults.api_port, "worker": defaults.worker_port,
+             "edge": defaults.edge_admin_port}
+    for role, port in ports.items():
+        check = " ".join(services[role]["healthcheck"]["test"])
+        assert f"127.0.0.1:{port}/healthz" in check, role
