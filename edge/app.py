@@ -2,38 +2,27 @@
 
 ``respond(scope)`` takes an ASGI-shaped request (method, raw_path, query_string,
 headers) and returns a whole ``Response``; the HTTP server (``edge.server``) writes it.
-The order, as on Vercel and Netlify: forced rules (redirects of buildspace.json,
-``!`` rules of _redirects), canonical URLs (trailing slash, clean URLs), the files,
-then the other rules (rewrites, _redirects), the SPA fallback and the 404 page. Custom
-headers of matching header rules go on every answer.
+Answers from the response cache come first (``respond_now``, no task); the rest is
+served by ``edge.request.Request``.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime
-from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
 from edge.analytics import RequestLog
-from edge.paths import BadPath, keys_for, site_path
-from edge.response_cache import ResponseCache, cache_key
-from edge.responses import (
-    REVALIDATE,
-    Response,
-    body_headers,
-    cache_control,
-    etag_matches,
-    page,
-)
+from edge.request import Request, _deployment, byte_range, choose_encoding, header
+from edge.response_cache import Hit, ResponseCache, cache_key
+from edge.responses import Response, page
 from edge.routes import RouteTable, normalize_host
-from edge.site import Match, Site, Sites
+from edge.site import Site, Sites
 from edge.store import ArtifactError, ArtifactStore
 from infra.metrics import observe_edge_request
 from infra.settings import Settings
-from schemas.artifacts import REDIRECT_STATUSES, ManifestEntry
 from schemas.routes import Route
 
 log = logging.getLogger(__name__)
@@ -64,10 +53,10 @@ class EdgeApp:
         response = await self.respond(scope)
         await response.send(send, head=scope["method"] == "HEAD")
 
-    def respond_now(self, scope: Scope) -> Response | None:
+    def respond_now(self, scope: Scope) -> Hit | None:
         """The answer from the response cache, if it holds one for this request (the
-        HTTP server asks here first, and calls ``respond`` when this says None)."""
-        started = time.perf_counter()
+        HTTP server asks here first, and calls ``respond`` when this says None); counted
+        here, and by the hit's ``count()`` for each identical request it answers again."""
         if scope["method"] not in METHODS:
             return None
         host = header(scope, b"host") or ""
@@ -76,9 +65,16 @@ class EdgeApp:
         response = None if key is None else self.responses.get(key)
         if route is None or response is None:
             return None
+        version, table = self.table.version, self.table
+        hit = Hit(response, functools.partial(self._count, route, host, scope, response),
+                  lambda: table.version == version)
+        hit.count()
+        return hit
+
+    def _count(self, route: Route, host: str, scope: Scope, response: Response) -> None:
+        started = time.perf_counter()
         self._record(route, host, scope, response, started)
         observe_edge_request(response.status, time.perf_counter() - started)
-        return response
 
     async def respond(self, scope: Scope) -> Response:
         """The response to one request, counted and timed (``infra.metrics``)."""
@@ -100,7 +96,7 @@ class EdgeApp:
             return page(404, "Not Found", "No site is deployed at this address.")
         started = time.perf_counter()
         try:
-            response = await Request(self, scope, route).serve()
+            response = await Request(self.store, self.sites, scope, route).serve()
         except ArtifactError as exc:
             log.warning("edge: %s (host %s)", exc, route.hostname)
             response = page(502, "Bad Gateway", "This deployment's files are unavailable.",
@@ -119,216 +115,6 @@ class EdgeApp:
                                  scope.get("path") or "/", response.status,
                                  0 if scope["method"] == "HEAD" else len(response.body),
                                  (time.perf_counter() - started) * 1000)
-
-
-class Request:
-    """One request to a routed host."""
-
-    def __init__(self, app: EdgeApp, scope: Scope, route: Route) -> None:
-        self.app, self.scope, self.route = app, scope, route
-        self.head = scope["method"] == "HEAD"
-        self.query: bytes = scope.get("query_string") or b""
-
-    async def serve(self) -> Response:
-        try:
-            path = site_path(self.scope.get("raw_path") or self.scope["path"].encode())
-        except BadPath as exc:
-            return page(400, "Bad Request", str(exc), _deployment(self.route))
-        manifest = await self.app.store.manifest(self.route.deployment_id)
-        if manifest is None:
-            raise ArtifactError(f"deployment {self.route.deployment_id} has no manifest")
-        self.manifest, self.site = manifest, self.app.sites.get(manifest)
-        if path is None:  # hidden or escaping: as if it did not exist
-            return await self._not_found()
-        response = await self._resolve(path)
-        custom = self.site.headers(path)
-        if custom:  # the site's own headers replace the edge's of the same name
-            names = {name for name, _ in custom}
-            response.headers = [h for h in response.headers if h[0] not in names] + custom
-        return response
-
-    async def _resolve(self, path: str) -> Response:
-        site, config = self.site, self.site.config
-        forced = site.forced(path)
-        if forced is not None:
-            return await self._apply(forced)
-        canonical = self._canonical(path)
-        if canonical is not None:
-            return self._redirect(308, canonical)
-        for key in keys_for(path, clean_urls=config.clean_urls is not False):
-            entry = self.manifest.files.get(key)
-            if entry is not None:
-                return await self._file(key, entry)
-        fallback = site.fallback(path)
-        if fallback is not None:
-            return await self._apply(fallback)
-        if config.spa_fallback and "." not in path.rpartition("/")[2]:
-            entry = self.manifest.files.get("index.html")
-            if entry is not None:
-                return await self._file("index.html", entry)
-        return await self._not_found()
-
-    def _canonical(self, path: str) -> str | None:
-        """Where a non-canonical URL of an existing page redirects, if anywhere."""
-        config, files = self.site.config, self.manifest.files
-        if config.clean_urls is True and path.endswith(".html") and path[1:] in files:
-            stem = path[: -len(".html")]
-            if stem.endswith("/index") or stem == "/index":
-                stem = stem[: -len("index")]
-                return stem if config.trailing_slash is not False or stem == "/" else \
-                    stem.rstrip("/")
-            return stem + "/" if config.trailing_slash else stem
-        if path == "/":
-            return None
-        if config.trailing_slash is False and path.endswith("/"):
-            return path.rstrip("/") or "/"
-        if config.trailing_slash and not path.endswith("/") and \
-                "." not in path.rpartition("/")[2]:
-            return path + "/"
-        return None
-
-    async def _apply(self, match: Match) -> Response:
-        rule, destination = match.rule, match.destination
-        if rule.status in REDIRECT_STATUSES:
-            return self._redirect(rule.status, destination)
-        path = site_path(destination.partition("?")[0].encode())
-        if path is not None:
-            for key in keys_for(path, clean_urls=self.site.config.clean_urls is not False):
-                entry = self.manifest.files.get(key)
-                if entry is not None:
-                    return await self._file(key, entry, rule.status)
-        return await self._not_found()
-
-    def _redirect(self, status: int, location: str) -> Response:
-        if self.query and "?" not in location:
-            location = f"{location}?{self.query.decode('latin-1')}"
-        target = location.encode("utf-8", errors="replace")
-        if any(c in target for c in b"\r\n\0"):
-            return page(400, "Bad Request", "Invalid redirect target.", _deployment(self.route))
-        body = b"" if self.head else b"Redirecting to " + target + b"\n"
-        return Response(status, [*_deployment(self.route), (b"location", target),
-                                 (b"content-type", b"text/plain; charset=utf-8"),
-                                 (b"content-length", str(len(b"Redirecting to " + target)
-                                                         + 1).encode()),
-                                 (b"cache-control", REVALIDATE)], body)
-
-    async def _file(self, key: str, entry: ManifestEntry, status: int = 200) -> Response:
-        cache = cache_control(key, entry.content_type) if status == 200 else REVALIDATE
-        headers = _deployment(self.route)
-        if entry.encodings:
-            headers.append((b"vary", b"Accept-Encoding"))
-        modified = self.manifest.published_at
-        if modified is not None:
-            headers.append((b"last-modified", http_date(modified).encode()))
-        ranged = header(self.scope, b"range") if status == 200 else None
-        encoding = None if ranged else choose_encoding(header(self.scope, b"accept-encoding"),
-                                                       entry)
-        variant = entry.encodings.get(encoding) if encoding else None  # type: ignore[call-overload]
-        sha, size = (variant.sha256, variant.size) if variant else (entry.sha256, entry.size)
-        etag = f'"{sha}"'
-        headers.append((b"etag", etag.encode()))
-        if status == 200 and self._not_modified(etag, modified):
-            return Response(304, [*headers, (b"cache-control", cache)])
-        if encoding:
-            headers.append((b"content-encoding", encoding.encode()))
-        if status == 200:
-            headers.append((b"accept-ranges", b"bytes"))
-        if ranged is not None:
-            span = byte_range(ranged, entry.size)
-            if_range = header(self.scope, b"if-range")
-            if span is not None and (if_range is None or if_range == etag):
-                return await self._partial(entry, span, headers, cache)
-            if span is None and (if_range is None or if_range == etag):
-                return Response(416, [*headers, (b"content-range",
-                                                 f"bytes */{entry.size}".encode()),
-                                      (b"content-length", b"0"),
-                                      (b"cache-control", REVALIDATE)])
-        body = b"" if self.head else await self.app.store.blob(sha)
-        return Response(status, [*headers, *body_headers(entry.content_type, size, cache)],
-                        body)
-
-    def _not_modified(self, etag: str, modified: datetime | None) -> bool:
-        if_none_match = header(self.scope, b"if-none-match")
-        if if_none_match is not None:
-            return etag_matches(if_none_match, etag)
-        since = header(self.scope, b"if-modified-since")
-        if since is None or modified is None:
-            return False
-        try:
-            return modified <= parsedate_to_datetime(since)
-        except (TypeError, ValueError):
-            return False
-
-    async def _partial(self, entry: ManifestEntry, span: tuple[int, int], headers: Headers,
-                       cache: bytes) -> Response:
-        start, end = span
-        body = b"" if self.head else (await self.app.store.blob(entry.sha256))[start:end + 1]
-        return Response(206, [*headers, (b"content-range",
-                                         f"bytes {start}-{end}/{entry.size}".encode()),
-                              *body_headers(entry.content_type, end - start + 1, cache)], body)
-
-    async def _not_found(self) -> Response:
-        """The site's own 404.html with status 404, else the built-in page."""
-        entry = self.manifest.files.get("404.html")
-        if entry is None:
-            return page(404, "Not Found", "This page does not exist.", _deployment(self.route))
-        body = b"" if self.head else await self.app.store.blob(entry.sha256)
-        headers = body_headers(entry.content_type, entry.size, REVALIDATE)
-        return Response(404, [*_deployment(self.route), *headers], body)
-
-
-def choose_encoding(accept: str | None, entry: ManifestEntry) -> str | None:
-    """br, else gzip, when the file has that variant and the client accepts it."""
-    if not accept or not entry.encodings:
-        return None
-    weights: dict[str, float] = {}
-    for part in accept.lower().split(","):
-        name, _, params = part.strip().partition(";")
-        q = 1.0
-        params = params.strip()
-        if params.startswith("q="):
-            try:
-                q = float(params[2:])
-            except ValueError:
-                q = 0.0
-        weights[name.strip()] = q
-    for encoding in ("br", "gzip"):
-        if encoding in entry.encodings and weights.get(encoding, weights.get("*", 0.0)) > 0:
-            return encoding
-    return None
-
-
-def byte_range(value: str, size: int) -> tuple[int, int] | None:
-    """The (first, last) byte of a single ``bytes=`` range, None if unsatisfiable.
-    Several ranges are answered with the first (allowed by RFC 9110)."""
-    unit, _, spec = value.partition("=")
-    if unit.strip().lower() != "bytes" or not spec:
-        return None
-    first, _, last = spec.split(",")[0].strip().partition("-")
-    try:
-        if first == "":
-            length = int(last)
-            return (max(size - length, 0), size - 1) if length > 0 and size else None
-        start = int(first)
-        end = min(int(last), size - 1) if last else size - 1
-    except ValueError:
-        return None
-    return (start, end) if 0 <= start <= end and start < size else None
-
-
-def http_date(moment: datetime) -> str:
-    return format_datetime(moment, usegmt=True)
-
-
-def _deployment(route: Route) -> Headers:
-    return [(b"x-buildspace-deployment", route.deployment_id.encode())]
-
-
-def header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
 
 
 __all__ = ["EdgeApp", "Request", "Site", "byte_range", "choose_encoding", "header"]

@@ -19,7 +19,8 @@ from urllib.parse import unquote
 import httptools
 
 from edge.http_server import HttpServer, Scope
-from edge.http_wire import address, error_response, head_for
+from edge.http_wire import address, error_response, head_for, split_target
+from edge.response_cache import Replay, one_head
 from edge.responses import Response
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ class Connection(asyncio.Protocol):
         self.write_paused = self.read_paused = self.closing = self.ignore_input = False
         self.messages = self.head_fed = self.head_size = self.body_size = 0
         self.url = b""
+        self.head: bytes | None = None  # this chunk, when it is one whole request head
         self.headers: list[tuple[bytes, bytes]] = []
         self.request: Item = (None, False, 400)
         self.client: tuple[str, int] | None = None
@@ -76,6 +78,10 @@ class Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.ignore_input:
             return
+        idle = not (self.in_message or self.task or self.queue or self.write_paused)
+        if idle and self.replay(data):
+            return
+        self.head = data if idle and one_head(data) else None
         messages, reading = self.messages, self.reading_head
         try:
             self.parser.feed_data(data)
@@ -86,6 +92,8 @@ class Connection(asyncio.Protocol):
             reject = exc.__context__
             self.fail(reject.status if isinstance(reject, _Reject) else 400)
             return
+        finally:
+            self.head = None
         if self.reading_head:
             # A header httptools is still buffering: bound it (the head may have begun
             # somewhere in this chunk, so count whole chunks only after that one).
@@ -149,19 +157,10 @@ class Connection(asyncio.Protocol):
     # requests and responses
 
     def scope(self) -> Scope:
-        url = self.url
-        if url[:1] == b"/" and b"#" not in url:
-            raw_path, _, query = url.partition(b"?")
-        else:  # absolute-form, or a fragment to drop
-            try:
-                parsed = httptools.parse_url(url)
-            except httptools.HttpParserInvalidURLError:
-                raise _Reject(400) from None
-            raw_path, query = parsed.path or b"/", parsed.query or b""
-        try:
-            path = raw_path.decode("ascii")
-        except UnicodeDecodeError:
-            raise _Reject(400) from None
+        target = split_target(self.url)
+        if target is None:
+            raise _Reject(400)
+        raw_path, query, path = target
         return {
             "type": "http", "asgi": ASGI, "http_version": self.parser.get_http_version(),
             "method": self.parser.get_method().decode("ascii"), "scheme": "http",
@@ -186,13 +185,25 @@ class Connection(asyncio.Protocol):
             self.write(error_response(status), None, False)
             return
         if self.respond_now is not None:
-            response = self.respond_now(scope)
-            if response is not None:  # e.g. a cached answer: no task, no await
-                self.write(response, scope, keep_alive)
+            hit = self.respond_now(scope)
+            if hit is not None:  # a cached answer: no task, no await
+                if self.head is not None:  # the same bytes again: answered unparsed
+                    self.server.replays.put(self.head, Replay(hit, scope, keep_alive))
+                self.write(hit.response, scope, keep_alive)
                 return
         task = asyncio.get_running_loop().create_task(self.respond(scope))
         task.add_done_callback(functools.partial(self.finished, scope, keep_alive))
         self.task = task
+
+    def replay(self, data: bytes) -> bool:
+        """Answer ``data`` as the cached answer to the same bytes before, if there is one
+        still valid; False when it must be parsed."""
+        replay = self.server.replays.get(data)
+        if replay is None:
+            return False
+        replay.hit.count()
+        self.write(replay.hit.response, replay.scope, replay.keep_alive)
+        return True
 
     def finished(self, scope: Scope, keep_alive: bool, task: asyncio.Task[Response]) -> None:
         self.task = None

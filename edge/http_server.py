@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Any
 
+from edge.response_cache import Hit, Replays
 from edge.responses import Response
 
 Scope = dict[str, Any]
 Respond = Callable[[Scope], Coroutine[Any, Any, Response]]
-RespondNow = Callable[[Scope], Response | None]
+RespondNow = Callable[[Scope], Hit | None]
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class HttpServer:
                  respond_now: RespondNow | None = None) -> None:
         self.respond = respond
         self.respond_now = respond_now  # an answer at hand, without a task; else None
+        self.replays = Replays()  # request heads seen before, and their cached answers
         self.limits = limits or Limits()
         self.connections: set[Any] = set()  # edge.http_connection.Connection
         self.stopping = False

@@ -8,6 +8,8 @@ import functools
 from http import HTTPStatus
 from typing import Any
 
+import httptools
+
 from edge.responses import Response, page
 
 STATUS_LINES = {s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n".encode() for s in HTTPStatus}
@@ -63,3 +65,20 @@ def error_response(status: int) -> Response:
 
 def address(value: Any) -> tuple[str, int] | None:
     return (str(value[0]), int(value[1])) if isinstance(value, tuple) else None
+
+
+def split_target(url: bytes) -> tuple[bytes, bytes, str] | None:
+    """(raw path, query, path as text) of a request target; None when it is malformed
+    (not a URL, or a path that is not ASCII)."""
+    if url[:1] == b"/" and b"#" not in url:
+        raw_path, _, query = url.partition(b"?")
+    else:  # absolute-form, or a fragment to drop
+        try:
+            parsed = httptools.parse_url(url)
+        except httptools.HttpParserInvalidURLError:
+            return None
+        raw_path, query = parsed.path or b"/", parsed.query or b""
+    try:
+        return raw_path, query, raw_path.decode("ascii")
+    except UnicodeDecodeError:
+        return None

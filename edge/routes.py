@@ -28,6 +28,7 @@ class RouteTable:
     def __init__(self, base_domain: str) -> None:
         self._suffix = "." + normalize_host(base_domain)
         self._routes: dict[str, Route] = {}
+        self.version = 0  # counts changes: an answer remembered at one version is stale after
 
     def __len__(self) -> int:
         return len(self._routes)
@@ -39,6 +40,7 @@ class RouteTable:
         value, leaving the table as is.
         """
         name = normalize_host(key)
+        self.version += 1
         if value is None:
             self._routes.pop(name, None)
             return

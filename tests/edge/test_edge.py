@@ -226,6 +226,43 @@ def test_route_updates_are_followed_live(edge: Edge, s3: Any) -> None:
     wait_until(lambda: edge.get("live.localhost").status_code == 404)
 
 
+def test_byte_identical_requests_are_answered_from_memory_until_the_route_changes(
+        edge: Edge, s3: Any) -> None:
+    bucket = edge.settings.artifacts_bucket
+    publish(s3, bucket, "dep-again-1", {"index.html": (b"first", HTML)})
+    publish(s3, bucket, "dep-again-2", {"index.html": (b"second", HTML)})
+    edge.routes(("again", route("again", "dep-again-1")))
+    wait_until(lambda: edge.get("again.localhost").text == "first")
+    request = b"GET / HTTP/1.1\r\nHost: again.localhost\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", edge.server.port), timeout=10) as sock:
+        reader = sock.makefile("rb")
+        answers = []
+        for _ in range(4):  # parsed, then the cached answer, then replayed by bytes
+            sock.sendall(request)
+            answers.append(read_response(reader))
+        assert len(set(answers)) == 1 and answers[0][1] == b"first"
+        assert edge.server._http is not None and len(edge.server._http.replays) >= 1
+        edge.routes(("again", route("again", "dep-again-2", 2)))
+
+        def switched() -> bool:
+            sock.sendall(request)
+            return read_response(reader)[1] == b"second"
+        wait_until(switched)
+        sock.sendall(request + request)  # pipelined: parsed, both answered in order
+        assert [read_response(reader)[1] for _ in range(2)] == [b"second", b"second"]
+
+
+def read_response(reader: Any) -> tuple[bytes, bytes]:
+    """(status line, body) of one response on a keep-alive connection."""
+    status = reader.readline()
+    length = 0
+    while (line := reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.partition(b":")
+        if name.lower() == b"content-length":
+            length = int(value)
+    return status, reader.read(length)
+
+
 def raw_request(edge: Edge, request: bytes) -> bytes:
     with socket.create_connection(("127.0.0.1", edge.server.port), timeout=10) as sock:
         sock.sendall(request)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from edge.response_cache import ResponseCache, cache_key
+from edge.response_cache import Hit, Replay, Replays, ResponseCache, cache_key, one_head
 from edge.responses import Response
 from schemas.routes import Route
 
@@ -51,3 +51,25 @@ def test_only_200s_are_kept_and_the_least_recently_used_goes_first() -> None:
     cache.put(c, ok(b"c"))
     assert cache.get(b) is None and cache.get(a) is not None and cache.get(c) is not None
     assert len(cache) == 2
+
+
+def test_one_head_is_a_single_request_without_a_body() -> None:
+    head = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+    assert one_head(head)
+    assert not one_head(head + head)  # pipelined
+    assert not one_head(head[:-2])  # not whole yet
+    assert not one_head(b"POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi")
+
+
+def test_replays_are_bounded_and_dropped_once_stale() -> None:
+    valid = {"now": True}
+    hit = Hit(ok(), lambda: None, lambda: valid["now"])
+    replays = Replays(entries=2, max_head=64)
+    replays.put(b"x" * 65, Replay(hit, scope(), True))  # too long to keep
+    assert len(replays) == 0
+    for name in (b"a", b"b", b"c"):
+        replays.put(name, Replay(hit, scope(), True))
+    assert len(replays) == 2 and replays.get(b"a") is None  # the oldest went
+    assert replays.get(b"c") is not None
+    valid["now"] = False  # a route changed
+    assert replays.get(b"c") is None and len(replays) == 1
