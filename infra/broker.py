@@ -16,22 +16,17 @@ from __future__ import annotations
 import base64
 import contextlib
 import fcntl
-import os
 import re
-import shutil
 import socket
 import subprocess
-import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from infra.embedded import ChildProcess, base_env, free_port
+from infra.kafka_jars import BrokerError, java, kafka_libs
 
-KAFKA_VERSION = "4.1.1"  # keep in step with infra/kafka/pom.xml
-POM = Path(__file__).parent / "kafka" / "pom.xml"
 HEAP_MB = 512
 
 # Sized for a 2-core laptop; see shared/DESIGN.md ("The embedded stack").
@@ -72,66 +67,6 @@ Configuration:
       - {{name: kafka.request.logger, level: WARN}}
       - {{name: org.apache.kafka.controller, level: WARN}}
 """
-
-
-class BrokerError(RuntimeError):
-    """The embedded broker could not start; the message says why and what to do."""
-
-
-def cache_root() -> Path:
-    configured = os.environ.get("BUILDSPACE_TOOL_CACHE_DIR")
-    if configured:
-        return Path(configured)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "buildspace"
-
-
-def kafka_libs(cache: Path | None = None) -> Path:
-    """The folder of Kafka's jars, fetched through Maven on the first call."""
-    libs = (cache or cache_root()) / f"kafka-{KAFKA_VERSION}" / "libs"
-    if (libs / f"kafka_2.13-{KAFKA_VERSION}.jar").exists():
-        return libs
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise BrokerError(
-            f"Maven is needed once to fetch Kafka {KAFKA_VERSION}'s jars and is not installed: "
-            f"install it (apt-get install maven; bin/dev does this), or place the jars in {libs}")
-    libs.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=libs.parent) as tmp:
-        done = subprocess.run(
-            [mvn, "-B", "-q", "-f", str(POM), "dependency:copy-dependencies",
-             "-DincludeScope=runtime", f"-DoutputDirectory={tmp}/libs"],
-            capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=900)
-        if done.returncode != 0:
-            said = _last_error(done.stdout + done.stderr)
-            raise BrokerError(
-                f"could not fetch Kafka {KAFKA_VERSION}'s jars from Maven Central ({said}); "
-                f"retry when it is reachable, or place the jars of org.apache.kafka:kafka_2.13:"
-                f"{KAFKA_VERSION} and a log4j2 binding in {libs}")
-        shutil.rmtree(libs, ignore_errors=True)
-        os.replace(f"{tmp}/libs", libs)  # whole or not at all
-    return libs
-
-
-def _last_error(output: str) -> str:
-    lines = [ln for ln in output.splitlines() if "ERROR" in ln] or output.splitlines() or [""]
-    return re.sub(r"\x1b\[[0-9;]*m", "", lines[0]).replace("[ERROR] ", "").strip()[:300]
-
-
-def java() -> str:
-    """The ``java`` executable, checked to be 17 or newer."""
-    found = shutil.which("java")
-    if found is None:
-        raise BrokerError(
-            "Java 17+ is needed for the embedded Kafka broker and is not installed: install "
-            "it (apt-get install default-jre-headless; bin/dev does this), or set "
-            "BUILDSPACE_KAFKA_BOOTSTRAP to a Kafka you run")
-    out = subprocess.run([found, "-version"], capture_output=True, text=True).stderr
-    match = re.search(r'version "(\d+)', out)
-    if match is None or int(match.group(1)) < 17:
-        raise BrokerError(f"the embedded Kafka broker needs Java 17+, and {found} is "
-                          f"{match.group(1) if match else 'unknown'}: install a newer one")
-    return found
 
 
 def port_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -306,11 +241,3 @@ def _answers(port: int) -> bool:
     with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
         return True
     return False
-
-
-def main(argv: list[str] | None = None) -> None:
-    """``python -c 'from infra.broker import main; main()' fetch``: the jars, now."""
-    try:
-        print(f"Kafka {KAFKA_VERSION}: {kafka_libs()}", file=sys.stderr)
-    except BrokerError as exc:
-        raise SystemExit(f"buildspace: {exc}") from None

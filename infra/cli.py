@@ -21,8 +21,8 @@ from pathlib import Path
 import uvloop
 
 from infra.bootstrap import Roles
-from infra.broker import BrokerError
 from infra.children import READY_FD, notify_ready
+from infra.kafka_jars import BrokerError
 from infra.settings import Settings
 from infra.stack import EmbeddedStack
 from infra.supervisor import StartFailed, Supervisor

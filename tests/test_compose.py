@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from infra.broker import KAFKA_VERSION
+from infra.kafka_jars import KAFKA_VERSION
 from infra.settings import Settings
 
 COMPOSE = Path(__file__).parents[1] / "compose.yaml"

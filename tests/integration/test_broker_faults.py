@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from infra.broker import BrokerError, KafkaBroker, kafka_libs
+from infra.broker import KafkaBroker
 from infra.embedded import free_port
+from infra.kafka_jars import BrokerError, kafka_libs
 
 PROJECT = Path(__file__).resolve().parents[2]
 
