@@ -202,10 +202,10 @@ class KafkaBroker:
         return path
 
     def _format(self, java_bin: str, libs: Path, config: Path) -> None:
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        cluster_id = new_cluster_id()
         done = subprocess.run(
             [java_bin, "-Xmx256m", "-cp", f"{libs}/*", "kafka.tools.StorageTool", "format",
-             "-t", cluster_id, "-c", str(config), *self.format_args],
+             f"--cluster-id={cluster_id}", "-c", str(config), *self.format_args],
             capture_output=True, text=True, stdin=subprocess.DEVNULL, env=base_env())
         if done.returncode != 0:
             said = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
@@ -235,6 +235,15 @@ class KafkaBroker:
             return f"its data dir {self.data} is in use by another broker"
         errors = [ln for ln in text.splitlines() if " ERROR " in ln or "Exception" in ln]
         return errors[-1][:300] if errors else "see its log"
+
+
+def new_cluster_id() -> str:
+    """A random cluster id as Kafka makes them (``Uuid.randomUuid``): URL-safe base64 of
+    16 bytes, never starting with "-", which a command line would take for an option."""
+    while True:
+        made = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not made.startswith("-"):
+            return made
 
 
 def _answers(port: int) -> bool:

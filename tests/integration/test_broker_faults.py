@@ -3,15 +3,17 @@ what happened and what to do, and nothing in the data dir is deleted."""
 
 from __future__ import annotations
 
+import base64
 import os
 import socket
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
 
-from infra.broker import KafkaBroker
+from infra.broker import KafkaBroker, new_cluster_id
 from infra.embedded import free_port
 from infra.kafka_jars import BrokerError, kafka_libs
 
@@ -130,3 +132,15 @@ def test_up_on_a_port_in_use_says_so(tmp_path: Path) -> None:
         port = taken.getsockname()[1]
         line = one_clear_line(run_up(tmp_path, BUILDSPACE_EMBEDDED_KAFKA_PORT=str(port)))
     assert f"port {port} is in use" in line
+
+
+def test_cluster_ids_never_look_like_an_option(monkeypatch: pytest.MonkeyPatch) -> None:
+    # One random id in 64 began with "-", and the storage tool took it for an option.
+    dashed, plain = uuid.UUID(bytes=b"\xf8" + bytes(15)), uuid.UUID(bytes=bytes(16))
+    assert base64.urlsafe_b64encode(dashed.bytes).startswith(b"-")
+    made = iter([dashed, plain])
+    monkeypatch.setattr(uuid, "uuid4", lambda: next(made))
+    assert new_cluster_id() == base64.urlsafe_b64encode(plain.bytes).rstrip(b"=").decode()
+    monkeypatch.undo()
+    assert all(len(i) == 22 and not i.startswith("-")
+               for i in (new_cluster_id() for _ in range(2000)))
