@@ -107,6 +107,7 @@ class KafkaBroker:
         self._check_ports()
         self.data.mkdir(parents=True, exist_ok=True)
         self._check_lock()
+        self._check_controller_port()
         formatted = (self.data / "meta.properties").exists()
         if formatted:
             self._check_meta()
@@ -149,6 +150,14 @@ class KafkaBroker:
                     f"port {port} is in use, so the embedded Kafka broker cannot listen on it: "
                     f"stop what uses it, or set BUILDSPACE_EMBEDDED_KAFKA_PORT to another "
                     f"port (0 picks a free one)")
+
+    def _check_controller_port(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            port = int(self.controller_port_file.read_text())
+            if not port_free(port):
+                raise BrokerError(
+                    f"port {port}, the Kafka controller port of this data dir (kept in "
+                    f"{self.controller_port_file}), is in use: stop what uses it")
 
     def _check_lock(self) -> None:
         lock = self.data / ".lock"

@@ -33,6 +33,12 @@ def test_a_restart_keeps_the_data_and_a_second_broker_on_the_same_dir_is_refused
         meta = (tmp_path / "kafka" / "meta.properties").read_bytes()
     finally:
         first.stop()
+    controller = int((tmp_path / "kafka" / "controller.port").read_text())
+    with socket.socket() as taken:  # what the quorum knows this broker by, taken
+        taken.bind(("127.0.0.1", controller))
+        taken.listen()
+        with pytest.raises(BrokerError, match=f"port {controller}, the Kafka controller"):
+            KafkaBroker(tmp_path / "kafka", first.port, tmp_path / "logs").start()
     again = KafkaBroker(tmp_path / "kafka", first.port, tmp_path / "logs").start()
     again.stop()
     assert (tmp_path / "kafka" / "meta.properties").read_bytes() == meta  # not formatted anew
