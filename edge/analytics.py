@@ -27,6 +27,11 @@ from schemas.analytics import MAX_PATH, EdgeRequestsServed, RequestRecord
 log = logging.getLogger(__name__)
 
 RowKey = tuple[str, str, str, str, int]  # project, deployment, host, path, status
+
+
+def row_key(project_id: str, deployment_id: str, host: str, path: str, status: int
+            ) -> RowKey:
+    return (project_id, deployment_id, host, path[:MAX_PATH], status)
 Publish = Callable[[EdgeRequestsServed], Awaitable[object]]
 MAX_BACKOFF = 30.0
 
@@ -54,7 +59,12 @@ class RequestLog:
     def record(self, project_id: str, deployment_id: str, host: str, path: str, status: int,
                bytes_sent: int, duration_ms: float) -> None:
         """One served request, timestamped now. Call from the event loop's thread."""
-        key = (project_id, deployment_id, host, path[:MAX_PATH], status)
+        self.add(row_key(project_id, deployment_id, host, path, status), bytes_sent,
+                 duration_ms)
+
+    def add(self, key: RowKey, bytes_sent: int, duration_ms: float) -> None:
+        """``record`` with the row's key made already (``row_key``): a cached answer
+        given again and again counts into the same row."""
         row = self._rows.get(key)
         if row is not None:
             row[0] += 1
