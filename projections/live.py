@@ -68,8 +68,7 @@ class LiveLogs:
         self._readers = [Reader(s, [TopicPartition(topic, p)
                                     for p in range(s.topic_partitions)])
                          for topic in (s.topic_logs, s.topic_events)]
-        readers = self._readers
-        await asyncio.gather(*(reader.start() for reader in readers))
+        await asyncio.gather(*(reader.start() for reader in self._readers))
         self._task = asyncio.create_task(self._follow(), name="live-logs")
 
     async def stop(self) -> None:
