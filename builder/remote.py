@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +27,7 @@ from builder.batching import LineBatcher
 from builder.collect import OutputFile
 from builder.pipeline import BuildFailed
 from builder.publish import Blob, Published, build_manifest, distinct_blobs
+from infra.blob_put import StoreRefused, delays, put_file
 from infra.settings import Settings
 from schemas.artifacts import SiteConfig
 from schemas.builds import BuildSpec
@@ -67,8 +67,7 @@ def _failure(path: str, response: httpx.Response) -> ReportRejected:
 
 
 def _delays() -> Iterator[float | None]:
-    yield from RETRY_DELAYS_S
-    yield None
+    return delays(RETRY_DELAYS_S)
 
 
 def fetch_spec(target: RemoteTarget, deployment_id: str,
@@ -220,13 +219,8 @@ def _check(response: httpx.Response, path: str) -> httpx.Response:
 
 def upload(store: httpx.Client, file: Blob, grant: dict[str, Any]) -> None:
     """PUT one blob to its presigned URL, with the headers the URL was signed for."""
-    for delay in _delays():
-        fd = os.open(file.source, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        with os.fdopen(fd, "rb") as body:
-            response = store.put(grant["url"], content=body, headers=grant["headers"])
-        if response.is_success:
-            return
-        if delay is None or response.status_code not in RETRY_STATUSES:
-            raise ReportRejected(f"the store refused blob {file.sha256}: "
-                                 f"{response.status_code} {response.text[:300]}")
-        time.sleep(delay)
+    try:
+        put_file(store, grant["url"], grant["headers"], file.source, f"blob {file.sha256}",
+                 RETRY_DELAYS_S)
+    except StoreRefused as exc:
+        raise ReportRejected(str(exc)) from None

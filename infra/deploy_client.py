@@ -25,6 +25,7 @@ from typing import Any, TextIO
 
 import httpx
 
+from infra.blob_put import StoreRefused, put_file
 from schemas.commands import subdomain_for
 
 SKIPPED_DIRS = frozenset({".git", "node_modules"})
@@ -199,13 +200,10 @@ class Api:
 
     def upload(self, grant: dict[str, Any], file: LocalFile) -> None:
         try:
-            with open(file.source, "rb") as body:
-                response = self.store.put(grant["url"], content=body, headers=grant["headers"])
-        except httpx.TransportError as exc:
-            raise DeployError(f"cannot reach the object store: {exc}") from None
-        if not response.is_success:
-            raise DeployError(f"the store refused {file.path}: {response.status_code} "
-                              f"{response.text[:200]}")
+            put_file(self.store, grant["url"], grant["headers"], file.source, file.path,
+                     follow_symlinks=True)
+        except StoreRefused as exc:
+            raise DeployError(str(exc)) from None
 
     def upload_missing(self, missing: list[dict[str, Any]], files: list[LocalFile],
                        progress: Progress, workers: int = WORKERS) -> None:

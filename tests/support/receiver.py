@@ -1,4 +1,4 @@
-"""A webhook receiver on 127.0.0.1 for tests: records every POST (headers and raw body)
+"""A webhook receiver on 127.0.0.1 for tests: records every POST or PUT (headers and raw body)
 and answers each with the next status of ``statuses`` (then 200).
 
     with Receiver(statuses=[500, 500]) as hooks:
@@ -67,6 +67,8 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             self.send_response(status)
             self.send_header("Content-Length", "0")
             self.end_headers()
+
+        do_PUT = do_POST  # noqa: N815 - a presigned store URL, in the blob-upload tests
 
         def log_message(self, *args: Any) -> None:
             pass
