@@ -1,5 +1,6 @@
 """The environment and binds of a build's sandbox: the allow-listed base, the project's
-build variables, the package manager's cache, and the chosen Node.js first in PATH.
+build variables, the package manager's cache, and the provisioned tools (Node.js and the
+package manager, ``builder.provision``) mounted read-only and first in PATH.
 
 Build variables come after the allow-list, so a project can set ``NODE_ENV`` or
 ``NODE_OPTIONS``, but never ``PATH``, ``HOME`` or where a cache is. Values are never
@@ -50,28 +51,33 @@ def check_variables(env: Mapping[str, str]) -> Variables:
     return Variables(accepted, refused)
 
 
+# The tools are the ones provisioned for this build: no package manager switches itself
+# to another version (pnpm 10's manage-package-manager-versions, corepack's strict mode)
+# and none asks home (a build variable may still say otherwise).
+TOOL_ENV = {"COREPACK_ENABLE_STRICT": "0", "COREPACK_ENABLE_AUTO_PIN": "0",
+            "COREPACK_ENABLE_DOWNLOAD_PROMPT": "0",
+            "npm_config_manage_package_manager_versions": "false",
+            "YARN_ENABLE_TELEMETRY": "0", "YARN_ENABLE_GLOBAL_CACHE": "true",
+            "DO_NOT_TRACK": "1", "NEXT_TELEMETRY_DISABLED": "1", "ASTRO_TELEMETRY_DISABLED": "1",
+            "NUXT_TELEMETRY_DISABLED": "1", "GATSBY_TELEMETRY_DISABLED": "1"}
+
+
 def _path(plan: Plan) -> str:
-    node_bin = plan.node.install.bin_dir if plan.node and plan.node.install else None
-    local_bin = f"/workspace/{plan.root}/node_modules/.bin".replace("//", "/")
-    parts = [p for p in (node_bin, local_bin, *SANDBOX_PATH.split(":")) if p]
+    tools = [t.bin_inside for t in plan.tools if t.name != "node"]
+    node = plan.tool("node")
+    local = [f"/workspace/{root}/node_modules/.bin".replace("//", "/")
+             for root in dict.fromkeys((plan.root, plan.install_root))]
+    parts = [*tools, *([node.bin_inside] if node else []), *local, *SANDBOX_PATH.split(":")]
     return ":".join(dict.fromkeys(parts))
-
-
-def _node_binds(plan: Plan) -> tuple[tuple[Path, str], ...]:
-    """A Node.js outside /usr (``/opt/node/20/bin``) is bound read-only where it is."""
-    node_bin = plan.node.install.bin_dir if plan.node and plan.node.install else None
-    if node_bin is None or node_bin.startswith("/usr/"):
-        return ()
-    home = Path(node_bin).parent
-    return ((home, str(home)),)
 
 
 def sandbox_setup(plan: Plan, variables: Variables, cache: Path | None) -> Setup:
     """What every sandboxed step of this build gets."""
-    env = sandbox_env() | variables.accepted
+    env = sandbox_env() | (TOOL_ENV if plan.tools else {}) | variables.accepted
     env["PATH"], env["HOME"] = _path(plan), HOME
     binds: tuple[tuple[Path, str], ...] = ()
     if cache is not None and plan.manager is not None:
         env |= plan.manager.cache_env(CACHE_INSIDE)
         binds = ((cache, CACHE_INSIDE),)
-    return Setup(env, binds, _node_binds(plan))
+    tools = tuple((t.home, t.inside) for t in plan.tools)
+    return Setup(env, binds, tools)

@@ -8,27 +8,27 @@ inside it, and files are opened without following symlinks.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+import shutil
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from builder.frameworks import Framework, UnknownFramework, detect_framework, preset, warnings
-from builder.node_versions import (
-    NodeChoice,
-    NodeInstall,
-    choose_node,
-    installed_nodes,
-    requested_node,
+from builder.framework_outputs import warnings
+from builder.frameworks import (
+    Framework,
+    UnknownFramework,
+    detect_framework,
+    detect_generator,
+    install_command,
+    preset,
+    specialise,
 )
-from builder.package_managers import (
-    SANDBOX_PATH,
-    PackageManager,
-    ToolMissing,
-    detect_package_manager,
-    require_tool,
-)
+from builder.manager_versions import ManagerRequest, requested_manager
+from builder.node_versions import requested_node
+from builder.package_managers import SANDBOX_PATH, PackageManager, detect_package_manager
+from builder.provision import Tool
 from builder.repo_files import RepoFileError, read_package_json, script
+from builder.workspaces import Workspace, find_workspace
 from schemas.builds import BuildSettings
 
 OUTPUT_CANDIDATES = ("dist", "build", "out", "public")
@@ -40,7 +40,9 @@ class DetectError(Exception):
 
 @dataclass(frozen=True)
 class Plan:
-    """What to run and where; ``root`` is relative to the checkout ("" for the top)."""
+    """What to run and where; ``root`` is relative to the checkout ("" for the top).
+    ``install_root`` is where the install runs (a workspace's root, else ``root``);
+    ``tools`` are filled in by ``builder.provision`` before anything runs."""
 
     root: str
     manager: PackageManager | None
@@ -49,8 +51,12 @@ class Plan:
     output: str | None
     framework: Framework | None = None
     framework_from_settings: bool = False
-    node: NodeChoice | None = None
+    node_request: tuple[str, str] | None = None
+    manager_request: ManagerRequest | None = None
     notes: tuple[str, ...] = ()
+    workspace: Workspace | None = None
+    build_at_workspace: bool = False  # Turborepo or Nx build from the workspace root
+    tools: tuple[Tool, ...] = ()
 
     @property
     def package_manager(self) -> str | None:
@@ -61,21 +67,54 @@ class Plan:
         return self.manager.lockfile if self.manager else None
 
     @property
+    def install_root(self) -> str:
+        return self.workspace.root if self.workspace else self.root
+
+    @property
+    def build_root(self) -> str:
+        return self.install_root if self.build_at_workspace else self.root
+
+    @property
     def static(self) -> bool:
         """Served from the files as they are (no package.json, or the static preset)."""
-        return self.manager is None or (self.framework is not None and self.framework.static)
+        if self.framework is not None:
+            return self.framework.static
+        return self.manager is None
+
+    @property
+    def needs_node(self) -> bool:
+        """Whether the steps run with Node.js (not for Hugo, MkDocs or plain files)."""
+        if self.framework is not None and (self.framework.static or not self.framework.node):
+            return False
+        return bool(self.install or self.build)
+
+    def tool(self, name: str) -> Tool | None:
+        return next((t for t in self.tools if t.name == name), None)
+
+    @property
+    def node_version(self) -> str | None:
+        node = self.tool("node")
+        return node.version if node else None
+
+    @property
+    def toolchain_key(self) -> list[str]:
+        """The tool versions, for the cache keys: another version may build differently."""
+        return [f"{t.name}@{t.version}" for t in self.tools]
 
     def describe(self) -> list[str]:
         """The system log lines that tell the user what was detected."""
         lines = [f"Root directory: {self.root}/"] if self.root else []
+        if self.workspace is not None:
+            lines.append(self.workspace.describe(self.root))
         if self.manager is None:
-            what = "running the configured commands" if self.install or self.build else \
-                "serving the files as they are"
-            lines.append(f"No package.json: {what}")
+            if self.framework is not None and not self.framework.static:
+                lines.append(self._framework_line())
+            else:
+                what = "running the configured commands" if self.install or self.build else \
+                    "serving the files as they are"
+                lines.append(f"No package.json: {what}")
         else:
             lines += [self._framework_line(), *self.notes, self.manager.describe()]
-        if self.node is not None and (self.install or self.build):
-            lines.append(self.node.message)
         if self.manager is not None and not self.build and not self.static:
             lines.append("No build command and no \"build\" script: skipping the build")
         return lines
@@ -86,6 +125,14 @@ class Plan:
         if self.framework_from_settings:
             return f"Framework: {self.framework.name} (from the project settings)"
         return f"Detected framework: {self.framework.name}"
+
+    def summary(self) -> dict[str, Any]:
+        """What the deployment's JSON shows of how it was built."""
+        manager = next((t for t in self.tools if t.name != "node"), None)
+        return {"framework": self.framework.summary() if self.framework else None,
+                "package_manager": f"{manager.name}@{manager.version}" if manager else None,
+                "node_version": self.node_version, "root_directory": self.root or None,
+                "workspace_root": self.workspace.root if self.workspace else None}
 
 
 def check_relative(value: str, what: str) -> str:
@@ -108,7 +155,7 @@ def inside(checkout: Path, relative: str) -> Path:
 def _framework(settings: BuildSettings, project: Path, package: dict[str, Any]
                ) -> tuple[Framework | None, bool]:
     if settings.framework:
-        return preset(settings.framework), True
+        return specialise(preset(settings.framework), project, package), True
     return detect_framework(project, package), False
 
 
@@ -124,23 +171,57 @@ def _build_command(settings: BuildSettings, framework: Framework | None,
     return framework.command if framework else None
 
 
-def _node_plan(settings: BuildSettings, project: Path, package: dict[str, Any],
-               output: str | None, node: NodeChoice) -> Plan:
+def _node_plan(settings: BuildSettings, checkout: Path, root: str, project: Path,
+               package: dict[str, Any], output: str | None) -> Plan:
     framework, chosen = _framework(settings, project, package)
-    manager = detect_package_manager(project, package)
+    workspace = find_workspace(checkout, root)
+    top = inside(checkout, workspace.root) if workspace else project
+    top_package = (read_package_json(top) or {}) if workspace else package
+    manager = detect_package_manager(top, top_package)
     install = settings.install_command
     if install is None and not (framework is not None and framework.static):
-        node_bin = node.install.bin_dir if node.install else None
-        require_tool(manager, ":".join(filter(None, (node_bin, SANDBOX_PATH))))
         install = manager.install
-    notes = tuple(warnings(framework, project, package)) if framework else ()
+    build = _build_command(settings, framework, manager, package)
+    runner_build = workspace.build(manager.kind, package) if workspace else None
+    at_workspace = settings.build_command is None and runner_build is not None and \
+        (framework is None or not framework.static)
+    notes = tuple(warnings(framework.slug, project, package)) if framework else ()
     fallback = framework.output if framework else None
-    return Plan("", manager, install, _build_command(settings, framework, manager, package),
-                output if output is not None else fallback, framework, chosen, node, notes)
+    return Plan(root, manager, install, runner_build if at_workspace else build,
+                output if output is not None else fallback, framework, chosen,
+                requested_node(project, package) or (requested_node(top, top_package)
+                                                     if workspace else None),
+                requested_manager(top, manager), notes, workspace, at_workspace)
 
 
-def plan_build(checkout: Path, settings: BuildSettings,
-               nodes: Sequence[NodeInstall] | None = None) -> Plan:
+def _generator_plan(settings: BuildSettings, root: str, project: Path,
+                    output: str | None) -> Plan:
+    """No package.json: Hugo or MkDocs when their config is there (or the setting names
+    them), else the configured commands or the files as they are."""
+    chosen = bool(settings.framework)
+    framework = preset(settings.framework) if settings.framework else detect_generator(project)
+    if framework is not None and framework.node and not framework.static:
+        raise DetectError(f"the framework setting is {framework.slug!r}, but {root or '.'}/"
+                          f" has no package.json")
+    install, build = settings.install_command, settings.build_command
+    if framework is not None and not framework.static:
+        install = install if install is not None else install_command(framework, project)
+        build = build if build is not None else framework.command
+        output = output if output is not None else framework.output
+        if framework.slug == "hugo" and settings.build_command is None:
+            require_hugo()
+    return Plan(root, None, install, build, output, framework, chosen,
+                requested_node(project, None))
+
+
+def require_hugo() -> None:
+    if shutil.which("hugo", path=SANDBOX_PATH) is None:
+        raise DetectError("this is a Hugo site, but hugo is not installed on this builder: "
+                          "install Debian's hugo package (bin/dev does), or set a build "
+                          "command")
+
+
+def plan_build(checkout: Path, settings: BuildSettings) -> Plan:
     """Decide the plan from the settings and the files in ``checkout``."""
     root = check_relative(settings.root_directory or "", "root directory")
     project = inside(checkout, root)
@@ -150,15 +231,11 @@ def plan_build(checkout: Path, settings: BuildSettings,
     output = check_relative(output, "output directory") if output is not None else None
     try:
         package = read_package_json(project)
-        node = choose_node(requested_node(project, package),
-                           installed_nodes() if nodes is None else nodes)
         if package is None:
-            return Plan(root, None, settings.install_command, settings.build_command, output,
-                        node=node)
-        plan = _node_plan(settings, project, package, output, node)
-    except (RepoFileError, UnknownFramework, ToolMissing) as exc:
+            return _generator_plan(settings, root, project, output)
+        return _node_plan(settings, checkout, root, project, package, output)
+    except (RepoFileError, UnknownFramework) as exc:
         raise DetectError(str(exc)) from None
-    return replace(plan, root=root)
 
 
 def find_output(checkout: Path, plan: Plan) -> Path:

@@ -1,21 +1,32 @@
-"""Framework presets: how each static-site framework is built and where its output is.
+"""Framework presets: how each static-site framework is built, where its output is, and
+how it is served (the SPA fallback, clean URLs).
 
 A project's framework is detected from its package.json dependencies (and a config
 file where that file is distinctive); the ``framework`` build setting overrides the
 detection. The first preset that matches wins, so the specific ones come first (a
-SvelteKit or Astro project also depends on Vite).
+SvelteKit, Astro or React Router project also depends on Vite). Hugo and MkDocs are
+told from their config files, in projects with no package.json.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from builder.repo_files import dependencies, exists, read_text
+from builder.framework_outputs import angular_output, vitepress_output
+from builder.repo_files import dependencies, exists
 
-NEXT_EXPORT_RE = re.compile(r"""output\s*:\s*['"`]export['"`]""")
+VITE_VARIANTS = (("React", ("react", "@vitejs/plugin-react", "@vitejs/plugin-react-swc")),
+                 ("Vue", ("vue", "@vitejs/plugin-vue")),
+                 ("Svelte", ("svelte", "@sveltejs/vite-plugin-svelte")),
+                 ("Solid", ("solid-js", "vite-plugin-solid")),
+                 ("Preact", ("preact", "@preact/preset-vite")))
+# MkDocs builds in a virtualenv of the build's own HOME, from requirements.txt when the
+# project has one; pip's downloads go to the dependency cache.
+MKDOCS_VENV = "$HOME/.venv"
+MKDOCS_INSTALL = (f"python3 -m venv {MKDOCS_VENV} && {MKDOCS_VENV}/bin/pip install "
+                  f"--disable-pip-version-check --progress-bar off ")
 
 
 class UnknownFramework(ValueError):
@@ -31,6 +42,9 @@ class Framework:
     command: str | None = None  # the build when package.json has no such script
     script: str = "build"  # the package.json script that builds the site
     output: str | None = None
+    spa: bool = False  # paths without a file serve index.html
+    clean_urls: bool = True  # /about serves about.html
+    node: bool = True  # False: a generator without package.json (Hugo, MkDocs)
 
     @property
     def static(self) -> bool:
@@ -38,6 +52,11 @@ class Framework:
 
     def matches(self, project: Path, names: set[str]) -> bool:
         return bool(names & set(self.packages)) or any(exists(project, c) for c in self.configs)
+
+    def summary(self) -> dict[str, Any]:
+        """What the deployment's JSON shows of the preset."""
+        return {"slug": self.slug, "name": self.name, "output": self.output,
+                "spa": self.spa, "clean_urls": self.clean_urls}
 
 
 PRESETS = (
@@ -53,18 +72,37 @@ PRESETS = (
     Framework("docusaurus", "Docusaurus", ("@docusaurus/core",),
               ("docusaurus.config.js", "docusaurus.config.ts"), "docusaurus build",
               output="build"),
+    Framework("vitepress", "VitePress", ("vitepress",), (), "vitepress build",
+              script="docs:build", output=".vitepress/dist"),
     Framework("astro", "Astro", ("astro",),
               ("astro.config.mjs", "astro.config.ts", "astro.config.js"), "astro build",
               output="dist"),
     Framework("sveltekit", "SvelteKit (static adapter)", ("@sveltejs/kit",), (), "vite build",
               output="build"),
+    Framework("react-router", "React Router / Remix (SPA mode)",
+              ("@react-router/dev", "@remix-run/dev"),
+              ("react-router.config.ts", "react-router.config.js"), "react-router build",
+              output="build/client", spa=True),
+    Framework("angular", "Angular", ("@angular/core",), ("angular.json",), "ng build",
+              output="dist", spa=True),
+    Framework("eleventy", "Eleventy", ("@11ty/eleventy",),
+              (".eleventy.js", "eleventy.config.js", "eleventy.config.mjs",
+               "eleventy.config.cjs"), "eleventy", output="_site"),
     Framework("create-react-app", "Create React App", ("react-scripts",), (),
-              "react-scripts build", output="build"),
+              "react-scripts build", output="build", spa=True),
     Framework("vite", "Vite", ("vite",), ("vite.config.js", "vite.config.ts", "vite.config.mjs"),
-              "vite build", output="dist"),
+              "vite build", output="dist", spa=True),
+)
+GENERATORS = (
+    Framework("hugo", "Hugo", (), ("hugo.toml", "hugo.yaml", "hugo.json"), "hugo --minify",
+              output="public", node=False),
+    Framework("mkdocs", "MkDocs", (), ("mkdocs.yml", "mkdocs.yaml"),
+              f"{MKDOCS_VENV}/bin/mkdocs build --site-dir site", output="site", node=False),
 )
 STATIC = Framework("static", "Plain static")
-BY_SLUG = {f.slug: f for f in (*PRESETS, STATIC)}
+BY_SLUG = {f.slug: f for f in (*PRESETS, *GENERATORS, STATIC)}
+# Hugo sites from before hugo.toml have a config.toml beside content/ or layouts/.
+HUGO_LEGACY = ("config.toml", "config.yaml")
 
 
 def preset(slug: str) -> Framework:
@@ -78,24 +116,37 @@ def preset(slug: str) -> Framework:
 
 def detect_framework(project: Path, package: dict[str, Any]) -> Framework | None:
     names = dependencies(package)
-    return next((f for f in PRESETS if f.matches(project, names)), None)
+    found = next((f for f in PRESETS if f.matches(project, names)), None)
+    return found and specialise(found, project, package)
 
 
-def _next_exports(project: Path) -> bool:
-    for name in PRESETS[0].configs:
-        text = read_text(project, name)
-        if text is not None and NEXT_EXPORT_RE.search(text):
-            return True
-    return False
+def detect_generator(project: Path) -> Framework | None:
+    """Hugo or MkDocs, for a project without package.json."""
+    found = next((f for f in GENERATORS if f.matches(project, set())), None)
+    if found is None and any(exists(project, c) for c in HUGO_LEGACY) and (
+            exists(project, "content") or exists(project, "layouts")):
+        found = GENERATORS[0]
+    return found
 
 
-def warnings(framework: Framework, project: Path, package: dict[str, Any]) -> list[str]:
-    """What the user should know about building this framework as a static site."""
-    if framework.slug == "nextjs" and not _next_exports(project):
-        return ["next.config does not set output: 'export': only a static export can be "
-                "served (from out/)"]
-    if framework.slug == "sveltekit" and "@sveltejs/adapter-static" not in dependencies(
-            package):
-        return ["SvelteKit without @sveltejs/adapter-static: only a static build can be "
-                "served (from build/)"]
-    return []
+def specialise(framework: Framework, project: Path, package: dict[str, Any]) -> Framework:
+    """The preset as this project needs it: Vite's flavour, where Angular and VitePress
+    write their output."""
+    if framework.slug == "vite":
+        names = dependencies(package)
+        flavour = next((n for n, pkgs in VITE_VARIANTS if names & set(pkgs)), None)
+        return replace(framework, name=f"Vite ({flavour})") if flavour else framework
+    if framework.slug == "angular":
+        return replace(framework, output=angular_output(project))
+    if framework.slug == "vitepress":
+        output, command = vitepress_output(project, package)
+        return replace(framework, output=output, command=command)
+    return framework
+
+
+def install_command(framework: Framework, project: Path) -> str | None:
+    """What installs a generator's own tools (MkDocs from PyPI); Hugo needs none."""
+    if framework.slug != "mkdocs":
+        return None
+    wanted = "-r requirements.txt" if exists(project, "requirements.txt") else "mkdocs"
+    return MKDOCS_INSTALL + wanted

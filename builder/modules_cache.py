@@ -54,13 +54,14 @@ def _key(project: Path, plan: Plan, variables: dict[str, str]) -> str | None:
     package = read_package_json(project)
     if package is None or plan.manager is None or not plan.install:
         return None
-    if any(script(package, name) for name in ROOT_SCRIPTS) or "workspaces" in package:
+    if any(script(package, name) for name in ROOT_SCRIPTS) or "workspaces" in package or \
+            plan.workspace is not None:
         return None
     if exists(project, "node_modules"):
         return None
-    node = plan.node.install.shown if plan.node and plan.node.install else None
     digest = hashlib.sha256(json.dumps(
-        [plan.manager.kind, plan.install, plan.root, node, sorted(variables.items())]).encode())
+        [plan.manager.kind, plan.install, plan.root, plan.toolchain_key,
+         sorted(variables.items())]).encode())
     for name in KEY_FILES:
         data = read_bytes(project, name, MAX_KEY_FILE if name != "package.json"
                           else MAX_PACKAGE_JSON)

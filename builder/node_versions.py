@@ -1,6 +1,6 @@
-"""Which Node.js runs a build: the version a project asks for (``.nvmrc``,
-``.node-version``, ``engines.node``) matched against the versions installed on the
-builder, with the reason in words when the request cannot be met.
+"""Which Node.js a project asks for (``.nvmrc``, ``.node-version``, ``engines.node``),
+and the npm semver ranges it can be written in; ``builder.provision`` matches them
+against the releases in the registry.
 
 Ranges follow npm's semver syntax for what projects write in practice: exact and
 partial versions (``20``, ``20.11``, ``v20.11.1``, ``20.x``), ``^``, ``~``, comparators
@@ -10,12 +10,8 @@ partial versions (``20``, ``20.11``, ``v20.11.1``, ``20.x``), ``^``, ``~``, comp
 
 from __future__ import annotations
 
-import functools
-import glob
 import re
-import subprocess
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +19,6 @@ from builder.repo_files import read_text
 
 Version = tuple[int, int, int]
 Test = Callable[[Version], bool]
-NODE_DIRS = ("/usr/local/bin", "/usr/bin", "/opt/node/*/bin")
 LTS_CODENAMES = {"argon": 4, "boron": 6, "carbon": 8, "dubnium": 10, "erbium": 12,
                  "fermium": 14, "gallium": 16, "hydrogen": 18, "iron": 20, "jod": 22,
                  "krypton": 24}
@@ -34,26 +29,6 @@ MAX_REQUEST = 200
 
 class RangeError(ValueError):
     """The requested version is not something this module can read."""
-
-
-@dataclass(frozen=True)
-class NodeInstall:
-    """One installed ``node`` binary and the directory it is in."""
-
-    version: Version
-    bin_dir: str
-
-    @property
-    def shown(self) -> str:
-        return ".".join(map(str, self.version))
-
-
-@dataclass(frozen=True)
-class NodeChoice:
-    """The Node.js a build uses, and the log line that says why."""
-
-    install: NodeInstall | None
-    message: str
 
 
 def parse_partial(text: str) -> tuple[int | None, int | None, int | None]:
@@ -159,52 +134,6 @@ def parse_version(output: str) -> Version | None:
     """``v20.20.2`` (what ``node --version`` prints) -> (20, 20, 2)."""
     match = re.fullmatch(r"v?(\d+)\.(\d+)\.(\d+)", output.strip())
     return (int(match[1]), int(match[2]), int(match[3])) if match else None
-
-
-@functools.cache
-def _version_of(node: str) -> Version | None:
-    try:
-        done = subprocess.run([node, "--version"], capture_output=True, timeout=10,
-                              env={"PATH": "/usr/bin:/bin"}, stdin=subprocess.DEVNULL)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return parse_version(done.stdout.decode(errors="replace"))
-
-
-def installed_nodes(patterns: Sequence[str] = NODE_DIRS) -> list[NodeInstall]:
-    """Every distinct Node.js version found, in the order of ``patterns`` (the first is
-    the default)."""
-    found: list[NodeInstall] = []
-    for pattern in patterns:
-        for directory in sorted(glob.glob(pattern)):
-            node = Path(directory) / "node"
-            version = _version_of(str(node)) if node.is_file() else None
-            if version is not None and version not in {n.version for n in found}:
-                found.append(NodeInstall(version, directory))
-    return found
-
-
-def choose_node(request: tuple[str, str] | None, installed: Sequence[NodeInstall]
-                ) -> NodeChoice:
-    """The newest installed version that satisfies ``(source, range)``, else the
-    default (the first installed) with a message that says so."""
-    if not installed:
-        return NodeChoice(None, "Node.js is not installed on this builder")
-    default = installed[0]
-    if request is None:
-        return NodeChoice(default, f"Node.js {default.shown}")
-    source, wanted = request
-    try:
-        test = parse_range(wanted)
-    except RangeError:
-        return NodeChoice(default, f"Node.js {default.shown} (could not read {source} "
-                                   f"{wanted!r})")
-    matching = sorted((n for n in installed if test(n.version)), key=lambda n: n.version)
-    if matching:
-        return NodeChoice(matching[-1], f"Node.js {matching[-1].shown} ({source} wants "
-                                        f"{wanted})")
-    return NodeChoice(default, f"Node.js {wanted} ({source}) is not installed here; "
-                               f"using Node.js {default.shown}")
 
 
 def _first_line(text: str) -> str:

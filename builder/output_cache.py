@@ -25,7 +25,7 @@ from pathlib import Path
 from builder.detect import Plan
 from builder.modules_cache import copy_tree
 
-KEY_VERSION = 1
+KEY_VERSION = 2
 KEEP = 3
 
 
@@ -33,10 +33,10 @@ def output_key(tree: str | None, plan: Plan, variables: dict[str, str]) -> str |
     """The key of the build's inputs, or None when there is nothing to reuse."""
     if not tree or not plan.build:
         return None
-    node = plan.node.install.shown if plan.node and plan.node.install else None
     parts = [KEY_VERSION, tree, plan.root, plan.manager.kind if plan.manager else None,
              plan.install, plan.build, plan.output,
-             plan.framework.slug if plan.framework else None, node, sorted(variables.items())]
+             plan.framework.slug if plan.framework else None, plan.toolchain_key,
+             sorted(variables.items())]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 

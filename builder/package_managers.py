@@ -10,7 +10,6 @@ manager's cache points at the per-project cache mounted in the sandbox.
 from __future__ import annotations
 
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,10 +45,6 @@ SHOWN = {"npm": "npm", "yarn": "yarn classic", "yarn-berry": "yarn berry", "pnpm
 RESERVED_CACHE_VARIABLES = frozenset(
     name.upper() for names in CACHE_VARIABLES.values() for name in names) | {
     "YARN_CACHE_FOLDER", "YARN_GLOBAL_FOLDER", "YARN_ENABLE_GLOBAL_CACHE", "COREPACK_HOME"}
-
-
-class ToolMissing(Exception):
-    """The package manager the project needs is not installed on this builder."""
 
 
 @dataclass(frozen=True)
@@ -108,13 +103,3 @@ def detect_package_manager(project: Path, package: dict[str, Any]) -> PackageMan
     lockfile = next((name for name, owner in present if owner == tool), None)
     kind = "yarn-berry" if tool == "yarn" and _is_berry(project, declared, lockfile) else tool
     return PackageManager(kind, lockfile, declared[2] if declared else None)
-
-
-def require_tool(manager: PackageManager, path: str = SANDBOX_PATH) -> None:
-    """Fail in words when the manager is not installed (npm always is, with node)."""
-    if shutil.which(manager.tool, path=path) is not None:
-        return
-    found = f"{manager.lockfile} found" if manager.lockfile else \
-        f"package.json asks for {manager.declared}"
-    raise ToolMissing(f"{found}, but {manager.tool} is not installed on this builder: "
-                      f"set an install command, or commit a package-lock.json instead")

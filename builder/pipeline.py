@@ -13,6 +13,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -21,6 +22,7 @@ from builder.clone import CloneError, clone
 from builder.collect import OutputFile, OutputRejected, collect
 from builder.detect import DetectError, Plan, find_output, inside, plan_build
 from builder.emitter import Emitter, control_fields
+from builder.provision import ProvisionError, Toolchain, provision_tools
 from builder.publish import Published, publish
 from builder.reaper import reap
 from builder.site_config import SiteConfigError, read_site_config, served_files
@@ -32,8 +34,8 @@ from builder.workspace import Workspace
 from infra.connections import s3_client
 from infra.settings import Settings
 from schemas.artifacts import SiteConfig
-from schemas.builds import BuildSpec
-from schemas.events import BuildStarted, DeploymentFailed, DeploymentReady
+from schemas.builds import BuildPlan, BuildSpec
+from schemas.events import BuildPlanned, BuildStarted, DeploymentFailed, DeploymentReady
 
 log = logging.getLogger("buildspace.builder")
 CLONE_TIMEOUT_S = 300.0
@@ -70,6 +72,7 @@ class Build:
                  source: Source | None = None) -> None:
         self.spec, self.settings, self.emit = spec, settings, emitter
         self.source = source
+        self.toolchain: Toolchain | None = None  # from the settings unless a test sets it
         self.publisher = publisher or self.publish_to_s3
         self.install_network = install_network
         self.commit_sha: str | None = None
@@ -144,8 +147,31 @@ class Build:
             raise BuildFailed(str(exc)) from None
         for line in plan.describe():
             await self.emit.system(line)
+        plan = await self.provision(plan)
+        spec = self.spec
+        await self.emit.publish(BuildPlanned(
+            **control_fields(spec), project_id=spec.project_id,
+            deployment_id=spec.deployment_id, plan=BuildPlan(**plan.summary())))
         await asyncio.to_thread(ws.hand_over)
         return plan
+
+    async def provision(self, plan: Plan) -> Plan:
+        """Node.js and the package manager, from the tool cache (installed on first use)."""
+        if not plan.needs_node:
+            return plan
+        try:
+            toolchain = self.toolchain
+            if toolchain is None:
+                toolchain = await asyncio.to_thread(Toolchain.from_settings, self.settings)
+            tools = await asyncio.to_thread(provision_tools, toolchain, plan.node_request,
+                                            plan.manager_request)
+        except ProvisionError as exc:
+            raise BuildFailed(str(exc)) from None
+        except OSError as exc:
+            raise BuildFailed(f"the tool cache is unavailable: {exc}") from None
+        for tool in tools:
+            await self.emit.system(tool.line)
+        return replace(plan, tools=tools)
 
     async def collect(self, ws: Workspace, plan: Plan) -> tuple[list[OutputFile], Path]:
         try:

@@ -16,8 +16,8 @@ Sources, in this order of precedence for rules:
   ends with ``!``; status 200 is a rewrite, 404/410 a custom status.
 
 Anything malformed fails the build with the file, the entry and what is wrong. The SPA
-fallback is on by default for single-page frameworks (Vite, Create React App) whose
-output has no 404.html and no catch-all rule.
+fallback is on by default for single-page frameworks (Vite, Create React App, Angular,
+React Router in SPA mode) whose output has no 404.html and no catch-all rule.
 """
 
 from __future__ import annotations
@@ -28,13 +28,14 @@ from pathlib import Path
 from typing import Any
 
 from builder.collect import OutputFile
+from builder.frameworks import PRESETS
 from builder.repo_files import RepoFileError, read_bytes
 from schemas.artifacts import REDIRECT_STATUSES, HeaderRule, Rule, SiteConfig
 from schemas.path_patterns import PatternError, check_destination, compile_pattern
 
 CONFIG_FILE = "buildspace.json"
 NETLIFY_FILES = ("_redirects", "_headers")
-SPA_FRAMEWORKS = frozenset({"vite", "create-react-app"})
+SPA_FRAMEWORKS = frozenset(f.slug for f in PRESETS if f.spa)
 MAX_CONFIG = 1 << 20
 MAX_RULES = 2048
 RULE_STATUSES = (200, *REDIRECT_STATUSES, 404, 410, 451)

@@ -16,6 +16,7 @@ from builder.cache import CacheError, CacheView, project_cache
 from builder.cgroups import Limits
 from builder.detect import Plan, inside
 from builder.emitter import Emitter
+from builder.failures import Diagnosis
 from builder.modules_cache import ModulesCache, modules_key
 from builder.network import NetworkError
 from builder.output_cache import OutputCache, output_key
@@ -129,7 +130,7 @@ class Steps:
             await self.emit.system(f"Dependencies unchanged since the last build: node_modules "
                                    f"restored from the cache, `{self.plan.install}` skipped")
             return
-        await self.step("install", self.plan.install, network)
+        await self.step("install", self.plan.install, network, self.plan.install_root)
         await self.save_cache()
         await self.save_modules()
 
@@ -183,16 +184,23 @@ class Steps:
             await self.emit.system(f"Could not keep the build output in the cache: {exc}")
 
     async def build(self) -> None:
-        await self.step("build", self.plan.build, self.spec.settings.build_network)
+        await self.step("build", self.plan.build, self.spec.settings.build_network,
+                        self.plan.build_root)
 
-    async def step(self, name: str, command: str | None, network: bool) -> None:
+    async def step(self, name: str, command: str | None, network: bool, cwd: str) -> None:
         if not command:
             return
-        await self.emit.system(f"Running `{command}`" + ("" if network else " (no network)"))
+        where = f" in {cwd}/" if cwd != self.plan.root else ""
+        await self.emit.system(f"Running `{command}`{where}" + ("" if network else " (no network)"))
         label = f"{self.spec.deployment_id}-{name}"
+        diagnosis = Diagnosis()
+
+        async def on_line(stream: str, text: str) -> None:
+            diagnosis.observe(text)
+            await self.emit.line(stream, text)
         try:
-            outcome = await sandbox.run(self.ws, command, cwd=self.plan.root, network=network,
-                                        limits=self.limits(), on_line=self.emit.line,
+            outcome = await sandbox.run(self.ws, command, cwd=cwd, network=network,
+                                        limits=self.limits(), on_line=on_line,
                                         setup=self.setup, label=label)
         except NetworkError as exc:
             raise StepFailed(f"{name} failed: {exc}") from None
@@ -202,5 +210,7 @@ class Steps:
         if outcome.exceeded:
             raise StepFailed(f"{name} failed: {outcome.reason}")
         if not outcome.ok:
-            raise StepFailed(f"{name} failed: `{command}` {outcome.reason}")
+            known = diagnosis.install_reason(self.plan.lockfile, self.plan.package_manager) \
+                if name == "install" else diagnosis.build_reason(command, network)
+            raise StepFailed(known or f"{name} failed: `{command}` {outcome.reason}")
         await self.emit.system(f"`{command}` finished in {outcome.wall_ms / 1000:.1f} s")

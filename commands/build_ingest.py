@@ -41,7 +41,7 @@ from schemas.errors import (
     Unauthorized,
     Unavailable,
 )
-from schemas.events import BuildStarted, DeploymentFailed, DeploymentReady
+from schemas.events import BuildPlanned, BuildStarted, DeploymentFailed, DeploymentReady
 from schemas.logs import BuildLogAppended, LogMessage
 
 router = APIRouter(prefix="/v1/builds/{deployment_id}", tags=["builds"], responses={
@@ -60,7 +60,7 @@ SPEC_QUERY = ("SELECT q.project_id, q.state, q.spec, e.ciphertext FROM build_que
 NOT_RUNNING = {"queued": "it is still queued", "done": "it has finished or was canceled"}
 
 Sha256 = Annotated[str, StringConstraints(pattern=SHA256.pattern)]
-BuildEvent = Annotated[BuildStarted | DeploymentReady | DeploymentFailed,
+BuildEvent = Annotated[BuildStarted | BuildPlanned | DeploymentReady | DeploymentFailed,
                        Field(discriminator="type")]
 
 
@@ -185,7 +185,8 @@ def decrypt_env(cipher: EnvCipher, ciphertext: str | None) -> dict[str, str]:
 @router.post("/events", status_code=status.HTTP_202_ACCEPTED, response_model=Appended)
 async def append_event(event: Annotated[BuildEvent, Body()], grant: GrantDep,
                        platform: PlatformDep) -> Appended:
-    """Report the build's status: BuildStarted, DeploymentReady or DeploymentFailed."""
+    """Report the build's status: BuildStarted, BuildPlanned, DeploymentReady or
+    DeploymentFailed."""
     check_scope(grant, event, grant.project_id)
     await platform.events.append(platform.settings.topic_events, grant.project_id, event)
     return Appended(event_id=event.event_id)

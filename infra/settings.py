@@ -110,6 +110,16 @@ class Settings(BaseSettings):
     sandbox_gid: int = 64000
     cache_dir: Path | None = Field(
         default=None, description="per-project dependency caches; default data_dir/cache")
+    tool_cache_dir: Path | None = Field(
+        default=None, description="Node.js, package managers and Kafka's jars, one directory "
+                                  "per version; default ~/.cache/buildspace")
+    npm_registry: str = Field(
+        default="https://registry.npmjs.org/", max_length=500,
+        description="where Node.js and package managers are fetched from (the builder's "
+                    "host only; a project's own .npmrc decides its dependencies)")
+    node_default_version: str = Field(
+        default="26", max_length=20, pattern=r"^\d+(\.\d+){0,2}$",
+        description="the Node.js line of projects that ask for none: the current LTS")
     env_key: SecretStr = Field(
         default=SecretStr(""), description="Fernet key encrypting build variables; default: "
                                            "generated once into data_dir/secrets")

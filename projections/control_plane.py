@@ -12,6 +12,7 @@ import orjson
 
 from schemas.envelope import Envelope
 from schemas.events import (
+    BuildPlanned,
     BuildStarted,
     DeploymentCanceled,
     DeploymentFailed,
@@ -51,6 +52,12 @@ async def build_started(conn: asyncpg.Connection, e: BuildStarted) -> None:
         "UPDATE deployments SET status = 'BUILDING', started_at = $2, commit_sha = $3, "
         "runner = $4 WHERE deployment_id = $1 AND status = 'QUEUED'",
         e.deployment_id, e.occurred_at, e.commit_sha, e.runner)
+
+
+async def build_planned(conn: asyncpg.Connection, e: BuildPlanned) -> None:
+    await conn.execute(
+        "UPDATE deployments SET build_plan = $2::jsonb WHERE deployment_id = $1",
+        e.deployment_id, e.plan.model_dump_json())
 
 
 async def deployment_ready(conn: asyncpg.Connection, e: DeploymentReady) -> None:
@@ -131,6 +138,7 @@ HANDLERS = {
     ProjectCreated: project_created,
     DeploymentRequested: deployment_requested,
     BuildStarted: build_started,
+    BuildPlanned: build_planned,
     DeploymentReady: deployment_ready,
     DeploymentFailed: deployment_failed,
 }

@@ -9,6 +9,7 @@ import orjson
 
 from infra.settings import Settings
 from schemas.api import MASK, DeploymentOut, DomainOut, EnvOut, ProjectOut
+from schemas.builds import BuildPlan
 from schemas.errors import NotFound
 from schemas.routes import deployment_label
 
@@ -42,6 +43,8 @@ def project_out(row: asyncpg.Record, settings: Settings) -> ProjectOut:
 def deployment_out(row: asyncpg.Record, settings: Settings) -> DeploymentOut:
     fields: dict[str, Any] = dict(row)
     sub = fields.pop("subdomain")
+    plan = fields.pop("build_plan", None)
+    fields["build"] = BuildPlan.model_validate_json(plan) if plan else None
     return DeploymentOut(
         id=fields.pop("deployment_id"),
         url=settings.site_url(deployment_label(row["deployment_id"], sub)),

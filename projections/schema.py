@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS deployments (
     log_lines bigint
 );
 ALTER TABLE deployments ADD COLUMN IF NOT EXISTS log_lines bigint;
+ALTER TABLE deployments ADD COLUMN IF NOT EXISTS build_plan jsonb;
 CREATE INDEX IF NOT EXISTS deployments_project ON deployments (project_id, number DESC);
 CREATE TABLE IF NOT EXISTS route_projects (
     project_id text PRIMARY KEY,

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from schemas.builds import BuildPlan
+
 MASK = "••••••••"
 
 Status = Literal["QUEUED", "BUILDING", "READY", "FAILED", "CANCELED"]
@@ -59,6 +61,8 @@ class DeploymentOut(BaseModel):
     install_ms: int | None = None
     build_ms: int | None = None
     log_lines: int | None = None
+    build: BuildPlan | None = Field(
+        default=None, description="how it was built: preset, package manager, Node.js")
     queue_position: int | None = Field(
         default=None, description="1 = next to start, while waiting for a build slot")
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 FRAMEWORKS = ("vite", "create-react-app", "nextjs", "astro", "sveltekit", "nuxt", "gatsby",
-              "docusaurus", "static")
+              "docusaurus", "vitepress", "eleventy", "angular", "react-router", "hugo",
+              "mkdocs", "static")
 
 
 class BuildSettings(BaseModel):
@@ -46,3 +47,21 @@ class BuildSpec(BaseModel):
     prebuilt: bool = Field(
         default=False, description="the uploaded files are the site as they are: no build "
                                    "runs, the deployment is READY when requested")
+
+
+class BuildPlan(BaseModel):
+    """How a deployment is built, as its JSON shows it: the framework preset, the
+    package manager and Node.js versions, and where in the repository."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    framework: str | None = Field(default=None, max_length=40, description="preset slug")
+    framework_name: str | None = Field(default=None, max_length=100)
+    spa_fallback: bool | None = None
+    clean_urls: bool | None = None
+    output_directory: str | None = Field(default=None, max_length=255)
+    package_manager: str | None = Field(default=None, max_length=60,
+                                        description="e.g. pnpm@9.15.9")
+    node_version: str | None = Field(default=None, max_length=30)
+    root_directory: str | None = Field(default=None, max_length=255)
+    workspace_root: str | None = Field(default=None, max_length=255)

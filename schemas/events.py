@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 import orjson
 from pydantic import Field, TypeAdapter, field_validator
 
-from schemas.builds import BuildSettings, BuildSpec
+from schemas.builds import BuildPlan, BuildSettings, BuildSpec
 from schemas.envelope import Envelope
 from schemas.lifecycle import ProjectDeleted
 from schemas.outgoing import WebhookAdded, WebhookRemoved
@@ -72,6 +72,15 @@ class BuildStarted(Envelope):
     deployment_id: str
     commit_sha: str
     runner: str
+
+
+class BuildPlanned(Envelope):
+    """The builder decided how to build: emitted after detection and provisioning."""
+
+    type: Literal["BuildPlanned"] = "BuildPlanned"
+    project_id: str
+    deployment_id: str
+    plan: BuildPlan
 
 
 class DeploymentReady(Envelope):
@@ -184,6 +193,7 @@ ControlEvent = Annotated[
     | ProjectEnvSet
     | DeploymentRequested
     | BuildStarted
+    | BuildPlanned
     | DeploymentReady
     | DeploymentFailed
     | DeploymentCanceled
@@ -205,8 +215,8 @@ ControlEvent = Annotated[
 
 control_event_adapter: TypeAdapter[ControlEvent] = TypeAdapter(ControlEvent)
 
-DEPLOYMENT_EVENTS = (DeploymentRequested, BuildStarted, DeploymentReady, DeploymentFailed,
-                     DeploymentCanceled)
+DEPLOYMENT_EVENTS = (DeploymentRequested, BuildStarted, BuildPlanned, DeploymentReady,
+                     DeploymentFailed, DeploymentCanceled)
 FINAL_EVENTS = (DeploymentReady, DeploymentFailed, DeploymentCanceled)
 
 

@@ -30,6 +30,7 @@ from schemas.envelope import Envelope, Meta
 from schemas.errors import RunnerError
 from schemas.events import (
     FINAL_EVENTS,
+    BuildPlanned,
     BuildStarted,
     DeploymentCanceled,
     DeploymentFailed,
@@ -58,7 +59,7 @@ class Scheduler:
     async def apply(self, conn: asyncpg.Connection, event: Envelope) -> None:
         if isinstance(event, DeploymentRequested):
             await self._enqueue(conn, event)
-        elif isinstance(event, BuildStarted):
+        elif isinstance(event, (BuildStarted, BuildPlanned)):
             await conn.execute("UPDATE build_queue SET last_seen = now() "
                                "WHERE deployment_id = $1", event.deployment_id)
         elif isinstance(event, FINAL_EVENTS):

@@ -14,18 +14,17 @@ from builder import sandbox
 from builder.buildenv import check_variables, sandbox_setup
 from builder.cgroups import Limits
 from builder.detect import Plan
-from builder.node_versions import NodeChoice, NodeInstall
 from builder.package_managers import PackageManager
+from builder.provision import Tool
 from builder.workspace import Workspace
 
 UID = 64000
 SECRET = "s3cr3t-value-7d1f"
 
 
-def plan(manager: str | None = "npm", node_bin: str = "/usr/bin", root: str = "") -> Plan:
-    node = NodeChoice(NodeInstall((20, 0, 0), node_bin), "Node.js 20.0.0")
+def plan(manager: str | None = "npm", root: str = "", tools: tuple[Tool, ...] = ()) -> Plan:
     return Plan(root, PackageManager(manager) if manager else None, "npm ci", "npm run build",
-                None, node=node)
+                None, tools=tools)
 
 
 def test_valid_names_are_accepted_and_others_refused_by_name_only():
@@ -42,16 +41,20 @@ def test_valid_names_are_accepted_and_others_refused_by_name_only():
     assert len(lines) == 9 and SECRET not in "\n".join(lines)
 
 
-def test_the_cache_node_and_local_bins_are_set_by_the_builder(tmp_path: Path):
+def test_the_cache_tools_and_local_bins_are_set_by_the_builder(tmp_path: Path):
     variables = check_variables({"NODE_ENV": "production", "CI": "0"})
-    setup = sandbox_setup(plan("pnpm", "/opt/node/18/bin", "web"), variables, tmp_path)
+    tools = (Tool("node", "18.20.4", tmp_path / "node" / "18.20.4", "x"),
+             Tool("pnpm", "9.15.9", tmp_path / "pnpm" / "9.15.9", "y"))
+    setup = sandbox_setup(plan("pnpm", "web", tools), variables, tmp_path)
     env = dict(setup.env)
-    assert env["PATH"] == ("/opt/node/18/bin:/workspace/web/node_modules/.bin:"
-                           "/usr/local/bin:/usr/bin:/bin")
+    assert env["PATH"] == ("/opt/buildspace/pnpm/bin:/opt/buildspace/node/bin:"
+                           "/workspace/web/node_modules/.bin:/usr/local/bin:/usr/bin:/bin")
     assert env["npm_config_store_dir"] == env["pnpm_config_store_dir"] == "/cache"
+    assert env["npm_config_manage_package_manager_versions"] == "false"
     assert (env["NODE_ENV"], env["CI"], env["HOME"]) == ("production", "0", "/home/builder")
     assert setup.binds == ((tmp_path, "/cache"),)
-    assert setup.ro_binds == ((Path("/opt/node/18"), "/opt/node/18"),)
+    assert setup.ro_binds == ((tmp_path / "node" / "18.20.4", "/opt/buildspace/node"),
+                              (tmp_path / "pnpm" / "9.15.9", "/opt/buildspace/pnpm"))
     assert sandbox_setup(plan(), variables, None).binds == ()
 
 
@@ -97,6 +100,6 @@ def test_variables_reach_the_sandbox_but_no_host_command_line(ws: Workspace):
         ws, 'echo "token=$DEPLOY_TOKEN path=$PATH"; echo ready; cat go', cwd="",
         network=False, limits=Limits(30, 256, 64, 1.0), on_line=on_line, setup=setup))
     assert outcome.ok, lines
-    assert lines[0] == f"token={SECRET} path=/usr/bin:/workspace/node_modules/.bin:" \
-                       "/usr/local/bin:/bin"
+    assert lines[0] == f"token={SECRET} path=/workspace/node_modules/.bin:" \
+                       "/usr/local/bin:/usr/bin:/bin"
     assert seen and SECRET not in seen[0] and "bwrap" in seen[0]

@@ -13,7 +13,6 @@ import pytest
 from builder.cache import CacheError, merge, project_cache
 from builder.detect import plan_build
 from builder.modules_cache import copy_tree, modules_key
-from builder.node_versions import NodeInstall
 from builder.output_cache import KEEP
 from infra.connections import s3_client
 from infra.settings import Settings
@@ -55,7 +54,7 @@ def test_merge_copies_regular_files_and_follows_no_link(tmp_path: Path):
 
 
 def key(root: Path, env: dict[str, str] | None = None) -> str | None:
-    plan = plan_build(root, BuildSettings(), [NodeInstall((20, 20, 2), "/usr/bin")])
+    plan = plan_build(root, BuildSettings())
     return modules_key(root, plan, env or {})
 
 
@@ -81,8 +80,7 @@ def test_projects_with_install_scripts_or_workspaces_always_install(tmp_path: Pa
 def test_a_lockfile_that_is_not_a_file_means_installing(tmp_path: Path):
     (tmp_path / "package.json").write_text('{"dependencies": {"is-number": "7.0.0"}}')
     os.mkfifo(tmp_path / "package-lock.json")
-    plan = plan_build(tmp_path, BuildSettings(install_command="npm i"),
-                      [NodeInstall((20, 20, 2), "/usr/bin")])
+    plan = plan_build(tmp_path, BuildSettings(install_command="npm i"))
     assert modules_key(tmp_path, plan, {}) is None
 
 

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 
 from builder.detect import DetectError, find_output, plan_build
-from builder.node_versions import NodeInstall
 from schemas.builds import BuildSettings
 
 NO_SETTINGS = BuildSettings()
-NODES = [NodeInstall((20, 20, 2), "/usr/bin"), NodeInstall((18, 19, 0), "/opt/node/18/bin")]
 
 
 def write(root: Path, files: dict[str, str]) -> Path:
@@ -30,42 +27,42 @@ def package(build: str | None = "vite build") -> str:
 
 def test_a_package_lock_means_npm_ci_and_the_build_script(tmp_path: Path):
     write(tmp_path, {"package.json": package(), "package-lock.json": "{}"})
-    plan = plan_build(tmp_path, NO_SETTINGS, NODES)
+    plan = plan_build(tmp_path, NO_SETTINGS)
     assert (plan.package_manager, plan.lockfile) == ("npm", "package-lock.json")
     assert (plan.install, plan.build, plan.output) == ("npm ci --prefer-offline",
                                                        "npm run build", None)
-    assert plan.describe() == ["No framework detected", "Package manager: npm (package-lock.json)",
-                               "Node.js 20.20.2"]
+    assert plan.describe() == ["No framework detected", "Package manager: npm (package-lock.json)"]
+    assert plan.node_request is None and plan.needs_node
 
 
 def test_a_shrinkwrap_also_means_npm_ci(tmp_path: Path):
     write(tmp_path, {"package.json": package(), "npm-shrinkwrap.json": "{}"})
-    assert plan_build(tmp_path, NO_SETTINGS, NODES).install == "npm ci --prefer-offline"
+    assert plan_build(tmp_path, NO_SETTINGS).install == "npm ci --prefer-offline"
 
 
 def test_without_a_lockfile_npm_install_is_used(tmp_path: Path):
     write(tmp_path, {"package.json": package()})
-    plan = plan_build(tmp_path, NO_SETTINGS, NODES)
+    plan = plan_build(tmp_path, NO_SETTINGS)
     assert (plan.install, plan.lockfile) == ("npm install --prefer-offline", None)
     assert "Package manager: npm (no lockfile)" in plan.describe()
 
 
-def test_the_detected_framework_and_node_version_are_logged(tmp_path: Path):
+def test_the_detected_framework_and_node_request_are_planned(tmp_path: Path):
     write(tmp_path, {"package.json": json.dumps({
         "scripts": {"build": "vite build"}, "devDependencies": {"vite": "^7"},
-        "engines": {"node": ">=18"}}), "package-lock.json": "{}"})
-    plan = plan_build(tmp_path, NO_SETTINGS, NODES)
+        "engines": {"node": ">=18"}}), "package-lock.json": '{"lockfileVersion": 3}'})
+    plan = plan_build(tmp_path, NO_SETTINGS)
     assert plan.describe() == ["Detected framework: Vite",
-                               "Package manager: npm (package-lock.json)",
-                               "Node.js 20.20.2 (engines.node wants >=18)"]
+                               "Package manager: npm (package-lock.json)"]
+    assert plan.node_request == ("engines.node", ">=18")
+    assert plan.manager_request is not None and plan.manager_request.reason == \
+        "package-lock.json lockfileVersion 3: npm 10 or 11"
     assert (plan.build, plan.output) == ("npm run build", "dist")
 
 
-def test_an_nvmrc_picks_an_installed_older_node(tmp_path: Path):
+def test_an_nvmrc_is_the_node_request(tmp_path: Path):
     write(tmp_path, {"package.json": package(), ".nvmrc": "18\n"})
-    plan = plan_build(tmp_path, NO_SETTINGS, NODES)
-    assert plan.node is not None and plan.node.install == NODES[1]
-    assert "Node.js 18.19.0 (.nvmrc wants 18)" in plan.describe()
+    assert plan_build(tmp_path, NO_SETTINGS).node_request == (".nvmrc", "18")
 
 
 def test_no_build_script_means_no_build(tmp_path: Path):
@@ -79,13 +76,10 @@ def test_no_build_script_means_no_build(tmp_path: Path):
                                                    ("pnpm-lock.yaml", "pnpm")])
 def test_yarn_and_pnpm_lockfiles_pick_their_manager(tmp_path: Path, lockfile: str, manager: str):
     write(tmp_path, {"package.json": package(), lockfile: ""})
-    if shutil.which(manager, path="/usr/local/bin:/usr/bin:/bin"):
-        plan = plan_build(tmp_path, NO_SETTINGS, NODES)
-        assert (plan.install or "").startswith(f"{manager} install")
-        assert plan.build == f"{manager} run build"
-    else:
-        with pytest.raises(DetectError, match=f"{lockfile} found, but {manager} is not"):
-            plan_build(tmp_path, NO_SETTINGS, NODES)
+    plan = plan_build(tmp_path, NO_SETTINGS)
+    assert (plan.install or "").startswith(f"{manager} install")
+    assert plan.build == f"{manager} run build"
+    assert plan.manager_request is not None and plan.manager_request.tool == manager
 
 
 def test_an_install_command_setting_needs_no_package_manager(tmp_path: Path):
@@ -98,7 +92,7 @@ def test_settings_win_over_detection(tmp_path: Path):
     write(tmp_path, {"web/package.json": package(), "web/package-lock.json": "{}"})
     settings = BuildSettings(root_directory="web", build_command="npm run export",
                              output_directory="site")
-    plan = plan_build(tmp_path, settings, NODES)
+    plan = plan_build(tmp_path, settings)
     assert (plan.root, plan.package_manager, plan.lockfile) == ("web", "npm", "package-lock.json")
     assert (plan.install, plan.build, plan.output) == ("npm ci --prefer-offline",
                                                        "npm run export", "site")
@@ -109,17 +103,17 @@ def test_settings_override_the_framework_preset(tmp_path: Path):
     write(tmp_path, {"package.json": json.dumps({"devDependencies": {"vite": "7"}})})
     settings = BuildSettings(framework="astro", install_command="npm i",
                              build_command="npm run site", output_directory="public")
-    plan = plan_build(tmp_path, settings, NODES)
+    plan = plan_build(tmp_path, settings)
     assert plan.framework is not None and plan.framework.slug == "astro"
     assert (plan.install, plan.build, plan.output) == ("npm i", "npm run site", "public")
     assert "Framework: Astro (from the project settings)" in plan.describe()
     with pytest.raises(DetectError, match="unknown framework 'rails'"):
-        plan_build(tmp_path, BuildSettings(framework="rails"), NODES)
+        plan_build(tmp_path, BuildSettings(framework="rails"))
 
 
 def test_the_static_preset_serves_the_files_without_installing(tmp_path: Path):
     write(tmp_path, {"package.json": package(), "index.html": "x"})
-    plan = plan_build(tmp_path, BuildSettings(framework="static"), NODES)
+    plan = plan_build(tmp_path, BuildSettings(framework="static"))
     assert plan.static and (plan.install, plan.build) == (None, None)
     assert find_output(tmp_path, plan) == tmp_path.resolve()
 

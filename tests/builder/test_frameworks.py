@@ -9,10 +9,7 @@ import pytest
 
 from builder.detect import plan_build
 from builder.frameworks import PRESETS, detect_framework, preset
-from builder.node_versions import NodeInstall
 from schemas.builds import BuildSettings
-
-NODES = [NodeInstall((20, 20, 2), "/usr/bin")]
 
 
 def project(root: Path, deps: dict[str, str], scripts: dict[str, str] | None = None,
@@ -43,7 +40,7 @@ CASES = [
                          ids=[c[1] for c in CASES])
 def test_each_preset_is_detected_with_its_command_and_output(tmp_path: Path, deps, name,
                                                             command, output):
-    plan = plan_build(project(tmp_path, deps), BuildSettings(), NODES)
+    plan = plan_build(project(tmp_path, deps), BuildSettings())
     assert plan.framework is not None and plan.framework.name == name
     assert (plan.build, plan.output) == (command, output)
     assert f"Detected framework: {name}" in plan.describe()
@@ -54,13 +51,13 @@ def test_each_preset_is_detected_with_its_command_and_output(tmp_path: Path, dep
 def test_a_build_script_runs_through_the_package_manager(tmp_path: Path, deps, name, command,
                                                         output):
     script = "generate" if "generate" in command else "build"
-    plan = plan_build(project(tmp_path, deps, {script: command}), BuildSettings(), NODES)
+    plan = plan_build(project(tmp_path, deps, {script: command}), BuildSettings())
     assert plan.build == f"npm run {script}"
 
 
 def test_nuxt_generates_even_when_build_is_the_server_build(tmp_path: Path):
     plan = plan_build(project(tmp_path, {"nuxt": "3"}, {"build": "nuxt build"}),
-                      BuildSettings(), NODES)
+                      BuildSettings())
     assert plan.build == "nuxt generate"
 
 
@@ -76,23 +73,23 @@ def test_a_config_file_alone_is_enough(tmp_path: Path, config: str, slug: str):
 
 def test_no_known_dependency_means_no_framework(tmp_path: Path):
     plan = plan_build(project(tmp_path, {"left-pad": "1"}, {"build": "node b.js"}),
-                      BuildSettings(), NODES)
+                      BuildSettings())
     assert plan.framework is None and plan.output is None
     assert "No framework detected" in plan.describe()
 
 
 def test_next_without_a_static_export_is_warned_about(tmp_path: Path):
     plan = plan_build(project(tmp_path, {"next": "15"}, next__config__js="module.exports = {}"),
-                      BuildSettings(), NODES)
+                      BuildSettings())
     assert any("output: 'export'" in line for line in plan.describe())
     exported = project(tmp_path, {"next": "15"},
                        next__config__js="module.exports = { output: 'export' }")
     assert not any("output: 'export'" in line
-                   for line in plan_build(exported, BuildSettings(), NODES).describe())
+                   for line in plan_build(exported, BuildSettings()).describe())
 
 
 def test_sveltekit_without_the_static_adapter_is_warned_about(tmp_path: Path):
-    plan = plan_build(project(tmp_path, {"@sveltejs/kit": "2"}), BuildSettings(), NODES)
+    plan = plan_build(project(tmp_path, {"@sveltejs/kit": "2"}), BuildSettings())
     assert any("adapter-static" in line for line in plan.describe())
 
 

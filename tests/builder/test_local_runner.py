@@ -72,7 +72,7 @@ def test_a_launched_build_publishes_its_outcome(settings: Settings, git_server: 
 
     ref, events = asyncio.run(scenario())
     assert ref.startswith("pid:")
-    assert [e["type"] for e in events] == ["BuildStarted", "DeploymentReady"]
+    assert [e["type"] for e in events] == ["BuildStarted", "BuildPlanned", "DeploymentReady"]
 
 
 def test_cancel_stops_the_sandbox_within_2_s_and_reports_the_build_failed(settings,

@@ -1,24 +1,16 @@
-"""Node.js versions: what a project asks for, and which installed version it gets."""
+"""Node.js versions: what a project asks for, and the ranges it can write."""
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 import pytest
 
 from builder.node_versions import (
-    NodeInstall,
     RangeError,
-    choose_node,
-    installed_nodes,
     parse_range,
     requested_node,
 )
-
-INSTALLED = [NodeInstall((20, 20, 2), "/usr/bin"), NodeInstall((18, 19, 1), "/opt/node/18/bin"),
-             NodeInstall((22, 3, 0), "/opt/node/22/bin")]
 
 
 @pytest.mark.parametrize(("wanted", "yes", "no"), [
@@ -54,25 +46,6 @@ def test_unreadable_ranges_are_refused(wanted: str):
         parse_range(wanted)
 
 
-def test_the_newest_matching_installed_version_is_chosen():
-    choice = choose_node(("engines.node", ">=18"), INSTALLED)
-    assert choice.install == INSTALLED[2]
-    assert choice.message == "Node.js 22.3.0 (engines.node wants >=18)"
-    assert choose_node((".nvmrc", "18"), INSTALLED).install == INSTALLED[1]
-
-
-def test_no_request_means_the_default():
-    assert choose_node(None, INSTALLED).message == "Node.js 20.20.2"
-
-
-def test_a_version_that_is_not_installed_is_said_so():
-    choice = choose_node((".nvmrc", "16"), INSTALLED)
-    assert choice.install == INSTALLED[0]
-    assert choice.message == "Node.js 16 (.nvmrc) is not installed here; using Node.js 20.20.2"
-    unreadable = choose_node((".node-version", "banana"), INSTALLED)
-    assert unreadable.message == "Node.js 20.20.2 (could not read .node-version 'banana')"
-    assert choose_node(None, []).install is None
-
 
 def test_nvmrc_wins_over_node_version_and_engines(tmp_path: Path):
     package = {"engines": {"node": ">=18"}}
@@ -82,15 +55,3 @@ def test_nvmrc_wins_over_node_version_and_engines(tmp_path: Path):
     (tmp_path / ".nvmrc").write_text("# pinned\nlts/iron # current LTS\n")
     assert requested_node(tmp_path, package) == (".nvmrc", "lts/iron")
     assert requested_node(tmp_path / "none", None) is None
-
-
-def test_installed_versions_are_found_in_the_search_directories(tmp_path: Path):
-    for version in ("18.20.4", "22.11.0"):
-        bin_dir = tmp_path / "opt" / version / "bin"
-        bin_dir.mkdir(parents=True)
-        (bin_dir / "node").write_text(f"#!/bin/sh\necho v{version}\n")
-        os.chmod(bin_dir / "node", 0o755)
-    found = installed_nodes(["/usr/bin", str(tmp_path / "opt" / "*" / "bin")])
-    assert found[0].bin_dir == "/usr/bin" and found[0].version >= (18, 0, 0)
-    assert [n.shown for n in found[1:]] == ["18.20.4", "22.11.0"]
-    assert json.dumps([n.bin_dir for n in found])

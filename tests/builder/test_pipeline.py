@@ -42,8 +42,11 @@ def test_an_npm_site_is_installed_built_and_published(settings, git_server: GitS
     url = git_server.make_repo("pipeline-npm", node_site())
     spec = make_spec(url)
     record = build(settings, spec)
-    assert record.types() == ["BuildStarted", "DeploymentReady"], record.text
-    started, ready = record.events
+    assert record.types() == ["BuildStarted", "BuildPlanned", "DeploymentReady"], record.text
+    started, planned, ready = record.events
+    assert planned["plan"]["package_manager"].startswith("npm@1")
+    assert planned["plan"]["node_version"].startswith("26.")
+    assert planned["plan"]["framework"] is None
     assert started["commit_sha"] == ready["commit_sha"] == git_server.head("pipeline-npm")
     assert started["runner"] == "local" and started["stream_id"] == spec.project_id
     assert (ready["file_count"], ready["uploaded_blobs"]) == (2, 2)
@@ -69,7 +72,7 @@ def test_a_failing_build_is_reported_and_publishes_nothing(settings, git_server,
     url = git_server.make_repo("pipeline-fail", node_site("echo 'boom' >&2; exit 1"))
     spec = make_spec(url)
     record = build(settings, spec)
-    assert record.types() == ["BuildStarted", "DeploymentFailed"]
+    assert record.types() == ["BuildStarted", "BuildPlanned", "DeploymentFailed"]
     assert record.outcome["reason"] == "build failed: `npm run build` exited with code 1"
     assert record.outcome["commit_sha"] == git_server.head("pipeline-fail")
     assert any(line["stream"] == "stderr" and "boom" in line["line"] for line in record.lines)

@@ -54,6 +54,9 @@ def test_all_three_sources_in_order(tmp_path: Path) -> None:
     ("vite", {"dist/index.html": "x", "dist/404.html": "x"}, False),
     ("vite", {"dist/index.html": "x", "dist/_redirects": "/*  /index.html  200\n"}, False),
     ("astro", {"dist/index.html": "x"}, False),
+    ("angular", {"dist/index.html": "x"}, True),
+    ("react-router", {"dist/index.html": "x"}, True),
+    ("nextjs", {"dist/index.html": "x"}, False),
     (None, {"dist/index.html": "x", "buildspace.json": '{"spa": true}'}, True),
     ("vite", {"dist/index.html": "x", "buildspace.json": '{"spa": false}'}, False),
 ])
