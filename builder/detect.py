@@ -127,9 +127,14 @@ class Plan:
         return f"Detected framework: {self.framework.name}"
 
     def summary(self) -> dict[str, Any]:
-        """What the deployment's JSON shows of how it was built."""
+        """What the deployment's JSON shows of how it was built (``BuildPlan``)."""
         manager = next((t for t in self.tools if t.name != "node"), None)
-        return {"framework": self.framework.summary() if self.framework else None,
+        framework = self.framework
+        return {"framework": framework.slug if framework else None,
+                "framework_name": framework.name if framework else None,
+                "spa_fallback": framework.spa if framework else None,
+                "clean_urls": framework.clean_urls if framework else None,
+                "output_directory": self.output,
                 "package_manager": f"{manager.name}@{manager.version}" if manager else None,
                 "node_version": self.node_version, "root_directory": self.root or None,
                 "workspace_root": self.workspace.root if self.workspace else None}

@@ -53,11 +53,6 @@ class Framework:
     def matches(self, project: Path, names: set[str]) -> bool:
         return bool(names & set(self.packages)) or any(exists(project, c) for c in self.configs)
 
-    def summary(self) -> dict[str, Any]:
-        """What the deployment's JSON shows of the preset."""
-        return {"slug": self.slug, "name": self.name, "output": self.output,
-                "spa": self.spa, "clean_urls": self.clean_urls}
-
 
 PRESETS = (
     Framework("nextjs", "Next.js (static export)", ("next",),

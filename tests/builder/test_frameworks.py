@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from builder.detect import plan_build
+from builder.detect import DetectError, plan_build
 from builder.frameworks import PRESETS, detect_framework, preset
-from schemas.builds import BuildSettings
+from schemas.builds import BuildPlan, BuildSettings
 
 
 def project(root: Path, deps: dict[str, str], scripts: dict[str, str] | None = None,
@@ -33,6 +33,16 @@ CASES = [
     ({"nuxt": "3"}, "Nuxt (generate)", "nuxt generate", ".output/public"),
     ({"gatsby": "5", "react": "18"}, "Gatsby", "gatsby build", "public"),
     ({"@docusaurus/core": "3", "react": "18"}, "Docusaurus", "docusaurus build", "build"),
+    ({"vitepress": "1", "vue": "3"}, "VitePress", "vitepress build .", ".vitepress/dist"),
+    ({"@11ty/eleventy": "3"}, "Eleventy", "eleventy", "_site"),
+    ({"@angular/core": "19", "@angular/cli": "19"}, "Angular", "ng build", "dist"),
+    ({"@react-router/dev": "7", "vite": "6"}, "React Router / Remix (SPA mode)",
+     "react-router build", "build/client"),
+    ({"vite": "7", "react": "19", "@vitejs/plugin-react": "4"}, "Vite (React)", "vite build",
+     "dist"),
+    ({"vite": "7", "vue": "3"}, "Vite (Vue)", "vite build", "dist"),
+    ({"vite": "7", "svelte": "5"}, "Vite (Svelte)", "vite build", "dist"),
+    ({"vite": "7", "solid-js": "1"}, "Vite (Solid)", "vite build", "dist"),
 ]
 
 
@@ -50,7 +60,8 @@ def test_each_preset_is_detected_with_its_command_and_output(tmp_path: Path, dep
                          ids=[c[1] for c in CASES])
 def test_a_build_script_runs_through_the_package_manager(tmp_path: Path, deps, name, command,
                                                         output):
-    script = "generate" if "generate" in command else "build"
+    script = "generate" if "generate" in command else \
+        "docs:build" if "vitepress" in command else "build"
     plan = plan_build(project(tmp_path, deps, {script: command}), BuildSettings())
     assert plan.build == f"npm run {script}"
 
@@ -96,3 +107,80 @@ def test_sveltekit_without_the_static_adapter_is_warned_about(tmp_path: Path):
 def test_every_preset_can_be_chosen_by_its_setting():
     assert {preset(f.slug).slug for f in PRESETS} == {f.slug for f in PRESETS}
     assert preset(" Vite ").name == "Vite" and preset("static").static
+
+
+def test_angular_builds_into_its_browser_folder(tmp_path: Path):
+    config = {"projects": {"shop": {"projectType": "application", "architect": {"build": {
+        "builder": "@angular/build:application", "options": {"outputPath": "dist/shop"}}}}}}
+    project(tmp_path, {"@angular/core": "19"}, angular__json=json.dumps(config))
+    assert plan_build(tmp_path, BuildSettings()).output == "dist/shop/browser"
+    config["projects"]["shop"]["architect"]["build"] = {
+        "builder": "@angular-devkit/build-angular:browser", "options": {"outputPath": "www"}}
+    project(tmp_path, {"@angular/core": "16"}, angular__json=json.dumps(config))
+    assert plan_build(tmp_path, BuildSettings()).output == "www"
+    project(tmp_path, {"@angular/core": "19"}, angular__json="{not json")
+    assert plan_build(tmp_path, BuildSettings()).output == "dist"
+
+
+def test_vitepress_builds_where_its_docs_are(tmp_path: Path):
+    project(tmp_path, {"vitepress": "1"}, {"docs:build": "vitepress build docs"})
+    plan = plan_build(tmp_path, BuildSettings())
+    assert (plan.build, plan.output) == ("npm run docs:build", "docs/.vitepress/dist")
+    (tmp_path / "docs" / ".vitepress").mkdir(parents=True)
+    project(tmp_path, {"vitepress": "1"})
+    plan = plan_build(tmp_path, BuildSettings())
+    assert (plan.build, plan.output) == ("vitepress build docs", "docs/.vitepress/dist")
+
+
+def test_react_router_without_spa_mode_is_warned_about(tmp_path: Path):
+    project(tmp_path, {"@react-router/dev": "7"})
+    config = tmp_path / "react-router.config.ts"
+    config.write_text("export default { ssr: true }")
+    assert any("ssr: false" in line for line in plan_build(tmp_path, BuildSettings()).describe())
+    config.write_text("export default { ssr: false } satisfies Config;")
+    assert not any("ssr: false" in line
+                   for line in plan_build(tmp_path, BuildSettings()).describe())
+
+
+def test_hugo_and_mkdocs_are_told_from_their_config_without_package_json(tmp_path: Path):
+    (tmp_path / "hugo.toml").write_text("title = 'x'\n")
+    plan = plan_build(tmp_path, BuildSettings())
+    assert plan.framework is not None and plan.framework.slug == "hugo"
+    assert (plan.install, plan.build, plan.output) == (None, "hugo --minify", "public")
+    assert not plan.needs_node and plan.describe() == ["Detected framework: Hugo"]
+    docs = tmp_path / "docs-site"
+    docs.mkdir()
+    (docs / "mkdocs.yml").write_text("site_name: x\n")
+    plan = plan_build(tmp_path, BuildSettings(root_directory="docs-site"))
+    assert plan.install is not None and plan.install.endswith("pip install "
+                                                             "--disable-pip-version-check "
+                                                             "--progress-bar off mkdocs")
+    assert (plan.build, plan.output) == ("$HOME/.venv/bin/mkdocs build --site-dir site", "site")
+    (docs / "requirements.txt").write_text("mkdocs==1.6.1\n")
+    plan = plan_build(tmp_path, BuildSettings(root_directory="docs-site"))
+    assert plan.install is not None and plan.install.endswith("-r requirements.txt")
+
+
+def test_a_legacy_hugo_config_needs_its_content_folder(tmp_path: Path):
+    (tmp_path / "config.toml").write_text("baseURL = '/'\n")
+    assert plan_build(tmp_path, BuildSettings()).framework is None
+    (tmp_path / "content").mkdir()
+    found = plan_build(tmp_path, BuildSettings()).framework
+    assert found is not None and found.slug == "hugo"
+
+
+def test_a_node_preset_without_package_json_is_refused(tmp_path: Path):
+    with pytest.raises(DetectError, match="the framework setting is 'vite', but ./ has no "
+                                          "package.json"):
+        plan_build(tmp_path, BuildSettings(framework="vite"))
+    plan = plan_build(tmp_path, BuildSettings(framework="mkdocs"))
+    assert plan.framework is not None and plan.framework.name == "MkDocs"
+    assert "Framework: MkDocs (from the project settings)" in plan.describe()
+
+
+def test_the_plan_summary_names_the_preset_and_how_it_is_served(tmp_path: Path):
+    project(tmp_path, {"@angular/core": "19"})
+    summary = plan_build(tmp_path, BuildSettings()).summary()
+    assert BuildPlan(**summary) == BuildPlan(
+        framework="angular", framework_name="Angular", spa_fallback=True, clean_urls=True,
+        output_directory="dist")

@@ -56,7 +56,7 @@ def test_a_vite_app_is_built_and_served_at_its_subdomain(platform, git_server, v
     with platform.client() as c:
         assert c.get(f"/v1/deployments/{accepted['id']}").status_code == 200
     done = platform.wait_status(accepted["id"], {"READY", "FAILED"})
-    assert done["status"] == "READY", done
+    assert done["status"] == "READY", done["failure_reason"]
     assert re.fullmatch(r"[0-9a-f]{40}", done["commit_sha"])
 
     index = platform.wait_site(host(project["url"]))
