@@ -56,10 +56,13 @@ def check_variables(env: Mapping[str, str]) -> Variables:
 # and none asks home (a build variable may still say otherwise).
 TOOL_ENV = {"COREPACK_ENABLE_STRICT": "0", "COREPACK_ENABLE_AUTO_PIN": "0",
             "COREPACK_ENABLE_DOWNLOAD_PROMPT": "0",
-            "npm_config_manage_package_manager_versions": "false",
             "YARN_ENABLE_TELEMETRY": "0", "YARN_ENABLE_GLOBAL_CACHE": "true",
             "DO_NOT_TRACK": "1", "NEXT_TELEMETRY_DISABLED": "1", "ASTRO_TELEMETRY_DISABLED": "1",
             "NUXT_TELEMETRY_DISABLED": "1", "GATSBY_TELEMETRY_DISABLED": "1"}
+
+
+# npm warns about any npm_config_* it does not know: this one only goes to pnpm.
+PNPM_ENV = {"npm_config_manage_package_manager_versions": "false"}
 
 
 def _path(plan: Plan) -> str:
@@ -73,7 +76,8 @@ def _path(plan: Plan) -> str:
 
 def sandbox_setup(plan: Plan, variables: Variables, cache: Path | None) -> Setup:
     """What every sandboxed step of this build gets."""
-    env = sandbox_env() | (TOOL_ENV if plan.tools else {}) | variables.accepted
+    env = sandbox_env() | (TOOL_ENV if plan.tools else {}) | (
+        PNPM_ENV if plan.manager and plan.manager.kind == "pnpm" else {}) | variables.accepted
     env["PATH"], env["HOME"] = _path(plan), HOME
     binds: tuple[tuple[Path, str], ...] = ()
     if cache is not None and plan.manager is not None:

@@ -1,7 +1,7 @@
 """Which package manager installs a project, how, and where it keeps its cache.
 
 The ``packageManager`` field of package.json (``pnpm@9.1.0``) wins; otherwise the
-lockfile decides; with neither it is npm. Yarn is "berry" (2+) when the field says so,
+lockfile decides; with neither it is npm (pnpm beside a ``pnpm-workspace.yaml``). Yarn is "berry" (2+) when the field says so,
 when ``.yarnrc.yml`` exists, or when yarn.lock has berry's ``__metadata`` header.
 Installs prefer the cache (``--prefer-offline`` where the manager has it), and each
 manager's cache points at the per-project cache mounted in the sandbox.
@@ -99,7 +99,8 @@ def detect_package_manager(project: Path, package: dict[str, Any]) -> PackageMan
     """The manager from the packageManager field, else the lockfile, else npm."""
     present = [(name, tool) for name, tool in LOCKFILES if exists(project, name)]
     declared = declared_manager(package)
-    tool = declared[0] if declared else (present[0][1] if present else "npm")
+    fallback = "pnpm" if exists(project, "pnpm-workspace.yaml") else "npm"
+    tool = declared[0] if declared else (present[0][1] if present else fallback)
     lockfile = next((name for name, owner in present if owner == tool), None)
     kind = "yarn-berry" if tool == "yarn" and _is_berry(project, declared, lockfile) else tool
     return PackageManager(kind, lockfile, declared[2] if declared else None)
