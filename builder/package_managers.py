@@ -1,8 +1,9 @@
 """Which package manager installs a project, how, and where it keeps its cache.
 
 The ``packageManager`` field of package.json (``pnpm@9.1.0``) wins; otherwise the
-lockfile decides; with neither it is npm (pnpm beside a ``pnpm-workspace.yaml``). Yarn is "berry" (2+) when the field says so,
-when ``.yarnrc.yml`` exists, or when yarn.lock has berry's ``__metadata`` header.
+lockfile decides; with neither it is npm (pnpm beside a ``pnpm-workspace.yaml``). Yarn
+is "berry" (2+) when the field says so, when ``.yarnrc.yml`` exists, or when yarn.lock
+has berry's ``__metadata`` header.
 Installs prefer the cache (``--prefer-offline`` where the manager has it), and each
 manager's cache points at the per-project cache mounted in the sandbox.
 """
