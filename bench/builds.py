@@ -40,7 +40,7 @@ from builder.publish import Published  # noqa: E402
 from builder.workspace import Workspace  # noqa: E402
 from infra.settings import Settings  # noqa: E402
 from schemas.artifacts import SiteConfig  # noqa: E402
-from schemas.builds import BuildSpec  # noqa: E402
+from schemas.builds import BuildSettings, BuildSpec  # noqa: E402
 from schemas.envelope import Envelope  # noqa: E402
 from tests.support.gitserver import GitServer  # noqa: E402
 
@@ -72,10 +72,11 @@ def no_upload(deployment_id: str, files: list[OutputFile], site: SiteConfig) -> 
     return Published(len(files), sum(f.size for f in files), 0, len({f.sha256 for f in files}))
 
 
-def build_once(settings: Settings, url: str, project_id: str) -> tuple[float, float]:
+def build_once(settings: Settings, url: str, project_id: str,
+               build: BuildSettings | None = None) -> tuple[float, float]:
     """(install + build in the sandbox, the whole build) in seconds."""
     spec = BuildSpec(project_id=project_id, deployment_id=f"bench_{uuid.uuid4().hex[:12]}",
-                     git_url=url, ref="main")
+                     git_url=url, ref="main", settings=build or BuildSettings())
     emitter = MemoryEmitter()
     started = time.perf_counter()
     asyncio.run(run_build(spec, settings, emitter, no_upload))

@@ -58,6 +58,10 @@ def test_a_vite_app_is_built_and_served_at_its_subdomain(platform, git_server, v
     done = platform.wait_status(accepted["id"], {"READY", "FAILED"})
     assert done["status"] == "READY", done["failure_reason"]
     assert re.fullmatch(r"[0-9a-f]{40}", done["commit_sha"])
+    build = done["build"]  # how it was built, in the deployment's JSON
+    assert (build["framework"], build["output_directory"], build["spa_fallback"]) == (
+        "vite", "dist", True)
+    assert build["package_manager"].startswith("npm@1") and build["node_version"]
 
     index = platform.wait_site(host(project["url"]))
     assert index.status_code == 200
