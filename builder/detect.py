@@ -170,8 +170,9 @@ def _build_command(settings: BuildSettings, framework: Framework | None,
         return settings.build_command
     if framework is not None and framework.static:
         return None
-    name = framework.script if framework else "build"
-    if script(package, name) is not None:
+    names = framework.scripts if framework else ("build",)
+    name = next((n for n in names if script(package, n) is not None), None)
+    if name is not None:
         return manager.run(name)
     return framework.command if framework else None
 

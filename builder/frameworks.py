@@ -40,7 +40,7 @@ class Framework:
     packages: tuple[str, ...] = ()
     configs: tuple[str, ...] = ()
     command: str | None = None  # the build when package.json has no such script
-    script: str = "build"  # the package.json script that builds the site
+    scripts: tuple[str, ...] = ("build",)  # package.json scripts that build the site, in order
     output: str | None = None
     spa: bool = False  # paths without a file serve index.html
     clean_urls: bool = True  # /about serves about.html
@@ -60,7 +60,7 @@ PRESETS = (
               output="out"),
     Framework("nuxt", "Nuxt (generate)", ("nuxt", "nuxt3"),
               ("nuxt.config.ts", "nuxt.config.js", "nuxt.config.mjs"), "nuxt generate",
-              script="generate", output=".output/public"),
+              scripts=("generate",), output=".output/public"),
     Framework("gatsby", "Gatsby", ("gatsby",),
               ("gatsby-config.js", "gatsby-config.ts", "gatsby-config.mjs"), "gatsby build",
               output="public"),
@@ -68,7 +68,7 @@ PRESETS = (
               ("docusaurus.config.js", "docusaurus.config.ts"), "docusaurus build",
               output="build"),
     Framework("vitepress", "VitePress", ("vitepress",), (), "vitepress build",
-              script="docs:build", output=".vitepress/dist"),
+              scripts=("docs:build", "build"), output=".vitepress/dist"),
     Framework("astro", "Astro", ("astro",),
               ("astro.config.mjs", "astro.config.ts", "astro.config.js"), "astro build",
               output="dist"),

@@ -190,7 +190,7 @@ class Steps:
     async def step(self, name: str, command: str | None, network: bool, cwd: str) -> None:
         if not command:
             return
-        where = f" in {cwd}/" if cwd != self.plan.root else ""
+        where = f" in {cwd or '.'}/" if cwd != self.plan.root else ""
         await self.emit.system(f"Running `{command}`{where}" + ("" if network else " (no network)"))
         label = f"{self.spec.deployment_id}-{name}"
         diagnosis = Diagnosis()

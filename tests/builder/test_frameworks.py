@@ -126,6 +126,8 @@ def test_vitepress_builds_where_its_docs_are(tmp_path: Path):
     project(tmp_path, {"vitepress": "1"}, {"docs:build": "vitepress build docs"})
     plan = plan_build(tmp_path, BuildSettings())
     assert (plan.build, plan.output) == ("npm run docs:build", "docs/.vitepress/dist")
+    project(tmp_path, {"vitepress": "1"}, {"build": "vitepress build docs"})
+    assert plan_build(tmp_path, BuildSettings()).build == "npm run build"
     (tmp_path / "docs" / ".vitepress").mkdir(parents=True)
     project(tmp_path, {"vitepress": "1"})
     plan = plan_build(tmp_path, BuildSettings())
