@@ -22,7 +22,7 @@ from builder.repo_files import RepoFileError, read_head, read_text
 # pnpm lockfileVersion -> the pnpm major that writes it.
 PNPM_LOCKFILES = {"5.3": "6", "5.4": "7", "6.0": "8", "6.1": "8", "7.0": "9", "9.0": "9"}
 # yarn berry's __metadata version -> the yarn major that writes it.
-BERRY_LOCKFILES = {"4": "2", "5": "3", "6": "3", "7": "3", "8": "4"}
+BERRY_LOCKFILES = {"4": "2", "5": "3", "6": "3", "7": "3", "8": "4", "9": "4", "10": "4"}
 # npm 10 and 11 read every lockfileVersion (1, 2, 3); the newest that supports the
 # build's Node.js is taken.
 NPM_RANGE = "^10 || ^11"

