@@ -11,6 +11,7 @@ import pytest
 from builder.failures import Diagnosis
 from tests.builder.support import make_spec
 from tests.builder.test_pipeline import build
+from tests.support.corpus import apps
 
 # What each manager really prints (one line of each) when a frozen install finds the
 # lockfile stale.
@@ -89,3 +90,22 @@ def test_a_build_that_needs_the_network_says_so_and_build_network_allows_it(sett
     allowed = build(settings, make_spec(url, build_network=True))
     assert allowed.outcome["type"] == "DeploymentReady", allowed.text
     assert "status 200" in allowed.text
+
+
+@pytest.mark.parametrize(("name", "lockfile", "tool"), [
+    ("vite-react-pnpm9", "pnpm-lock.yaml", "pnpm"), ("vite-vue-yarn1", "yarn.lock", "yarn"),
+    ("vite-solid-berry-pnp", "yarn.lock", "yarn"), ("vite-react-bun", "bun.lock", "bun")])
+def test_every_manager_refuses_a_stale_lockfile_in_words(settings, git_server, name: str,
+                                                         lockfile: str, tool: str):
+    """A corpus app whose package.json gained a dependency its lockfile lacks."""
+    app = next(a for a in apps() if a.name == name)
+    files = app.files()
+    package = json.loads(files["package.json"])
+    package["dependencies"]["is-number"] = "7.0.0"
+    files["package.json"] = json.dumps(package).encode()
+    record = build(settings, make_spec(git_server.make_repo(f"stale-{name}", files)))
+    assert record.outcome["type"] == "DeploymentFailed", record.text
+    assert record.outcome["reason"] == (
+        f"install failed: {lockfile} is out of date with package.json (installs use the "
+        f"lockfile as it is): run `{tool} install` and commit the updated {lockfile}"), \
+        record.text[-3000:]
