@@ -7,6 +7,8 @@ Node.js comes from ``.nvmrc``, ``.node-version`` or ``engines.node`` (see
 ``builder.node_versions``); the default is the current LTS line
 (``node_default_version``). A request nothing satisfies fails the build in words. When
 the registry cannot be reached, the versions already in the tool cache are used.
+
+    python -m builder.provision    # fill the tool cache with the default versions
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from builder.manager_versions import ManagerRequest
+from builder.manager_versions import DEFAULTS, ManagerRequest
 from builder.node_versions import RangeError, Version, parse_range, parse_version
 from builder.registry import RegistryError, Release, newest, releases
 from builder.tool_cache import PACKAGES, ToolCache
@@ -172,3 +174,20 @@ def provision_tools(toolchain: Toolchain, node_request: tuple[str, str] | None,
     if manager is None:
         return (node,)
     return node, toolchain.manager(manager, parse_version(node.version) or (0, 0, 0))
+
+
+def warm(settings: Settings | None = None) -> list[Tool]:
+    """Fill the tool cache with the default Node.js and every manager's default version
+    (the builder image does this once, so a Fargate build downloads nothing it can
+    share)."""
+    toolchain = Toolchain.from_settings(settings or Settings())
+    node = toolchain.node(None)
+    version = parse_version(node.version) or (0, 0, 0)
+    managers = [toolchain.manager(ManagerRequest(tool, wanted, "the default"), version)
+                for tool, wanted in DEFAULTS.items()]
+    return [node, *managers]
+
+
+if __name__ == "__main__":
+    for tool in warm():
+        print(tool.line)

@@ -25,7 +25,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN set -eux; \
     apt-get update; \
     apt-get install -y --no-install-recommends \
-        git ca-certificates bubblewrap slirp4netns util-linux; \
+        git ca-certificates bubblewrap slirp4netns util-linux hugo python3-venv; \
     rm -rf /var/lib/apt/lists/*; \
     mkdir -p /var/lib/buildspace
 COPY --from=node /usr/local/bin/node /usr/local/bin/node
@@ -53,5 +53,8 @@ COPY builder ./builder
 COPY edge ./edge
 COPY infra ./infra
 RUN pip install --no-deps . && rm -rf build ./*.egg-info
+# Node.js and the package managers' default versions, in the tool cache builds mount
+# read-only (/var/cache/buildspace/tools); other versions are fetched when a build asks.
+RUN python -m builder.provision
 
 CMD ["python", "-m", "builder.run"]

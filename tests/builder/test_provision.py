@@ -17,6 +17,7 @@ from builder.provision import (
     choose_node,
     provision_tools,
     tool_cache_root,
+    warm,
 )
 from builder.registry import Release
 from builder.tool_cache import ToolCache
@@ -121,3 +122,11 @@ def test_a_build_cannot_change_the_tools_it_is_given(settings, git_server):
     ran = subprocess.run([home / "bin" / "node", "--version"], capture_output=True, text=True)
     assert ran.stdout.strip() == f"v{version}"
     assert not list((tool_cache_root(settings) / "npm").glob("*/bin/evil"))
+
+
+def test_warming_fills_the_cache_with_every_default(toolchain: Toolchain):
+    tools = warm()
+    assert [t.name for t in tools] == ["node", "npm", "pnpm", "yarn", "yarn-berry", "bun"]
+    assert tools[0].version.startswith(f"{Settings().node_default_version}.")
+    assert [t.version.split(".")[0] for t in tools[2:]] == ["9", "1", "4", "1"]
+    assert all((t.home / "bin").is_dir() for t in tools)
