@@ -178,10 +178,14 @@ def _copy(source: Path, dir_fd: int, name: str, uid: int, gid: int) -> None:
     temp = f".merge-{uuid.uuid4().hex}"
     read_flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     write_flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    # Executables stay executable (pnpm's store keeps package binaries as they are, and
+    # links them into node_modules); nothing else of the mode is kept.
+    mode = 0o755 if st.st_mode & stat.S_IXUSR else 0o644
     with os.fdopen(os.open(source, read_flags), "rb") as fin, \
-            os.fdopen(os.open(temp, write_flags, 0o644, dir_fd=dir_fd), "wb") as fout:
+            os.fdopen(os.open(temp, write_flags, 0o600, dir_fd=dir_fd), "wb") as fout:
         shutil.copyfileobj(fin, fout, COPY_CHUNK)
         os.fchown(fout.fileno(), uid, gid)
+        os.fchmod(fout.fileno(), mode)
     try:
         os.rename(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     except OSError:  # a directory is in the way: keep the cache as it is

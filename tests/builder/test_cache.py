@@ -20,6 +20,7 @@ from schemas.artifacts import Manifest, blob_key, manifest_key
 from schemas.builds import BuildSettings, BuildSpec
 from tests.builder.support import fixture_files, make_spec
 from tests.builder.test_pipeline import build
+from tests.support.corpus import apps
 
 UID = 64000
 
@@ -40,6 +41,8 @@ def test_merge_copies_regular_files_and_follows_no_link(tmp_path: Path):
         d.mkdir(parents=True)
     (upper / "content" / "ab" / "blob").write_bytes(b"tarball")
     (upper / "index").write_text("new index")
+    (upper / "content" / "ab" / "bin-exec").write_bytes(b"\x7fELF")
+    os.chmod(upper / "content" / "ab" / "bin-exec", 0o4775)
     os.symlink("/etc/passwd", upper / "passwd-link")
     os.mkfifo(upper / "fifo")
     os.mknod(upper / "whiteout", stat.S_IFCHR | 0o600, os.makedev(0, 0))
@@ -50,6 +53,9 @@ def test_merge_copies_regular_files_and_follows_no_link(tmp_path: Path):
     assert not (cache / "content" / "ab").is_symlink() and list(outside.iterdir()) == []
     assert (cache / "index").read_text() == "new index"
     assert (cache / "index").stat().st_uid == UID
+    assert stat.S_IMODE((cache / "index").stat().st_mode) == 0o644
+    # A package's binary stays executable (pnpm links it from the store); no setuid.
+    assert stat.S_IMODE((cache / "content" / "ab" / "bin-exec").stat().st_mode) == 0o755
     assert sorted(p.name for p in cache.iterdir()) == ["content", "index"]
 
 
@@ -124,6 +130,24 @@ def test_a_second_build_installs_from_the_cache_without_network(settings, git_se
     assert "Dependency cache: npm, restored" in again.system
     assert "Running `npm ci --prefer-offline` (no network)" in again.system
     assert "built with is-number" in again.text.splitlines()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the cache overlay needs root")
+def test_a_pnpm_store_from_the_cache_keeps_package_binaries_executable(settings, git_server,
+                                                                      tmp_path: Path):
+    """The Turborepo workspace of the corpus, twice in one project: the second install
+    links turbo's binary from the cached store, and the build runs it."""
+    app = next(a for a in apps() if a.name == "monorepo-pnpm-turbo")
+    url = git_server.make_repo("cache-turbo", app.files())
+    cached = settings.model_copy(update={"cache_dir": tmp_path / "cache"})
+    first = make_spec(url, root_directory="apps/web")
+    assert build(cached, first).outcome["type"] == "DeploymentReady"
+    git_server.commit("cache-turbo", {"CHANGE.txt": "a new commit: no output to reuse"})
+    second = make_spec(url, root_directory="apps/web").model_copy(
+        update={"project_id": first.project_id})
+    again = build(cached, second)
+    assert again.outcome["type"] == "DeploymentReady", again.text[-3000:]
+    assert "Dependency cache: pnpm, restored" in again.system
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the cache overlay needs root")
