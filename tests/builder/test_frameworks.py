@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -110,8 +111,9 @@ def test_every_preset_can_be_chosen_by_its_setting():
 
 
 def test_angular_builds_into_its_browser_folder(tmp_path: Path):
-    config = {"projects": {"shop": {"projectType": "application", "architect": {"build": {
-        "builder": "@angular/build:application", "options": {"outputPath": "dist/shop"}}}}}}
+    build = {"builder": "@angular/build:application", "options": {"outputPath": "dist/shop"}}
+    config: dict[str, Any] = {"projects": {"shop": {"projectType": "application",
+                                                    "architect": {"build": build}}}}
     project(tmp_path, {"@angular/core": "19"}, angular__json=json.dumps(config))
     assert plan_build(tmp_path, BuildSettings()).output == "dist/shop/browser"
     config["projects"]["shop"]["architect"]["build"] = {

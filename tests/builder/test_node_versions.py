@@ -35,7 +35,10 @@ from builder.node_versions import (
 ])
 def test_ranges(wanted: str, yes: list[str], no: list[str]):
     test = parse_range(wanted)
-    version = lambda text: tuple(int(p) for p in text.split("."))  # noqa: E731
+    def version(text: str) -> tuple[int, int, int]:
+        major, minor, patch = (int(p) for p in text.split("."))
+        return major, minor, patch
+
     assert [v for v in yes if test(version(v))] == yes
     assert [v for v in no if test(version(v))] == []
 

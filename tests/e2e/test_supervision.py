@@ -105,6 +105,7 @@ def test_the_orphan_check_sees_every_process_of_a_running_platform(platform: Pla
 def test_a_killed_broker_is_restarted_and_the_read_models_hold_no_duplicate(
         platform: Platform, git_server):
     before = deployed_site(platform, git_server, "Pre-Crash", "<p>before the crash</p>")
+    assert platform.proc is not None
     [broker] = [pid for pid, cmd in procs.children(platform.proc.pid).items()
                 if "kafka.Kafka" in cmd]
     os.kill(broker, signal.SIGKILL)

@@ -10,6 +10,7 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import clickhouse_connect
 import pytest
@@ -156,9 +157,10 @@ def test_a_retried_batch_keeps_its_id_and_lands_once_publishing_works():
     asyncio.run(scenario())
 
 
-def records(n: int, **fields) -> list[RequestRecord]:
-    base = {"ts": datetime.now(UTC), "deployment_id": "d1", "host": "site.localhost",
-            "path": "/", "status": 200, "bytes": 1, "duration_ms": 0.5}
+def records(n: int, **fields: Any) -> list[RequestRecord]:
+    base: dict[str, Any] = {"ts": datetime.now(UTC), "deployment_id": "d1",
+                            "host": "site.localhost", "path": "/", "status": 200, "bytes": 1,
+                            "duration_ms": 0.5}
     return [RequestRecord(**(base | fields)) for _ in range(n)]
 
 

@@ -16,6 +16,7 @@ from schemas.envelope import Meta
 from schemas.events import DeploymentReady
 from schemas.routes import Route, RouteRemoved
 from tests.support.platform import fresh_database
+from tests.support.projection import applying
 
 META = Meta()
 TABLES = ["domains", "route_domains", "routes"]
@@ -68,9 +69,9 @@ class Projection:
             pos = Position("buildspace.events", 0, self.offset)
             self.offset += 1
             await apply_once(self.pool, control_plane.NAME, pos,
-                             lambda c, e=event: control_plane.apply(c, e))
+                             applying(control_plane.apply, event))
             _, changed = await apply_once(self.pool, routes.NAME, pos,
-                                          lambda c, e=event: routes.apply(c, e))
+                                          applying(routes.apply, event))
             published += changed or []
         return published
 

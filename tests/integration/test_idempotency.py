@@ -3,6 +3,7 @@ PostgreSQL and ClickHouse through chdb)."""
 
 import asyncio
 from datetime import UTC, datetime
+from typing import Any
 
 from commands.decide import ProjectState, decide, evolve
 from infra.db import clickhouse_client, migrate, open_pool
@@ -13,9 +14,15 @@ from projections.logs import LogStore
 from projections.tracking import apply_once
 from schemas.commands import CreateProject, RequestDeployment
 from schemas.envelope import Meta
-from schemas.events import BuildStarted, DeploymentFailed, DeploymentReady
+from schemas.events import (
+    BuildStarted,
+    DeploymentFailed,
+    DeploymentReady,
+    DeploymentRequested,
+)
 from schemas.logs import BuildLogAppended, LogLine
 from tests.support.platform import fresh_database
+from tests.support.projection import applying
 
 TABLES = ["projects", "deployments", "routes", "route_projects", "route_deployments"]
 
@@ -28,10 +35,10 @@ def history() -> list:
         for event in decide(state, cmd, meta):
             state = evolve(state, event)
             events.append(event)
-    d1, d2 = events[1].deployment_id, events[2].deployment_id
-    common = {"stream_id": "p1", "project_id": "p1"}
-    ready = {"commit_sha": "a" * 40, "file_count": 2, "total_bytes": 10, "uploaded_blobs": 2,
-             "install_ms": 5, "build_ms": 7}
+    d1, d2 = (e.deployment_id for e in events if isinstance(e, DeploymentRequested))
+    common: dict[str, Any] = {"stream_id": "p1", "project_id": "p1"}
+    ready: dict[str, Any] = {"commit_sha": "a" * 40, "file_count": 2, "total_bytes": 10,
+                             "uploaded_blobs": 2, "install_ms": 5, "build_ms": 7}
     return events + [
         BuildStarted(deployment_id=d1, commit_sha="a" * 40, runner="local", **common),
         DeploymentReady(deployment_id=d1, **ready, **common),
@@ -50,9 +57,9 @@ async def deliver(pool, events, first_offset: int) -> list:
     for offset, event in enumerate(events, start=first_offset):
         pos = Position("buildspace.events", 0, offset)
         await apply_once(pool, control_plane.NAME, pos,
-                         lambda c, e=event: control_plane.apply(c, e))
+                         applying(control_plane.apply, event))
         _, changed = await apply_once(pool, routes.NAME, pos,
-                                      lambda c, e=event: routes.apply(c, e))
+                                      applying(routes.apply, event))
         published += changed or []
     return published
 

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -92,7 +93,7 @@ def test_lag_is_the_end_offset_minus_the_committed_one(kafka_bootstrap: str) -> 
 
 def test_a_worker_serves_its_health_and_metrics(kafka_bootstrap: str, tmp_path: Path) -> None:
     suffix = uuid.uuid4().hex[:10]
-    topics = {f"topic_{name}": f"{name}-{suffix}"
+    topics: dict[str, Any] = {f"topic_{name}": f"{name}-{suffix}"
               for name in ("events", "logs", "commands", "routes", "requests")}
     port = free_port()
 

@@ -21,9 +21,10 @@ from projections.tracking import apply_once
 from schemas.builds import BuildSpec
 from schemas.commands import CreateProject, RequestDeployment
 from schemas.envelope import Envelope, Meta
-from schemas.events import DeploymentCanceled, DeploymentReady
+from schemas.events import DeploymentCanceled, DeploymentReady, DeploymentRequested
 from streams.scheduler import NAME, Scheduler
 from tests.support.platform import fresh_database
+from tests.support.projection import applying
 
 
 class RecordingRunner:
@@ -65,13 +66,14 @@ class Worker:
 def running_builds(count: int) -> tuple[list[Envelope], list[str]]:
     """A project and ``count`` deployments of it (events), and their ids."""
     state, events = ProjectState(project_id="p1"), []
-    cmds = [CreateProject(name="site", git_url="https://github.com/a/b")]
+    cmds: list[CreateProject | RequestDeployment] = [
+        CreateProject(name="site", git_url="https://github.com/a/b")]
     cmds += [RequestDeployment(project_id="p1", ref=f"b{n}") for n in range(count)]
     for cmd in cmds:
         for event in decide(state, cmd, Meta()):
             state = evolve(state, event)
             events.append(event)
-    return events, [e.deployment_id for e in events[1:]]
+    return events, [e.deployment_id for e in events if isinstance(e, DeploymentRequested)]
 
 
 async def start(dsn: str, count: int) -> tuple[Any, Settings, list[str]]:
@@ -83,9 +85,9 @@ async def start(dsn: str, count: int) -> tuple[Any, Settings, list[str]]:
     worker = Worker(pool, settings, RecordingRunner())
     for offset, event in enumerate(events):
         await apply_once(pool, control_plane.NAME, Position("buildspace.events", 0, offset),
-                         lambda conn, e=event: control_plane.apply(conn, e))
+                         applying(control_plane.apply, event))
         await apply_once(pool, NAME, Position("buildspace.events", 0, offset),
-                         lambda conn, e=event: worker.scheduler.apply(conn, e))
+                         applying(worker.scheduler.apply, event))
     await pool.execute("UPDATE build_queue SET state = 'running'")
     return pool, settings, ids
 
@@ -137,7 +139,7 @@ def test_the_sweep_stops_canceled_builds_a_worker_missed_and_nothing_else():
             for offset, event in enumerate((cancel(canceled), ready), start=100):
                 await apply_once(pool, control_plane.NAME, Position("buildspace.events", 0,
                                                                     offset),
-                                 lambda conn, e=event: control_plane.apply(conn, e))
+                                 applying(control_plane.apply, event))
                 await projecting.project(event, offset)
             assert deaf.runner.stopped == []  # it does not listen
             await deaf.scheduler.sweep()

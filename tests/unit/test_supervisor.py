@@ -55,4 +55,4 @@ def test_an_exit_is_described_by_its_code_or_signal():
     ("edge_admin_port", -1), ("embedded_kafka_port", 65536)])
 def test_out_of_range_process_settings_are_refused(setting: str, value: int) -> None:
     with pytest.raises(ValidationError, match=setting):
-        Settings(**{setting: value})
+        Settings.model_validate({setting: value})
