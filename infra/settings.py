@@ -19,7 +19,9 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="BUILDSPACE_", extra="ignore")
 
-    data_dir: Path = Path(".buildspace")
+    data_dir: Path = Field(
+        default=Path(".buildspace"), description="all embedded state: S3 files, the Kafka log, "
+                                                 "PostgreSQL, ClickHouse, caches")
 
     kafka_bootstrap: str | None = Field(
         default=None, description="host:port[,host:port]; unset runs the embedded Kafka broker"
@@ -27,9 +29,10 @@ class Settings(BaseSettings):
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         default="PLAINTEXT", description="how every client talks to Kafka (MSK, Confluent "
                                          "Cloud, Aiven and Redpanda Cloud want SASL_SSL)")
-    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
-    kafka_sasl_username: str | None = None
-    kafka_sasl_password: SecretStr = SecretStr("")
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        default="PLAIN", description="with a SASL_* protocol")
+    kafka_sasl_username: str | None = Field(default=None, description="SASL user name")
+    kafka_sasl_password: SecretStr = Field(default=SecretStr(""), description="SASL password")
     kafka_ssl_cafile: Path | None = Field(
         default=None, description="CA bundle to verify the brokers; unset: the system's")
     kafka_ssl_certfile: Path | None = Field(
@@ -46,40 +49,52 @@ class Settings(BaseSettings):
     s3_endpoint: str | None = Field(
         default=None, description="S3-compatible endpoint; unset runs rclone's S3 server"
     )
-    s3_access_key: SecretStr = SecretStr("buildspace")
-    s3_secret_key: SecretStr = SecretStr("buildspace-secret")
-    s3_region: str = "us-east-1"
-    artifacts_bucket: str = "buildspace-artifacts"
+    s3_access_key: SecretStr = Field(
+        default=SecretStr("buildspace"), description="S3 access key (the embedded server's own "
+                                                     "by default)")
+    s3_secret_key: SecretStr = Field(
+        default=SecretStr("buildspace-secret"), description="S3 secret key (the embedded "
+                                                            "server's own by default)")
+    s3_region: str = Field(default="us-east-1", description="S3 region")
+    artifacts_bucket: str = Field(default="buildspace-artifacts", description="blobs and manifests")
 
-    topic_events: str = "buildspace.events"
-    topic_logs: str = "buildspace.logs"
-    topic_commands: str = "buildspace.commands"
-    topic_routes: str = "buildspace.routes"
+    topic_events: str = Field(
+        default="buildspace.events", description="the control-plane events, keyed by project")
+    topic_logs: str = Field(
+        default="buildspace.logs", description="build log lines and heartbeats, keyed by "
+                                               "deployment")
+    topic_commands: str = Field(
+        default="buildspace.commands", description="commands from other systems (the intake)")
+    topic_routes: str = Field(
+        default="buildspace.routes", description="the edge's routes (compacted)")
     topic_requests: str = Field(
         default="buildspace.requests", description="the edge's request records (analytics)")
-    topic_partitions: int = 4
-    log_retention_days: int = 30
+    topic_partitions: int = Field(default=4, description="partitions per topic")
+    log_retention_days: int = Field(
+        default=30, description="days build logs are kept (ClickHouse TTL)")
     request_retention_days: int = Field(
         default=30, description="days the edge's request analytics are kept")
 
-    api_host: str = "127.0.0.1"
-    api_port: int = 9000
+    api_host: str = Field(default="127.0.0.1", description="address the API listens on")
+    api_port: int = Field(default=9000, description="the API's port")
     socketio_port: int = Field(default=9002, description="Socket.IO for seed log clients")
-    worker_host: str = "127.0.0.1"
+    worker_host: str = Field(
+        default="127.0.0.1", description="address of the worker's /healthz and /metrics")
     worker_port: int = Field(default=9003, ge=0, le=65535,
                              description="the worker's /healthz and /metrics")
     edge_admin_port: int = Field(
         default=9004, ge=0, le=65535,
         description="the edge's /healthz and /metrics (on edge_host, shared by every edge "
                     "process)")
-    edge_host: str = "127.0.0.1"
-    edge_port: int = 8000
+    edge_host: str = Field(default="127.0.0.1", description="address the edge listens on")
+    edge_port: int = Field(default=8000, description="the edge's port")
     edge_processes: int = Field(
         default=0, ge=0, le=256,
         description="edge processes buildspace up runs, sharing edge_port (SO_REUSEPORT); "
                     "0: one per CPU")
-    base_domain: str = "localhost"
-    public_scheme: str = "http"
+    base_domain: str = Field(default="localhost", description="sites are <project>.<base domain>")
+    public_scheme: str = Field(
+        default="http", description="scheme of the URLs shown (http or https)")
     public_port: int | None = Field(
         default=None, description="port shown in URLs; defaults to edge_port (omit for 80/443)"
     )
@@ -90,24 +105,29 @@ class Settings(BaseSettings):
     dns_resolver: str | None = Field(
         default=None, description="host[:port] of the DNS server domain verification asks; "
                                   "unset: the system's resolver")
-    dns_timeout_seconds: float = 5.0
+    dns_timeout_seconds: float = Field(
+        default=5.0, description="time limit of a domain verification lookup")
 
-    git_allowed_hosts: list[str] = ["github.com", "gitlab.com", "bitbucket.org", "codeberg.org"]
-    git_allowed_protocols: list[str] = ["http", "https"]
+    git_allowed_hosts: list[str] = Field(
+        default=["github.com", "gitlab.com", "bitbucket.org", "codeberg.org"],
+        description="Git hosts projects may use (*.example.com patterns)")
+    git_allowed_protocols: list[str] = Field(
+        default=["http", "https"], description="URL schemes a git URL may use")
 
-    runner: Literal["local", "ecs"] = "local"
-    build_timeout_seconds: int = 900
-    build_memory_mb: int = 2048
-    build_pids: int = 512
-    build_cpus: float = 1.0
+    runner: Literal["local", "ecs"] = Field(
+        default="local", description="local (bubblewrap sandbox) or ecs (Fargate)")
+    build_timeout_seconds: int = Field(default=900, description="wall clock of a build")
+    build_memory_mb: int = Field(default=2048, description="memory of a build")
+    build_pids: int = Field(default=512, description="processes a build may run")
+    build_cpus: float = Field(default=1.0, description="CPUs a build may use")
     build_disk_mb: int = Field(default=10240, description="disk a build may write")
     build_output_mb: int = Field(default=1024, description="size of the published output")
     max_concurrent_builds: int = Field(default=2, description="others wait in a FIFO queue")
-    heartbeat_seconds: float = 10.0
+    heartbeat_seconds: float = Field(default=10.0, description="builds report this often")
     watchdog_seconds: float = Field(
         default=120.0, description="a build silent (no heartbeat) this long is FAILED")
-    sandbox_uid: int = 64000
-    sandbox_gid: int = 64000
+    sandbox_uid: int = Field(default=64000, description="the unprivileged uid builds run as")
+    sandbox_gid: int = Field(default=64000, description="its gid")
     cache_dir: Path | None = Field(
         default=None, description="per-project dependency caches; default data_dir/cache")
     tool_cache_dir: Path | None = Field(
@@ -129,15 +149,23 @@ class Settings(BaseSettings):
     api_public_url: str | None = Field(
         default=None, description="how remote builders (ECS) reach the API")
 
-    ecs_cluster: str = "buildspace"
-    ecs_task_definition: str = "buildspace-builder"
-    ecs_container_name: str = "builder"
-    ecs_subnets: list[str] = []
-    ecs_security_groups: list[str] = []
-    ecs_assign_public_ip: bool = False
-    ecs_endpoint: str | None = None
+    ecs_cluster: str = Field(default="buildspace", description="ECS runner: the cluster")
+    ecs_task_definition: str = Field(
+        default="buildspace-builder", description="ECS runner: the builder's task definition")
+    ecs_container_name: str = Field(
+        default="builder", description="ECS runner: the builder's container")
+    ecs_subnets: list[str] = Field(default=[], description="ECS runner: subnets of the build tasks")
+    ecs_security_groups: list[str] = Field(
+        default=[], description="ECS runner: their security groups (egress to registries, Git "
+                                "hosts and the API only)")
+    ecs_assign_public_ip: bool = Field(
+        default=False, description="ECS runner: give build tasks a public IP")
+    ecs_endpoint: str | None = Field(
+        default=None, description="ECS runner: another ECS endpoint (tests)")
 
-    query_wait_seconds: float = 5.0
+    query_wait_seconds: float = Field(
+        default=5.0, description="how long a read waits for the projections to catch up with "
+                                 "this process's writes")
 
     webhook_max_body_bytes: int = Field(
         default=1024 * 1024, description="larger webhook deliveries are refused (413)")
