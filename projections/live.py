@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from infra.connections import kafka_options
 from infra.settings import Settings
-from schemas.logs import BuildLogAppended, LogLine
+from schemas.logs import BuildLogAppended, LogLine, parse_log_message
 
 log = logging.getLogger("buildspace.live")
 
@@ -120,10 +120,9 @@ class LiveLogs:
         hooks = [hook for hook, active in self._hooks if active()]
         if not watched and not hooks:
             return
-        data = orjson.loads(value)
-        if data.get("type") != "BuildLogAppended":
+        batch = parse_log_message(value)
+        if not isinstance(batch, BuildLogAppended):
             return
-        batch = BuildLogAppended.model_validate(data)
         for queue in self._watchers.get(batch.deployment_id, ()):
             queue.put_nowait(batch.lines)
         for hook in hooks:

@@ -15,6 +15,7 @@ from schemas.builds import BuildPlan, BuildSettings, BuildSpec
 from schemas.envelope import Envelope
 from schemas.lifecycle import ProjectDeleted
 from schemas.outgoing import WebhookAdded, WebhookRemoved
+from schemas.upcasting import upcast
 from schemas.webhooks import DeployHookCreated, DeployHookRevoked, WebhookSecretSet
 
 
@@ -222,7 +223,5 @@ FINAL_EVENTS = (DeploymentReady, DeploymentFailed, DeploymentCanceled)
 
 def parse_event(data: bytes | dict[str, Any]) -> ControlEvent:
     """Parse any control-plane event (raises ``pydantic.ValidationError``)."""
-    from schemas.upcasting import upcast
-
     parsed = orjson.loads(data) if isinstance(data, bytes | bytearray | str) else data
     return control_event_adapter.validate_python(upcast(parsed))

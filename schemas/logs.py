@@ -7,11 +7,13 @@ batch of consecutive lines.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from schemas.envelope import Envelope
+from schemas.upcasting import upcast
 
 
 class LogLine(BaseModel):
@@ -41,3 +43,10 @@ class BuildHeartbeat(Envelope):
 
 LogMessage = Annotated[BuildLogAppended | BuildHeartbeat, Field(discriminator="type")]
 log_message_adapter: TypeAdapter[LogMessage] = TypeAdapter(LogMessage)
+
+
+def parse_log_message(data: bytes | dict[str, Any]) -> LogMessage:
+    """Parse a message of ``buildspace.logs``, upcast like every event (raises
+    ``pydantic.ValidationError``, or ``ValueError`` for bytes that are not JSON)."""
+    parsed = orjson.loads(data) if isinstance(data, bytes | bytearray | str) else data
+    return log_message_adapter.validate_python(upcast(parsed))

@@ -26,7 +26,7 @@ from schemas.analytics import EdgeRequestsServed
 from schemas.builds import BuildSpec
 from schemas.envelope import Envelope
 from schemas.events import parse_event
-from schemas.logs import BuildLogAppended, log_message_adapter
+from schemas.logs import BuildLogAppended, parse_log_message
 from schemas.routes import Route
 from streams.app import Topics
 from streams.dlq import dead_letter
@@ -118,8 +118,8 @@ def log_projector(deps: WorkerDeps, scheduler: Scheduler) -> Callable[[Any], Awa
             parsed = []
             for value in batch:
                 try:
-                    parsed.append(log_message_adapter.validate_json(value))
-                except ValidationError as exc:
+                    parsed.append(parse_log_message(value or b""))
+                except (ValidationError, ValueError) as exc:
                     log.warning("malformed log message dropped to DLQ: %s", exc)
                     await deps.events.append_raw(
                         f"{deps.settings.topic_logs}.dlq", None, value or b"")
