@@ -8,7 +8,7 @@ effect.
 Starts its own S3 server and Kafka broker, publishes a site (a 2 KB ``index.html`` and
 a 100 KB hashed ``assets/app.3f2a1b9c.js``), and for each process count N runs N edge
 processes sharing one port with SO_REUSEPORT (``python -m edge``; with ``--as-up``,
-``python -m infra.cli edge`` as ``buildspace up`` runs them, which also publishes request
+``python -m infra.compose.cli edge`` as ``buildspace up`` runs them, which also publishes request
 analytics) and nginx with ``worker_processes N`` (a config in a temp dir, foreground,
 ``sendfile on``, ``access_log off``), both on free loopback ports, and loads each with wrk
 (installed with apt-get together with nginx when missing), one after the other in the
@@ -77,7 +77,7 @@ def edge_processes(settings: Settings, count: int, logs: Path, as_up: bool) -> I
     """``count`` edge processes serving one free port; the port once each is serving."""
     port = free_port()
     env = edge_environment(settings, port) | {"BUILDSPACE_EDGE_ADMIN_PORT": str(free_port())}
-    argv = [sys.executable, "-m", *(["infra.cli", "edge"] if as_up else ["edge"])]
+    argv = [sys.executable, "-m", *(["infra.compose.cli", "edge"] if as_up else ["edge"])]
     with ExitStack() as stack:
         for i in range(count):
             log = logs / f"edge-{count}x-{i}.log"
@@ -157,7 +157,8 @@ def parse_args() -> argparse.Namespace:
                         help="wrk threads; 0: as many as server processes")
     parser.add_argument("--switches", type=int, default=50, help="route switches (0: none)")
     parser.add_argument("--as-up", action="store_true",
-                        help="run the edge as buildspace up does (python -m infra.cli edge)")
+                        help="run the edge as buildspace up does "
+                             "(python -m infra.compose.cli edge)")
     args = parser.parse_args()
     args.counts = [int(n) for n in args.processes.split(",")]
     return args

@@ -24,8 +24,8 @@ from fastapi import APIRouter, Body, Depends, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from commands.deps import WriteDep, WriteSide
 from infra.connections import s3_client
-from infra.deps import Platform, PlatformDep
 from infra.grants import Grant, GrantError, grant_upload, presigning_client, verify
 from infra.secrets import EnvCipher, env_key, grant_key
 from infra.settings import Settings
@@ -109,7 +109,7 @@ class Ingest:
     presigner: Any
 
 
-def get_ingest(request: Request, platform: PlatformDep) -> Ingest:
+def get_ingest(request: Request, platform: WriteDep) -> Ingest:
     """Opened on first use and kept with the app (it reads the keys, makes two clients)."""
     ingest: Ingest | None = getattr(request.app.state, "build_ingest", None)
     if ingest is None:
@@ -148,7 +148,7 @@ def check_scope(grant: Grant, event: Any, stream_id: str) -> None:
 @router.get("/spec", response_model=BuildSpec, responses={
     404: {"description": "no build of this deployment is known"},
     409: {"description": "the build is not running (still queued, or finished)"}})
-async def get_spec(grant: GrantDep, ingest: IngestDep, platform: PlatformDep,
+async def get_spec(grant: GrantDep, ingest: IngestDep, platform: WriteDep,
                    response: Response) -> BuildSpec:
     """The build's spec with the project's build variables decrypted, while it runs."""
     response.headers["Cache-Control"] = "no-store"
@@ -156,7 +156,7 @@ async def get_spec(grant: GrantDep, ingest: IngestDep, platform: PlatformDep,
     return spec.model_copy(update={"env": decrypt_env(ingest.cipher, row["ciphertext"])})
 
 
-async def running_build(grant: Grant, platform: Platform) -> tuple[asyncpg.Record, BuildSpec]:
+async def running_build(grant: Grant, platform: WriteSide) -> tuple[asyncpg.Record, BuildSpec]:
     """The granted deployment's build queue row and spec; refused unless it runs."""
     try:
         row = await platform.pool.fetchrow(SPEC_QUERY, grant.deployment_id)
@@ -184,7 +184,7 @@ def decrypt_env(cipher: EnvCipher, ciphertext: str | None) -> dict[str, str]:
 
 @router.post("/events", status_code=status.HTTP_202_ACCEPTED, response_model=Appended)
 async def append_event(event: Annotated[BuildEvent, Body()], grant: GrantDep,
-                       platform: PlatformDep) -> Appended:
+                       platform: WriteDep) -> Appended:
     """Report the build's status: BuildStarted, BuildPlanned, DeploymentReady or
     DeploymentFailed."""
     check_scope(grant, event, grant.project_id)
@@ -194,7 +194,7 @@ async def append_event(event: Annotated[BuildEvent, Body()], grant: GrantDep,
 
 @router.post("/logs", status_code=status.HTTP_202_ACCEPTED, response_model=Appended)
 async def append_logs(message: Annotated[LogMessage, Body()], grant: GrantDep,
-                      platform: PlatformDep) -> Appended:
+                      platform: WriteDep) -> Appended:
     """Append a batch of the build's log lines (BuildLogAppended) or a BuildHeartbeat."""
     check_scope(grant, message, grant.deployment_id)
     if isinstance(message, BuildLogAppended) and len(message.lines) > MAX_LOG_LINES:

@@ -18,8 +18,8 @@ from commands.build_ingest import (
 from commands.build_ingest import (
     router as ingest_router,
 )
+from commands.deps import WriteDep
 from commands.uploads import in_store, load_record
-from infra.deps import PlatformDep
 from infra.grants import grant_download
 from schemas.errors import NotFound
 from schemas.uploads import BuildSource, SourceFile, UploadRecord
@@ -32,7 +32,7 @@ DOWNLOAD_URL_TTL_S = 1800
 @router.get("/source", response_model=BuildSource, responses={
     404: {"description": "no build of this deployment, or it does not build an upload"},
     409: {"description": "the build is not running"}})
-async def get_source(grant: GrantDep, ingest: IngestDep, platform: PlatformDep,
+async def get_source(grant: GrantDep, ingest: IngestDep, platform: WriteDep,
                      response: Response) -> BuildSource:
     """The uploaded files a build of an upload starts from, each with a presigned GET."""
     response.headers["Cache-Control"] = "no-store"

@@ -17,8 +17,8 @@ import asyncpg
 from fastapi import APIRouter, Body
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from commands.deps import WriteDep, WriteSide
 from commands.service import Outcome
-from infra.deps import Platform, PlatformDep
 from schemas.commands import CreateProject, RequestDeployment, subdomain_for
 from schemas.envelope import Meta, new_id
 from schemas.errors import Conflict, Invalid
@@ -54,7 +54,7 @@ def parse_form(body: dict[str, Any]) -> tuple[str, str, bool]:
     return queued.slug or f"site-{new_id()[:8]}", queued.gitURL, False
 
 
-async def create_or_reuse(conn: asyncpg.Connection, platform: Platform, name: str,
+async def create_or_reuse(conn: asyncpg.Connection, platform: WriteSide, name: str,
                           git_url: str, meta: Meta) -> str:
     cmd = CreateProject(name=name, git_url=git_url)
     existing = await platform.commands.project_for_subdomain(subdomain_for(name))
@@ -68,7 +68,7 @@ async def create_or_reuse(conn: asyncpg.Connection, platform: Platform, name: st
 
 
 @router.post("/project")
-async def seed_project(platform: PlatformDep, body: Annotated[dict[str, Any], Body()]
+async def seed_project(platform: WriteDep, body: Annotated[dict[str, Any], Body()]
                        ) -> dict[str, Any]:
     """Seed-compatible: create (or reuse) a project by slug and deploy it."""
     name, git_url, named = parse_form(body)

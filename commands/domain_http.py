@@ -9,9 +9,9 @@ from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from commands.decide import DomainClaim
+from commands.deps import WriteDep
 from commands.http import run
 from commands.service import Outcome
-from infra.deps import PlatformDep
 from infra.settings import Settings
 from schemas.api import DomainOut
 from schemas.commands import AddDomain, RemoveDomain, VerifyDomain
@@ -38,7 +38,7 @@ def domain_response(outcome: Outcome, hostname: str, settings: Settings) -> Doma
 
 @router.post("/projects/{project_id}/domains", status_code=status.HTTP_201_CREATED,
              response_model=DomainOut)
-async def add_domain(project_id: str, body: DomainBody, platform: PlatformDep) -> DomainOut:
+async def add_domain(project_id: str, body: DomainBody, platform: WriteDep) -> DomainOut:
     """Add a custom domain; create the TXT record in the answer, then verify it."""
     cmd = AddDomain(project_id=project_id, hostname=body.hostname)
     outcome = await run(platform, lambda conn, meta: platform.commands.add_domain(
@@ -48,7 +48,7 @@ async def add_domain(project_id: str, body: DomainBody, platform: PlatformDep) -
 
 @router.post("/projects/{project_id}/domains/{hostname}/verify", response_model=DomainOut,
              responses={409: {"description": "the TXT record is missing or does not match"}})
-async def verify_domain(project_id: str, hostname: str, platform: PlatformDep) -> DomainOut:
+async def verify_domain(project_id: str, hostname: str, platform: WriteDep) -> DomainOut:
     """Look up the domain's TXT record; on a match the domain serves the project."""
     cmd = VerifyDomain(project_id=project_id, hostname=hostname)
     outcome = await run(platform, lambda conn, meta: platform.commands.verify_domain(
@@ -58,7 +58,7 @@ async def verify_domain(project_id: str, hostname: str, platform: PlatformDep) -
 
 @router.delete("/projects/{project_id}/domains/{hostname}",
                status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
-async def remove_domain(project_id: str, hostname: str, platform: PlatformDep) -> Response:
+async def remove_domain(project_id: str, hostname: str, platform: WriteDep) -> Response:
     """Remove a custom domain: it stops serving, and any project may add it again."""
     cmd = RemoveDomain(project_id=project_id, hostname=hostname)
     await run(platform, lambda conn, meta: platform.commands.remove_domain(conn, cmd, meta))

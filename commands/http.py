@@ -12,8 +12,8 @@ from fastapi import APIRouter, Body, status
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from commands.decide import ProjectState
+from commands.deps import WriteDep, WriteSide
 from commands.service import Outcome
-from infra.deps import Platform, PlatformDep
 from infra.settings import Settings
 from schemas.api import MASK, DeploymentAccepted, EnvOut, ProjectOut
 from schemas.builds import BuildSettings
@@ -74,7 +74,7 @@ def deployment_response(outcome: Outcome, settings: Settings) -> DeploymentAccep
 
 
 @router.post("/projects", status_code=status.HTTP_201_CREATED, response_model=ProjectOut)
-async def create_project(cmd: CreateProject, platform: PlatformDep) -> ProjectOut:
+async def create_project(cmd: CreateProject, platform: WriteDep) -> ProjectOut:
     """Create a project from a Git repository; its site is served at its subdomain."""
     meta = Meta.new()
     async with platform.pool.acquire() as conn, conn.transaction():
@@ -85,7 +85,7 @@ async def create_project(cmd: CreateProject, platform: PlatformDep) -> ProjectOu
 
 @router.post("/projects/{project_id}/deployments", status_code=status.HTTP_202_ACCEPTED,
              response_model=DeploymentAccepted)
-async def request_deployment(project_id: str, platform: PlatformDep,
+async def request_deployment(project_id: str, platform: WriteDep,
                              body: Annotated[DeploymentBody | None, Body()] = None
                              ) -> DeploymentAccepted:
     """Queue a deployment of the project's branch (or the given ref)."""
@@ -119,7 +119,7 @@ class CancelOut(BaseModel):
     status: str = "CANCELED"
 
 
-async def run(platform: Platform, handle: Callable[[asyncpg.Connection, Meta], Awaitable[Outcome]]
+async def run(platform: WriteSide, handle: Callable[[asyncpg.Connection, Meta], Awaitable[Outcome]]
               ) -> Outcome:
     """Run one command in a transaction and remember where its events landed."""
     async with platform.pool.acquire() as conn, conn.transaction():
@@ -129,7 +129,7 @@ async def run(platform: Platform, handle: Callable[[asyncpg.Connection, Meta], A
 
 
 @router.patch("/projects/{project_id}", response_model=SettingsOut)
-async def update_project(project_id: str, body: SettingsBody, platform: PlatformDep
+async def update_project(project_id: str, body: SettingsBody, platform: WriteDep
                          ) -> SettingsOut:
     """Change build settings for deployments requested from now on (given fields only)."""
     cmd = UpdateProject(project_id=project_id, **body.model_dump(exclude_unset=True))
@@ -140,7 +140,7 @@ async def update_project(project_id: str, body: SettingsBody, platform: Platform
 
 
 @router.put("/projects/{project_id}/env", response_model=EnvOut)
-async def set_env(project_id: str, body: EnvBody, platform: PlatformDep) -> EnvOut:
+async def set_env(project_id: str, body: EnvBody, platform: WriteDep) -> EnvOut:
     """Replace the build variables; values are stored encrypted and never shown again."""
     cmd = SetProjectEnv(project_id=project_id, vars=body.vars)
     await run(platform, lambda conn, meta: platform.commands.set_env(conn, cmd, meta))
@@ -149,7 +149,7 @@ async def set_env(project_id: str, body: EnvBody, platform: PlatformDep) -> EnvO
 
 @router.post("/deployments/{deployment_id}/cancel", status_code=status.HTTP_202_ACCEPTED,
              response_model=CancelOut)
-async def cancel_deployment(deployment_id: str, platform: PlatformDep) -> CancelOut:
+async def cancel_deployment(deployment_id: str, platform: WriteDep) -> CancelOut:
     """Cancel a queued or building deployment; its build is stopped within seconds."""
     await platform.consistency.wait()
     cmd = CancelDeployment(deployment_id=deployment_id)
@@ -195,7 +195,7 @@ def production_response(outcome: Outcome) -> ProductionOut:
 
 
 @router.post("/projects/{project_id}/promote", response_model=ProductionOut)
-async def promote_deployment(project_id: str, body: PromoteBody, platform: PlatformDep
+async def promote_deployment(project_id: str, body: PromoteBody, platform: WriteDep
                              ) -> ProductionOut:
     """Make a READY deployment production now, without a rebuild; turns automatic
     promotion back on."""
@@ -206,7 +206,7 @@ async def promote_deployment(project_id: str, body: PromoteBody, platform: Platf
 
 
 @router.post("/projects/{project_id}/rollback", response_model=ProductionOut)
-async def rollback_production(project_id: str, platform: PlatformDep,
+async def rollback_production(project_id: str, platform: WriteDep,
                               body: Annotated[RollbackBody | None, Body()] = None
                               ) -> ProductionOut:
     """Put the previous production deployment (or the one given) back in production now;
@@ -220,7 +220,7 @@ async def rollback_production(project_id: str, platform: PlatformDep,
 
 @router.post("/deployments/{deployment_id}/redeploy", status_code=status.HTTP_202_ACCEPTED,
              response_model=DeploymentAccepted)
-async def redeploy(deployment_id: str, platform: PlatformDep,
+async def redeploy(deployment_id: str, platform: WriteDep,
                    body: Annotated[RedeployBody | None, Body()] = None) -> DeploymentAccepted:
     """Build the deployment's commit again as a new deployment (same branch and target)."""
     await platform.consistency.wait()

@@ -9,9 +9,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response, status
 
+from commands.deps import WriteDep
 from commands.http import run
 from commands.lifecycle_service import ProjectLifecycle
-from infra.deps import PlatformDep
 from schemas.envelope import Meta, new_id
 from schemas.lifecycle import ProjectDeleted, ProjectDeletedOut
 from schemas.outgoing import WebhookAdded, WebhookBody, WebhookOut
@@ -19,7 +19,7 @@ from schemas.outgoing import WebhookAdded, WebhookBody, WebhookOut
 router = APIRouter(prefix="/v1", tags=["lifecycle"])
 
 
-def get_lifecycle(platform: PlatformDep) -> ProjectLifecycle:
+def get_lifecycle(platform: WriteDep) -> ProjectLifecycle:
     return ProjectLifecycle(platform.commands)
 
 
@@ -29,7 +29,7 @@ LifecycleDep = Annotated[ProjectLifecycle, Depends(get_lifecycle)]
 @router.delete("/projects/{project_id}", status_code=status.HTTP_202_ACCEPTED,
                response_model=ProjectDeletedOut,
                responses={404: {"description": "no such project (or already deleted)"}})
-async def delete_project(project_id: str, platform: PlatformDep, lifecycle: LifecycleDep
+async def delete_project(project_id: str, platform: WriteDep, lifecycle: LifecycleDep
                          ) -> ProjectDeletedOut:
     """Delete a project: its URLs stop serving at once, its name and domains are free
     again, and its build output is removed after the retention window."""
@@ -44,7 +44,7 @@ async def delete_project(project_id: str, platform: PlatformDep, lifecycle: Life
 
 @router.post("/projects/{project_id}/webhooks", status_code=status.HTTP_201_CREATED,
              response_model=WebhookOut, tags=["webhooks"])
-async def add_webhook(project_id: str, body: WebhookBody, platform: PlatformDep,
+async def add_webhook(project_id: str, body: WebhookBody, platform: WriteDep,
                       lifecycle: LifecycleDep) -> WebhookOut:
     """Send deployment events to a URL, signed with a secret shown only in this answer."""
     webhook_id, meta = new_id(), Meta.new()
@@ -60,7 +60,7 @@ async def add_webhook(project_id: str, body: WebhookBody, platform: PlatformDep,
 @router.delete("/projects/{project_id}/webhooks/{webhook_id}",
                status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
                tags=["webhooks"])
-async def remove_webhook(project_id: str, webhook_id: str, platform: PlatformDep,
+async def remove_webhook(project_id: str, webhook_id: str, platform: WriteDep,
                          lifecycle: LifecycleDep) -> Response:
     """Remove a webhook: nothing more is sent to it, pending retries included."""
     await run(platform, lambda conn, meta: lifecycle.remove_webhook(

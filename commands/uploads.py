@@ -27,9 +27,9 @@ from builder.site_config import SiteConfigError
 from commands import store as write_side
 from commands.build_ingest import Ingest, IngestDep, store, stored_sizes
 from commands.decide import require
+from commands.deps import WriteDep, WriteSide
 from commands.http import deployment_response
 from commands.upload_decide import deploy_upload, request_upload_deployment
-from infra.deps import Platform, PlatformDep
 from infra.grants import grant_upload
 from schemas.api import DeploymentAccepted
 from schemas.envelope import Meta, dumps, new_id
@@ -59,7 +59,7 @@ async def in_store(fn: Callable[..., T], *args: Any) -> T:
         raise Unavailable(f"the artifact store did not answer: {type(exc).__name__}") from None
 
 
-async def require_project(platform: Platform, project_id: str) -> None:
+async def require_project(platform: WriteSide, project_id: str) -> None:
     async with platform.pool.acquire() as conn, conn.transaction():
         require(await write_side.load_for_update(conn, project_id), project_id)
 
@@ -67,7 +67,7 @@ async def require_project(platform: Platform, project_id: str) -> None:
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=UploadOut, responses={
     404: {"description": "no such project"},
     422: {"description": "a path or size is not acceptable (the field names the file)"}})
-async def create_upload(project_id: str, body: CreateUpload, platform: PlatformDep,
+async def create_upload(project_id: str, body: CreateUpload, platform: WriteDep,
                         ingest: IngestDep) -> UploadOut:
     """Start a deployment of files: which of their blobs the platform lacks, each with a
     presigned PUT URL."""
@@ -102,7 +102,7 @@ def presign(ingest: Ingest, record: UploadRecord) -> list[BlobUpload]:
                  409: {"description": "a blob was not uploaded (the field names the file)"},
                  422: {"description": "uploaded bytes do not match their sha256, or the "
                                       "site configuration is malformed"}})
-async def deploy(project_id: str, upload_id: str, platform: PlatformDep, ingest: IngestDep,
+async def deploy(project_id: str, upload_id: str, platform: WriteDep, ingest: IngestDep,
                  body: Annotated[DeployUpload | None, Body()] = None) -> DeploymentAccepted:
     """Deploy an upload once its missing blobs are sent: served as it is (READY at once)
     or, with ``build``, built like a checkout."""

@@ -13,9 +13,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
+from commands.deps import WriteDep
 from commands.http import deployment_response, run
 from commands.webhooks import Webhooks
-from infra.deps import PlatformDep
 from schemas.api import DeploymentAccepted
 from schemas.envelope import new_id
 from schemas.errors import RateLimited, TooLarge
@@ -41,7 +41,7 @@ ProjectHint = Annotated[str | None, Query(
     "only (else: every project deploying the payload's repository)")]
 
 
-def get_webhooks(request: Request, platform: PlatformDep) -> Webhooks:
+def get_webhooks(request: Request, platform: WriteDep) -> Webhooks:
     hooks: Webhooks | None = getattr(request.app.state, "webhooks", None)
     if hooks is None:
         hooks = request.app.state.webhooks = Webhooks(platform)
@@ -103,7 +103,7 @@ async def trigger_deploy_hook(token: str, hooks: WebhooksDep) -> Any:
 
 @router.post("/projects/{project_id}/webhook-secret", status_code=status.HTTP_201_CREATED,
              response_model=WebhookSecretOut)
-async def set_webhook_secret(project_id: str, platform: PlatformDep, hooks: WebhooksDep
+async def set_webhook_secret(project_id: str, platform: WriteDep, hooks: WebhooksDep
                              ) -> WebhookSecretOut:
     """Make (or rotate) the project's webhook secret; it is shown only in this answer."""
     secret = secrets.token_urlsafe(32)
@@ -117,7 +117,7 @@ async def set_webhook_secret(project_id: str, platform: PlatformDep, hooks: Webh
 
 @router.post("/projects/{project_id}/deploy-hooks", status_code=status.HTTP_201_CREATED,
              response_model=DeployHookCreatedOut)
-async def create_deploy_hook(project_id: str, body: DeployHookBody, platform: PlatformDep,
+async def create_deploy_hook(project_id: str, body: DeployHookBody, platform: WriteDep,
                              hooks: WebhooksDep) -> DeployHookCreatedOut:
     """Make a deploy hook URL; POST to it deploys. The URL is shown only in this answer."""
     hook_id, token = new_id(), secrets.token_urlsafe(32)
@@ -131,7 +131,7 @@ async def create_deploy_hook(project_id: str, body: DeployHookBody, platform: Pl
 
 @router.delete("/projects/{project_id}/deploy-hooks/{hook_id}",
                status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
-async def revoke_deploy_hook(project_id: str, hook_id: str, platform: PlatformDep,
+async def revoke_deploy_hook(project_id: str, hook_id: str, platform: WriteDep,
                              hooks: WebhooksDep) -> Response:
     """Revoke a deploy hook: its URL answers 404 from now on."""
     await run(platform, lambda conn, meta: hooks.revoke_hook(conn, project_id, hook_id, meta))

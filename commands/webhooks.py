@@ -20,6 +20,7 @@ import orjson
 from cryptography.fernet import InvalidToken
 
 from commands import hook_store, store
+from commands.deps import WriteSide
 from commands.hook_decide import (
     Bucket,
     create_deploy_hook,
@@ -28,7 +29,6 @@ from commands.hook_decide import (
     take,
 )
 from commands.service import Outcome
-from infra.deps import Platform
 from schemas.commands import RequestDeployment
 from schemas.envelope import Meta, new_id
 from schemas.errors import Malformed, NotFound, RateLimited, Unauthorized
@@ -87,7 +87,7 @@ def token_digest(token: str) -> str:
 class Webhooks:
     """The write side of webhooks and deploy hooks, over the platform's command service."""
 
-    def __init__(self, platform: Platform) -> None:
+    def __init__(self, platform: WriteSide) -> None:
         self.platform = platform
         self.commands = platform.commands
         self.settings = platform.settings

@@ -13,15 +13,17 @@ import functools
 import logging
 import math
 from collections import deque
-from typing import cast
+from typing import TYPE_CHECKING, cast
 from urllib.parse import unquote
 
 import httptools
 
-from edge.http_server import HttpServer, Scope
-from edge.http_wire import address, error_response, head_for, split_target
+from edge.http_wire import Scope, address, error_response, head_for, split_target
 from edge.response_cache import Replay, one_head
 from edge.responses import Response
+
+if TYPE_CHECKING:  # the server makes its connections; a connection only reports to it
+    from edge.http_server import HttpServer
 
 log = logging.getLogger(__name__)
 NEVER = math.inf

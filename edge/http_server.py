@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Any
 
+from edge.http_connection import Connection
+from edge.http_wire import Scope
 from edge.response_cache import Hit, Replays
 from edge.responses import Response
 
-Scope = dict[str, Any]
 Respond = Callable[[Scope], Coroutine[Any, Any, Response]]
 RespondNow = Callable[[Scope], Hit | None]
 
@@ -56,8 +57,6 @@ class HttpServer:
         self._drained = asyncio.Event()
 
     async def start(self, sock: socket.socket) -> None:
-        from edge.http_connection import Connection
-
         loop = asyncio.get_running_loop()
         self.now = loop.time()
         self._server = await loop.create_server(lambda: Connection(self), sock=sock,

@@ -12,6 +12,8 @@ import httptools
 
 from edge.responses import Response, page
 
+Scope = dict[str, Any]  # the ASGI-like request scope the edge's handlers get
+
 STATUS_LINES = {s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n".encode() for s in HTTPStatus}
 
 

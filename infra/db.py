@@ -1,8 +1,10 @@
-"""PostgreSQL and ClickHouse connections, and the schema migrations of each owner."""
+"""PostgreSQL and ClickHouse connections (each role registers its tables in
+``<role>/tables.py``; ``infra.compose.migrate`` creates them)."""
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -25,33 +27,10 @@ async def open_pool(settings: Settings, *, max_size: int = 10) -> asyncpg.Pool:
             await asyncio.sleep(0.2)
 
 
-async def migrate(pool: asyncpg.Pool) -> None:
-    """Create every table (idempotent); serialized across processes by an advisory lock."""
-    from commands.hook_store import SCHEMA as HOOKS_WRITE_SIDE
-    from commands.lifecycle_store import SCHEMA as LIFECYCLE_WRITE_SIDE
-    from commands.store import SCHEMA as WRITE_SIDE
-    from projections.hooks import SCHEMA as HOOKS_READ_MODEL
-    from projections.outgoing import SCHEMA as OUTGOING_WEBHOOKS
-    from projections.schema import SCHEMA as READ_MODELS
-    from streams.artifact_gc import SCHEMA as ARTIFACT_COLLECTIONS
-
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(7262021)")
-        await conn.execute(WRITE_SIDE)
-        await conn.execute(READ_MODELS)
-        await conn.execute(HOOKS_WRITE_SIDE)
-        await conn.execute(HOOKS_READ_MODEL)
-        await conn.execute(LIFECYCLE_WRITE_SIDE)
-        await conn.execute(OUTGOING_WEBHOOKS)
-        await conn.execute(ARTIFACT_COLLECTIONS)
-
-
 def clickhouse_client(settings: Settings) -> Any:
     dsn = settings.clickhouse_dsn or f"chdb://{settings.data_path / 'clickhouse'}"
     if dsn.startswith("chdb://"):
         path = dsn.removeprefix("chdb://")
         if path and path != "memory":
-            from pathlib import Path
-
             Path(path).mkdir(parents=True, exist_ok=True)
     return clickhouse_connect.get_client(dsn=dsn)

@@ -124,8 +124,9 @@ class Supervisor:
         folders = {metrics_dir(self.settings, label) for label, _ in labels}
         for folder in folders:
             fresh(folder)
-        self.roles = [RoleProcess(label, [sys.executable, "-m", "infra.cli", *roles, *flags],
-                                  env, metrics_dir(self.settings, label))
+        cli = [sys.executable, "-m", "infra.compose.cli"]
+        self.roles = [RoleProcess(label, [*cli, *roles, *flags], env,
+                                  metrics_dir(self.settings, label))
                       for label, roles in labels]
         self.watches = [Watch(role) for role in self.roles]
         if broker is not None:

@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncpg
 from fastapi import APIRouter
 
-from infra.deps import PlatformDep
 from infra.settings import Settings
+from projections.deps import ReadDep
 from projections.tracking import wait_for
 from schemas.envelope import Envelope
 from schemas.errors import NotFound
@@ -77,7 +77,7 @@ async def list_hooks(conn: asyncpg.Connection, settings: Settings, project_id: s
 
 
 @router.get("/projects/{project_id}/hooks", response_model=HooksOut)
-async def get_hooks(project_id: str, platform: PlatformDep) -> HooksOut:
+async def get_hooks(project_id: str, platform: ReadDep) -> HooksOut:
     """The project's webhook URLs, whether its secret is set, and its deploy hooks."""
     wanted = platform.consistency.pending()
     await platform.consistency.wait(wanted)

@@ -11,9 +11,9 @@ from typing import Annotated, Any, Literal
 import asyncpg
 from fastapi import APIRouter, Query
 
-from infra.deps import Platform, PlatformDep, ReadPool, SettingsDep
 from infra.settings import Settings
 from projections import analytics, queries
+from projections.deps import ReadDep, ReadPool, ReadSide, SettingsDep
 from projections.logs import LogRow
 from schemas.analytics import AnalyticsOut
 from schemas.api import DeploymentOut, DomainOut, EnvOut, LogLineOut, LogPage, ProjectOut
@@ -66,7 +66,7 @@ async def list_deployments(project_id: str, pool: ReadPool, settings: SettingsDe
 
 @router.get("/projects/{project_id}/analytics", response_model=AnalyticsOut)
 async def get_analytics(project_id: str, pool: ReadPool, settings: SettingsDep,
-                        platform: PlatformDep, since: Since = None, until: Until = None
+                        platform: ReadDep, since: Since = None, until: Until = None
                         ) -> AnalyticsOut:
     """Edge traffic in ``[from, to)``: requests, bytes, status codes, top paths, hosts."""
     start, end = analytics.time_range(since, until)
@@ -92,7 +92,7 @@ async def get_deployment(deployment_id: str, pool: ReadPool, settings: SettingsD
         return await queries.get_deployment(conn, settings, deployment_id)
 
 
-async def complete_logs(platform: Platform, pool: asyncpg.Pool, settings: Settings,
+async def complete_logs(platform: ReadSide, pool: asyncpg.Pool, settings: Settings,
                         deployment_id: str, up_to: int | None = None) -> int | None:
     """404 for an unknown deployment; for a finished one, wait (bounded) until its log
     is stored up to ``up_to`` (default: the end). Returns the final line's seq."""
@@ -106,7 +106,7 @@ async def complete_logs(platform: Platform, pool: asyncpg.Pool, settings: Settin
 
 @router.get("/deployments/{deployment_id}/logs", response_model=LogPage)
 async def get_logs(deployment_id: str, pool: ReadPool, settings: SettingsDep,
-                   platform: PlatformDep, after_seq: Offset = 0,
+                   platform: ReadDep, after_seq: Offset = 0,
                    limit: Limit = 1000, q: Search = None, stream: StreamFilter = None
                    ) -> LogPage:
     """A page of the build log ordered by seq; pass ``next_after_seq`` for the next.
@@ -123,7 +123,7 @@ async def get_logs(deployment_id: str, pool: ReadPool, settings: SettingsDep,
 
 
 @compat.get("/logs/{deployment_id}")
-async def seed_logs(deployment_id: str, platform: PlatformDep, pool: ReadPool,
+async def seed_logs(deployment_id: str, platform: ReadDep, pool: ReadPool,
                     settings: SettingsDep) -> dict[str, Any]:
     """Seed-compatible: every log line of a deployment as ``rawLogs``."""
     await complete_logs(platform, pool, settings, deployment_id)

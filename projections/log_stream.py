@@ -15,8 +15,8 @@ import orjson
 from fastapi import APIRouter, Header, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import StreamingResponse
 
-from infra.deps import Platform
 from projections import queries
+from projections.deps import ReadSide
 from projections.live import StatusChange
 from projections.logs import LogRow
 from schemas.errors import BuildspaceError
@@ -50,7 +50,7 @@ class Follower:
     """Sends one deployment's lines exactly once and in seq order, whatever mix of
     stored history and live lines they arrive from."""
 
-    def __init__(self, platform: Platform, deployment_id: str, after_seq: int) -> None:
+    def __init__(self, platform: ReadSide, deployment_id: str, after_seq: int) -> None:
         self.platform = platform
         self.deployment_id = deployment_id
         self.last = after_seq
@@ -85,7 +85,7 @@ class Follower:
                 yield live_message(line)
 
 
-async def follow(platform: Platform, deployment_id: str, after_seq: int
+async def follow(platform: ReadSide, deployment_id: str, after_seq: int
                  ) -> AsyncIterator[Message]:
     with platform.live.watch(deployment_id) as queue:
         async with platform.pool.acquire() as conn:
@@ -136,7 +136,7 @@ async def stream_logs(deployment_id: str, request: Request,
                       last_event_id: str | None = Header(default=None)) -> StreamingResponse:
     """Server-Sent Events: `line` events (id = seq) history first then live, `status`
     events, and `end` once the deployment is final. Resume with Last-Event-ID."""
-    platform: Platform = request.app.state.platform
+    platform: ReadSide = request.app.state.platform
     await platform.consistency.wait()
     start = int(last_event_id) if last_event_id and last_event_id.isdigit() else after_seq
     messages = follow(platform, deployment_id, start)
@@ -155,7 +155,7 @@ async def stream_logs(deployment_id: str, request: Request,
 async def websocket_logs(websocket: WebSocket, deployment_id: str, after_seq: int = 0) -> None:
     """The same stream over a WebSocket: JSON messages with a `type` of line, status,
     ping or end; the server closes after end."""
-    platform: Platform = websocket.app.state.platform
+    platform: ReadSide = websocket.app.state.platform
     await platform.consistency.wait()
     await websocket.accept()
     try:

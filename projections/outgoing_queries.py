@@ -9,9 +9,9 @@ from typing import Annotated
 import asyncpg
 from fastapi import APIRouter, Query
 
-from infra.deps import PlatformDep
 from infra.settings import Settings
 from projections import outgoing, queries
+from projections.deps import ReadDep
 from projections.tracking import wait_for
 from schemas.api import MASK
 from schemas.errors import NotFound
@@ -59,7 +59,7 @@ async def list_deliveries(conn: asyncpg.Connection, settings: Settings, project_
         for r in rows]
 
 
-async def caught_up(platform: PlatformDep) -> None:
+async def caught_up(platform: ReadDep) -> None:
     """Wait (bounded) until the webhook projection reached this process's writes."""
     wanted = platform.consistency.pending()
     await platform.consistency.wait(wanted)
@@ -67,7 +67,7 @@ async def caught_up(platform: PlatformDep) -> None:
 
 
 @router.get("/projects/{project_id}/webhooks", response_model=list[WebhookOut])
-async def get_webhooks(project_id: str, platform: PlatformDep) -> list[WebhookOut]:
+async def get_webhooks(project_id: str, platform: ReadDep) -> list[WebhookOut]:
     """The project's webhooks and the events each receives; secrets are masked."""
     await caught_up(platform)
     async with platform.pool.acquire() as conn:
@@ -76,7 +76,7 @@ async def get_webhooks(project_id: str, platform: PlatformDep) -> list[WebhookOu
 
 @router.get("/projects/{project_id}/webhooks/{webhook_id}/deliveries",
             response_model=list[DeliveryOut])
-async def get_deliveries(project_id: str, webhook_id: str, platform: PlatformDep,
+async def get_deliveries(project_id: str, webhook_id: str, platform: ReadDep,
                          limit: Limit = 100) -> list[DeliveryOut]:
     """The webhook's deliveries, newest first, each with its attempts: status code,
     error, duration and when the next retry is due."""

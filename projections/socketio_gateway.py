@@ -13,14 +13,14 @@ from typing import Any
 import orjson
 import socketio
 
-from infra.deps import Platform
+from projections.deps import ReadSide
 from schemas.logs import BuildLogAppended
 
 log = logging.getLogger("buildspace.socketio")
 
 
 class LogGateway:
-    def __init__(self, platform: Platform) -> None:
+    def __init__(self, platform: ReadSide) -> None:
         self.platform = platform
         self.sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins="*",
                                         logger=False, engineio_logger=False)

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from schemas.builds import BuildPlan
+from schemas.domains import txt_name, txt_value
 
 MASK = "••••••••"
 
@@ -113,8 +114,6 @@ class DomainOut(BaseModel):
     @classmethod
     def of(cls, project_id: str, hostname: str, token: str, verified: bool, url: str,
            **times: datetime | None) -> DomainOut:
-        from schemas.domains import txt_name, txt_value
-
         return cls(
             hostname=hostname, project_id=project_id, verified=verified,
             status="verified" if verified else "pending_verification",

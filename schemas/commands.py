@@ -11,7 +11,9 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, field_validator
 
 from schemas.builds import FRAMEWORKS, BuildSettings
+from schemas.domains import check_hostname
 from schemas.envelope import new_id
+from schemas.git_urls import check_git_url_shape
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]*$")
 REF_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/+-]*$")
@@ -93,8 +95,6 @@ class CreateProject(BuildSettingsFields):
     @field_validator("git_url")
     @classmethod
     def _git_url(cls, value: str | None) -> str | None:
-        from schemas.git_urls import check_git_url_shape
-
         return None if value is None else check_git_url_shape(value)
 
     @field_validator("branch")
@@ -187,8 +187,6 @@ class DomainCommand(CommandModel):
     @field_validator("hostname")
     @classmethod
     def _hostname(cls, value: str) -> str:
-        from schemas.domains import check_hostname
-
         return check_hostname(value)
 
 

@@ -1,4 +1,4 @@
-"""The one error hierarchy. ``infra.api`` maps it to HTTP status in one place."""
+"""The one error hierarchy. ``infra.compose.api`` maps it to HTTP status in one place."""
 
 from __future__ import annotations
 

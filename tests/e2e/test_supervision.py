@@ -98,7 +98,7 @@ def test_a_killed_api_and_worker_process_is_restarted(platform: Platform, git_se
 
 def test_the_orphan_check_sees_every_process_of_a_running_platform(platform: Platform):
     seen = "\n".join(platform.orphans())  # what test_restart expects gone after SIGINT
-    assert "infra.cli api worker" in seen and seen.count("infra.cli edge") == 2
+    assert "infra.compose.cli api worker" in seen and seen.count("infra.compose.cli edge") == 2
     assert "kafka.Kafka" in seen and f"the Kafka port {platform.kafka}" in seen
 
 

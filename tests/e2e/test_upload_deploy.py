@@ -33,7 +33,7 @@ def write(root: Path, files: dict[str, str]) -> Path:
 
 
 def cli(platform: Platform, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "infra.cli", "deploy", *args,
+    return subprocess.run([sys.executable, "-m", "infra.compose.cli", "deploy", *args,
                            "--api", platform.api], capture_output=True, text=True,
                           timeout=timeout)
 
@@ -213,7 +213,7 @@ def test_a_directory_is_built_on_the_platform_when_asked(platform, tmp_path):
 def test_the_cli_explains_usage_and_connection_problems(platform, tmp_path):
     root = write(tmp_path / "s", {"index.html": "x"})
     unreachable = subprocess.run(
-        [sys.executable, "-m", "infra.cli", "deploy", str(root), "--api", "http://127.0.0.1:9"],
+        [sys.executable, "-m", "infra.compose.cli", "deploy", str(root), "--api", "http://127.0.0.1:9"],
         capture_output=True, text=True, timeout=60)
     assert unreachable.returncode == 2 and "cannot reach the API" in unreachable.stderr
     missing = cli(platform, str(tmp_path / "nope"))

@@ -29,8 +29,9 @@ from aiokafka.structs import ConsumerRecord
 from pydantic import BaseModel
 
 from infra.broker import KafkaBroker
+from infra.compose.migrate import migrate
 from infra.connections import kafka_options
-from infra.db import migrate, open_pool
+from infra.db import open_pool
 from infra.kafka import EventLog, Position
 from infra.settings import Settings
 from projections.tracking import apply_once

@@ -96,7 +96,7 @@ def run_up(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
         "BUILDSPACE_API_PORT": str(free_port()), "BUILDSPACE_EDGE_PORT": str(free_port()),
         "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
     } | env
-    return subprocess.run([sys.executable, "-m", "infra.cli", "up"], cwd=PROJECT,
+    return subprocess.run([sys.executable, "-m", "infra.compose.cli", "up"], cwd=PROJECT,
                           env=environ, capture_output=True, text=True, timeout=120)
 
 

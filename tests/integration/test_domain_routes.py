@@ -6,7 +6,8 @@ import asyncio
 
 from commands.decide import ProjectState, add_domain, decide, evolve, remove_domain
 from commands.decide import verify_domain as verified
-from infra.db import migrate, open_pool
+from infra.compose.migrate import migrate
+from infra.db import open_pool
 from infra.kafka import Position
 from infra.settings import Settings
 from projections import control_plane, routes

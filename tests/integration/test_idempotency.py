@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from commands.decide import ProjectState, decide, evolve
-from infra.db import clickhouse_client, migrate, open_pool
+from infra.compose.migrate import migrate
+from infra.db import clickhouse_client, open_pool
 from infra.kafka import Position
 from infra.settings import Settings
 from projections import control_plane, routes

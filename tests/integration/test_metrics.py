@@ -16,7 +16,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import OffsetAndMetadata
 
-from infra.bootstrap import Roles
+from infra.compose.bootstrap import Roles
 from infra.consumer_lag import ConsumerLag
 from infra.embedded import free_port
 from infra.metrics import exposition

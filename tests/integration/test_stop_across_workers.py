@@ -12,7 +12,8 @@ from types import SimpleNamespace
 from typing import Any
 
 from commands.decide import ProjectState, decide, evolve
-from infra.db import migrate, open_pool
+from infra.compose.migrate import migrate
+from infra.db import open_pool
 from infra.kafka import Position
 from infra.secrets import EnvCipher
 from infra.settings import Settings

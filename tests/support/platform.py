@@ -108,7 +108,7 @@ class Platform:
         seen = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "infra.cli", "up", "-v"], env=self.env, stdout=log,
+            [sys.executable, "-m", "infra.compose.cli", "up", "-v"], env=self.env, stdout=log,
             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         log.close()
         deadline = time.monotonic() + timeout
@@ -150,7 +150,7 @@ class Platform:
         """Pids of the running role processes named ``role`` ("edge", "api worker")."""
         assert self.proc is not None
         return sorted(pid for pid, cmd in procs.children(self.proc.pid).items()
-                      if f"infra.cli {role} " in cmd + " ")
+                      if f"infra.compose.cli {role} " in cmd + " ")
 
     def wait_api(self, timeout: float = 120) -> None:
         """Until the API answers."""

@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.multiprocess import mark_process_dead
 
 from edge.admin import EdgeAdmin
-from infra.api import create_api
+from infra.compose.api import create_api
 from infra.metrics import (
     LATENCY,
     HistogramTally,

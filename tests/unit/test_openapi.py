@@ -1,6 +1,6 @@
 """The OpenAPI the API serves documents every endpoint with its text."""
 
-from infra.api import create_api
+from infra.compose.api import create_api
 
 DOCUMENTED = {
     ("post", "/v1/projects"), ("get", "/v1/projects"), ("get", "/v1/projects/{project_id}"),

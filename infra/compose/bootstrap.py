@@ -18,10 +18,11 @@ import asyncpg
 from builder.skip_prebuilt import SkipPrebuilt
 from commands.service import CommandService
 from edge.analytics import RequestLog
+from infra.compose.migrate import migrate
+from infra.compose.platform import Platform
 from infra.connections import s3_client
 from infra.consumer_lag import ConsumerLag
-from infra.db import clickhouse_client, migrate, open_pool
-from infra.deps import Platform
+from infra.db import clickhouse_client, open_pool
 from infra.kafka import EventLog, ensure_topics
 from infra.metrics import MetricsServer, service_check
 from infra.secrets import EnvCipher, env_key
@@ -104,7 +105,7 @@ class Roles:
         )
 
     async def start_api(self) -> None:
-        from infra.api import create_api
+        from infra.compose.api import create_api
         from projections.socketio_gateway import LogGateway
 
         platform = await self.platform()

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from commands import build_ingest, build_source, domain_http, lifecycle_http, uploads, webhook_http
 from commands import compat as command_compat
 from commands import http as command_http
-from infra.deps import Platform, PlatformDep
+from infra.compose.platform import Platform
 from infra.metrics import RequestMetrics, exposition, health, health_status
 from projections import hooks as hook_queries
 from projections import http as query_http
@@ -88,7 +88,7 @@ def create_api(platform: Platform) -> FastAPI:
     app.include_router(outgoing_queries.router)
 
     @app.get("/healthz", tags=["health"], responses={503: {"description": "Unavailable"}})
-    async def healthz(platform: PlatformDep) -> JSONResponse:
+    async def healthz() -> JSONResponse:
         """Health: 200 while the API reaches its database, 503 when it does not."""
         ok = await database_answers(platform.pool)
         answer = health(ok, database="reachable" if ok else "unreachable")

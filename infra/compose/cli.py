@@ -20,8 +20,8 @@ from pathlib import Path
 
 import uvloop
 
-from infra.bootstrap import Roles
 from infra.children import READY_FD, notify_ready
+from infra.compose.bootstrap import Roles
 from infra.kafka_jars import BrokerError
 from infra.settings import Settings
 from infra.stack import EmbeddedStack

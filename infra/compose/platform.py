@@ -1,0 +1,29 @@
+"""The object graph of the API process, set as ``app.state.platform``: it is both the
+write side's port (``commands.deps.WriteSide``) and the read side's
+(``projections.deps.ReadSide``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+
+from commands.service import CommandService
+from infra.kafka import EventLog
+from infra.settings import Settings
+from projections.analytics import RequestAnalytics
+from projections.consistency import ReadYourWrites
+from projections.live import LiveLogs
+from projections.logs import LogStore
+
+
+@dataclass
+class Platform:
+    settings: Settings
+    pool: asyncpg.Pool
+    events: EventLog
+    commands: CommandService
+    consistency: ReadYourWrites
+    logs: LogStore
+    live: LiveLogs
+    analytics: RequestAnalytics
