@@ -13,9 +13,8 @@ import stat
 import subprocess
 import tarfile
 import threading
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ import pytest
 
 from builder.registry import RegistryError, Release, newest, releases
 from builder.tool_cache import PACKAGES, ToolCache
+from tests.support.waiting import eventually
 
 HOST_NODE = shutil.which("node")
 
@@ -71,14 +71,6 @@ def _handler(registry: LocalRegistry) -> type[BaseHTTPRequestHandler]:
             pass
 
     return Handler
-
-
-def eventually(check: Callable[[], bool], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("the condition did not come true in time")
-        time.sleep(0.01)
 
 
 def tarball(*members: tarfile.TarInfo | tuple[str, bytes]) -> bytes:

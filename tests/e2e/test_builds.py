@@ -15,6 +15,7 @@ import pytest
 from tests.e2e.test_deploy import create, deploy, host
 from tests.support.kafka import topic_size
 from tests.support.platform import Platform, running_platform
+from tests.support.waiting import eventually
 
 SLOW_BUILD = "console.log('building slowly'); setInterval(() => {}, 1000);"
 
@@ -55,15 +56,6 @@ def builder_pids(platform: Platform) -> list[int]:
     return pids
 
 
-def wait_until(condition, timeout: float = 30) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def test_one_build_at_a_time_in_fifo_order_with_superseding_and_cancel(one_slot, git_server):
     slow = create(one_slot, "slow-one", git_server.make_repo("slow-one", slow_site()))
     b = create(one_slot, "queued-b", git_server.make_repo("queued-b", {"index.html": "b"}))
@@ -86,7 +78,7 @@ def test_one_build_at_a_time_in_fifo_order_with_superseding_and_cancel(one_slot,
         started = time.monotonic()
         assert client.post(f"/v1/deployments/{running['id']}/cancel").status_code == 202
     assert get(one_slot, running["id"])["status"] == "CANCELED"
-    assert wait_until(lambda: not builder_pids(one_slot), timeout=10), "build still running"
+    assert eventually(lambda: not builder_pids(one_slot), timeout=10), "build still running"
     print(f"running build stopped {time.monotonic() - started:.2f} s after the cancel")
 
     assert one_slot.wait_status(newer_b["id"], {"READY", "FAILED"})["status"] == "READY"
@@ -104,7 +96,7 @@ def test_a_build_whose_runner_died_is_failed_by_the_watchdog(one_slot, git_serve
     project = create(one_slot, "dies", git_server.make_repo("dies", slow_site()))
     accepted = deploy(one_slot, project["id"])
     assert one_slot.wait_status(accepted["id"], {"BUILDING"})["status"] == "BUILDING"
-    assert wait_until(lambda: builder_pids(one_slot))
+    assert eventually(lambda: builder_pids(one_slot))
     for pid in builder_pids(one_slot):
         os.kill(pid, signal.SIGKILL)  # the runner dies without reporting anything
     failed = one_slot.wait_status(accepted["id"], {"FAILED", "READY"}, timeout=60)

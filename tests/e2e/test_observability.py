@@ -7,9 +7,9 @@ from __future__ import annotations
 import httpx
 
 from tests.e2e.test_supervision import deployed_site, edges
-from tests.edge.support import wait_until
 from tests.support.metrics import sample, value
 from tests.support.platform import Platform
+from tests.support.waiting import eventually
 
 
 def scrape(port: int, path: str = "/metrics") -> httpx.Response:
@@ -33,7 +33,7 @@ def test_edge_metrics_sum_every_edge_process(platform: Platform, git_server):
     before = requests()
     for _ in range(20):  # new connections: both edge processes answer some, and a
         assert platform.get_site(site).status_code == 200  # scrape counts them all
-    wait_until(lambda: requests() >= before + 20, timeout=20)
+    eventually(lambda: requests() >= before + 20, timeout=20)
     text = scrape(platform.edge_admin_port).text
     assert value(text, "buildspace_edge_cache_total", kind="manifest", result="hit") > 0
     assert value(text, "buildspace_edge_request_seconds_count") >= before + 20
@@ -51,8 +51,8 @@ def test_api_and_worker_metrics_follow_a_deployment(platform: Platform, git_serv
         return scrape(platform.worker_port).text
 
     # The build's lines were stored, and the worker's group caught up with them.
-    wait_until(lambda: value(worker(), "buildspace_log_lines_total") > 0, timeout=30)
-    wait_until(lambda: sample(worker(), "buildspace_consumer_lag",
+    eventually(lambda: value(worker(), "buildspace_log_lines_total") > 0, timeout=30)
+    eventually(lambda: sample(worker(), "buildspace_consumer_lag",
                               topic="buildspace.logs") is not None, timeout=30)
     text = worker()
     assert sample(text, "buildspace_builds", state="queued") == 0

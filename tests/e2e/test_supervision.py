@@ -10,9 +10,9 @@ import re
 import signal
 
 from tests.e2e.test_deploy import create, deploy, host
-from tests.edge.support import wait_until
 from tests.support import procs
 from tests.support.platform import Platform
+from tests.support.waiting import eventually
 
 
 def deployed_site(platform: Platform, git_server, name: str, body: str) -> str:
@@ -29,7 +29,7 @@ def edges(platform: Platform, count: int = 2) -> list[int]:
     def listening() -> list[int]:
         pids = platform.roles("edge")
         return pids if len(procs.listening(pids, platform.edge_port)) == count else []
-    return wait_until(listening, timeout=90)
+    return eventually(listening, timeout=90)
 
 
 def served_by(platform: Platform, site: str, connections: int = 32) -> set[int]:
@@ -74,13 +74,13 @@ def test_a_killed_edge_is_restarted_and_the_site_stays_up(platform: Platform, gi
     site = deployed_site(platform, git_server, "Survivor", "<p>still served</p>")
     victim, survivor = edges(platform)
     os.kill(victim, signal.SIGKILL)
-    wait_until(lambda: not procs.alive(victim))
+    eventually(lambda: not procs.alive(victim))
 
     def served_until_restarted() -> int | None:
         assert platform.get_site(site).text == "<p>still served</p>"  # by the survivor
         return restarted(platform, victim)
 
-    replacement = wait_until(served_until_restarted, timeout=60)
+    replacement = eventually(served_until_restarted, timeout=60)
     assert replacement not in (victim, survivor)
     assert set(edges(platform)) == {survivor, replacement}
     assert served_by(platform, site) == {survivor, replacement}
@@ -89,7 +89,7 @@ def test_a_killed_edge_is_restarted_and_the_site_stays_up(platform: Platform, gi
 def test_a_killed_api_and_worker_process_is_restarted(platform: Platform, git_server):
     [victim] = platform.roles("api worker")
     os.kill(victim, signal.SIGKILL)
-    replacement = wait_until(lambda: restarted(platform, victim), timeout=60)
+    replacement = eventually(lambda: restarted(platform, victim), timeout=60)
     assert platform.roles("api worker") == [replacement]
     platform.wait_api()
     # The worker came back too: a new deployment is built and served.
@@ -109,7 +109,7 @@ def test_a_killed_broker_is_restarted_and_the_read_models_hold_no_duplicate(
     [broker] = [pid for pid, cmd in procs.children(platform.proc.pid).items()
                 if "kafka.Kafka" in cmd]
     os.kill(broker, signal.SIGKILL)
-    wait_until(lambda: restarted(platform, broker), timeout=90)
+    eventually(lambda: restarted(platform, broker), timeout=90)
     assert platform.get_site(before).text == "<p>before the crash</p>"  # the edge kept it
     after = deployed_site(platform, git_server, "Post-Crash", "<p>after the crash</p>")
     assert platform.wait_site(after).text == "<p>after the crash</p>"

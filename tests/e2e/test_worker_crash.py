@@ -15,9 +15,9 @@ import pytest
 from tests.e2e.test_deploy import create, deploy
 from tests.e2e.test_logs import printing_site
 from tests.e2e.test_supervision import restarted
-from tests.edge.support import wait_until
 from tests.support.kafka import all_records
 from tests.support.platform import Platform, running_platform
+from tests.support.waiting import eventually
 
 # Lines as fast as the pipe takes them, then a build that never ends by itself.
 FLOOD = ("let i = 0; const t = setInterval(() => { for (let j = 0; j < 50; j++) "
@@ -58,11 +58,11 @@ def test_kill_9_of_the_worker_mid_build_loses_and_duplicates_nothing(crashing, g
     url = git_server.make_repo("flood-crash", printing_site(FLOOD))
     project = create(platform, "flood-crash", url)
     deployment_id = deploy(platform, project["id"])["id"]
-    wait_until(lambda: len(stored_lines(platform, deployment_id)) >= 2000, timeout=120)
+    eventually(lambda: len(stored_lines(platform, deployment_id)) >= 2000, timeout=120)
 
     [victim] = platform.roles("api worker")
     os.kill(victim, signal.SIGKILL)
-    wait_until(lambda: restarted(platform, victim), timeout=60)
+    eventually(lambda: restarted(platform, victim), timeout=60)
     platform.wait_api()
     done = platform.wait_status(deployment_id, {"READY", "FAILED", "CANCELED"}, timeout=120)
     assert done["status"] == "FAILED", done  # its build died with its worker
@@ -74,7 +74,7 @@ def test_kill_9_of_the_worker_mid_build_loses_and_duplicates_nothing(crashing, g
     assert sent and sent == list(range(1, len(sent) + 1))  # the builder's own numbering
     # Every line the builder got into the topic is stored, once, whatever the worker
     # had or had not projected when it died.
-    wait_until(lambda: stored_lines(platform, deployment_id) == sent, timeout=60)
+    eventually(lambda: stored_lines(platform, deployment_id) == sent, timeout=60)
 
     events = [e for e in asyncio.run(all_records(platform.kafka, "buildspace.events"))
               if e.get("deployment_id") == deployment_id]

@@ -7,8 +7,7 @@ import asyncio
 import hashlib
 import os
 import threading
-import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaProducer
@@ -38,18 +37,6 @@ class LoopThread:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(10)
         self.loop.close()
-
-
-def wait_until(check: Callable[[], T], timeout: float = 10) -> T:
-    """Poll ``check`` until it returns something truthy, failing after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s (last: {result!r})")
-        time.sleep(0.02)  # poll interval, not synchronisation
 
 
 def publish(s3: Any, bucket: str, deployment_id: str, files: dict[str, tuple[bytes, str]],

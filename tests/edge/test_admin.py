@@ -26,9 +26,9 @@ from tests.edge.support import (
     produce,
     publish,
     route,
-    wait_until,
 )
 from tests.support.metrics import value
+from tests.support.waiting import eventually
 
 SITE = {"index.html": (b"<p>measured</p>", "text/html; charset=utf-8")}
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,7 +87,7 @@ def test_healthy_once_the_route_table_is_loaded(
     server = EdgeServer(settings, s3)
     starting = asyncio.run_coroutine_threadsafe(server.start(), loop.loop)
     try:
-        wait_until(lambda: server.admin.port, timeout=20)
+        eventually(lambda: server.admin.port, timeout=20)
         health = f"http://127.0.0.1:{server.admin.port}/healthz"
         loading = httpx.get(health)
         assert loading.status_code == 503
@@ -114,8 +114,8 @@ def test_one_scrape_reports_every_edge_process(site: Settings, tmp_path: Path) -
              for _ in range(2)]
     try:
         health = f"http://127.0.0.1:{admin}/healthz"
-        wait_until(lambda: _status(health) == 200, timeout=30)
-        wait_until(lambda: len(list(tmp_path.glob("histogram_*.db"))) == 2, timeout=30)
+        eventually(lambda: _status(health) == 200, timeout=30)
+        eventually(lambda: len(list(tmp_path.glob("histogram_*.db"))) == 2, timeout=30)
         for _ in range(20):  # a connection each: the kernel spreads them over the two
             with httpx.Client() as client:
                 response = client.get(f"http://127.0.0.1:{port}/",
@@ -128,7 +128,7 @@ def test_one_scrape_reports_every_edge_process(site: Settings, tmp_path: Path) -
                     value(text, "buildspace_edge_request_seconds_count"))
 
         # A process adds its counts to the shared files once a second.
-        wait_until(lambda: counted() == (20, 20))
+        eventually(lambda: counted() == (20, 20))
         assert counted() == (20, 20)
     finally:
         for proc in procs:

@@ -21,8 +21,8 @@ from tests.edge.support import (
     produce,
     publish,
     route,
-    wait_until,
 )
+from tests.support.waiting import eventually
 
 HTML = "text/html; charset=utf-8"
 SITE = {
@@ -218,12 +218,12 @@ def test_route_updates_are_followed_live(edge: Edge, s3: Any) -> None:
     publish(s3, bucket, "dep-live-1", {"index.html": (b"v1", HTML)})
     publish(s3, bucket, "dep-live-2", {"index.html": (b"v2", HTML)})
     edge.routes(("live", route("live", "dep-live-1")))
-    wait_until(lambda: edge.get("live.localhost").text == "v1")
+    eventually(lambda: edge.get("live.localhost").text == "v1")
     edge.routes(("live", route("live", "dep-live-2", 2)))
-    wait_until(lambda: edge.get("live.localhost").text == "v2")
+    eventually(lambda: edge.get("live.localhost").text == "v2")
     assert edge.get("live.localhost").headers["x-buildspace-deployment"] == "dep-live-2"
     edge.routes(("live", None))
-    wait_until(lambda: edge.get("live.localhost").status_code == 404)
+    eventually(lambda: edge.get("live.localhost").status_code == 404)
 
 
 def test_byte_identical_requests_are_answered_from_memory_until_the_route_changes(
@@ -232,7 +232,7 @@ def test_byte_identical_requests_are_answered_from_memory_until_the_route_change
     publish(s3, bucket, "dep-again-1", {"index.html": (b"first", HTML)})
     publish(s3, bucket, "dep-again-2", {"index.html": (b"second", HTML)})
     edge.routes(("again", route("again", "dep-again-1")))
-    wait_until(lambda: edge.get("again.localhost").text == "first")
+    eventually(lambda: edge.get("again.localhost").text == "first")
     request = b"GET / HTTP/1.1\r\nHost: again.localhost\r\n\r\n"
     with socket.create_connection(("127.0.0.1", edge.server.port), timeout=10) as sock:
         reader = sock.makefile("rb")
@@ -247,7 +247,7 @@ def test_byte_identical_requests_are_answered_from_memory_until_the_route_change
         def switched() -> bool:
             sock.sendall(request)
             return read_response(reader)[1] == b"second"
-        wait_until(switched)
+        eventually(switched)
         sock.sendall(request + request)  # pipelined: parsed, both answered in order
         assert [read_response(reader)[1] for _ in range(2)] == [b"second", b"second"]
 

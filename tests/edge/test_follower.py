@@ -9,7 +9,8 @@ from collections.abc import Callable
 from edge.follower import RouteFollower
 from edge.routes import RouteTable
 from infra.settings import Settings
-from tests.edge.support import LoopThread, create_routes_topic, produce, route, wait_until
+from tests.edge.support import LoopThread, create_routes_topic, produce, route
+from tests.support.waiting import eventually
 
 
 def test_ready_on_an_empty_topic(make_settings: Callable[[], Settings], loop: LoopThread) -> None:
@@ -42,7 +43,7 @@ def test_loads_every_partition_and_skips_malformed_records(
         loop.run(follower.wait_ready())
         assert len(table) == 30  # all of it, before anything is served
         loop.run(produce(settings, [("site-0", None), *bad[:2]]))
-        wait_until(lambda: table.lookup("site-0.localhost") is None)
+        eventually(lambda: table.lookup("site-0.localhost") is None)
         assert len(table) == 29 and follower.task is not None and not follower.task.done()
     finally:
         loop.run(follower.stop())
@@ -60,6 +61,6 @@ def test_waits_for_the_topic_to_be_created(
         loop.run(produce(settings, [("late", route("late", "dep-late"))]))
         starting.result(20)
         loop.run(follower.wait_ready())
-        wait_until(lambda: table.lookup("late.localhost") is not None)
+        eventually(lambda: table.lookup("late.localhost") is not None)
     finally:
         loop.run(follower.stop())

@@ -23,8 +23,8 @@ from tests.edge.support import (
     produce,
     publish,
     route,
-    wait_until,
 )
+from tests.support.waiting import eventually
 
 SITE = {"index.html": (b"<p>served</p>", "text/html; charset=utf-8")}
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,7 +51,7 @@ def test_serve_edge_runs_until_cancelled(
     url = f"http://127.0.0.1:{port}/"
     assert httpx.get(url, headers={"host": "embedded.localhost"}).text == "<p>served</p>"
     loop.loop.call_soon_threadsafe(task.cancel)
-    wait_until(task.done)
+    eventually(task.done)
     assert task.cancelled()
     with pytest.raises(httpx.ConnectError):
         httpx.get(url, timeout=2)
@@ -71,7 +71,7 @@ def test_standalone_edge_serves_and_stops_on_sigterm(
                                 env=edge_environment(settings, port), stdout=out, stderr=out)
     try:
         url = f"http://127.0.0.1:{port}/"
-        wait_until(lambda: _get(url, "solo.localhost") == "<p>served</p>", timeout=20)
+        eventually(lambda: _get(url, "solo.localhost") == "<p>served</p>", timeout=20)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0, log.read_text()
     finally:

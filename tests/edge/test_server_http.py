@@ -17,7 +17,7 @@ import uvloop
 
 from edge.http_server import HttpServer, Limits, Scope
 from edge.responses import Response
-from tests.edge.support import wait_until
+from tests.support.waiting import eventually
 
 T = TypeVar("T")
 QUICK = Limits(keepalive_timeout=1, request_timeout=1, max_url=1024, max_head=2048,
@@ -161,7 +161,7 @@ def test_keep_alive_serves_several_requests_on_one_connection(served: Served) ->
 def test_pipelined_requests_are_answered_in_order(served: Served) -> None:
     with served.connect() as sock, sock.makefile("rb") as stream:
         sock.sendall(request("/hold/first") + request("/second") + request("/third"))
-        wait_until(lambda: served.app.started == ["/hold/first"])
+        eventually(lambda: served.app.started == ["/hold/first"])
         served.release("first")
         paths = [read(stream).json()["path"] for _ in range(3)]  # type: ignore[union-attr]
     assert paths == ["/hold/first", "/second", "/third"]
@@ -171,7 +171,7 @@ def test_pipelined_requests_are_answered_in_order(served: Served) -> None:
 def test_a_held_response_does_not_hold_other_connections(served: Served) -> None:
     with served.connect() as held:
         held.sendall(request("/hold/slow"))
-        wait_until(lambda: "/hold/slow" in served.app.started)
+        eventually(lambda: "/hold/slow" in served.app.started)
         replies, _ = exchange(served, request("/quick", headers=CLOSE))
         assert replies[0].json()["path"] == "/quick"
         served.release("slow")
@@ -259,7 +259,7 @@ def test_a_malformed_request_gets_400_and_the_connection_closes(
 def test_a_bad_request_after_good_pipelined_ones_is_answered_in_turn(served: Served) -> None:
     with served.connect() as sock, sock.makefile("rb") as stream:
         sock.sendall(request("/hold/a") + b"NOPE\r\n\r\n")
-        wait_until(lambda: served.app.started == ["/hold/a"])
+        eventually(lambda: served.app.started == ["/hold/a"])
         served.release("a")
         replies = [read(stream), read(stream), read(stream)]
     assert [r.status if r else None for r in replies] == [200, 400, None]
@@ -319,11 +319,11 @@ def test_stop_finishes_the_response_in_flight_and_closes_idle_connections(
         idle.sendall(request("/before"))
         assert read(idle_stream) is not None
         busy.sendall(request("/hold/stop"))
-        wait_until(lambda: "/hold/stop" in served.app.started)
+        eventually(lambda: "/hold/stop" in served.app.started)
         stopped = asyncio.run_coroutine_threadsafe(served.server.stop(grace=10),
                                                    served.thread.loop)
         assert read(idle_stream) is None
-        wait_until(lambda: _refused(served.port))
+        eventually(lambda: _refused(served.port))
         served.release("stop")
         reply = read(busy_stream)
         assert reply is not None and reply.status == 200
@@ -335,7 +335,7 @@ def test_stop_finishes_the_response_in_flight_and_closes_idle_connections(
 def test_stop_aborts_what_is_still_busy_after_the_grace_period(served: Served) -> None:
     with served.connect() as busy, busy.makefile("rb") as stream:
         busy.sendall(request("/hold/forever"))
-        wait_until(lambda: "/hold/forever" in served.app.started)
+        eventually(lambda: "/hold/forever" in served.app.started)
         served.thread.run(served.server.stop(grace=0.2))
         assert _read_or_reset(stream) == b""
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,6 +22,7 @@ from infra.settings import Settings
 from projections.analytics import RequestAnalytics, migrate, summary, time_range
 from schemas.analytics import EdgeRequestsServed, RequestRecord
 from schemas.errors import Invalid
+from tests.support.waiting import eventually_async
 
 
 @pytest.fixture(scope="module")
@@ -40,13 +40,6 @@ def analytics(chdb) -> RequestAnalytics:
 def count(client, project_id: str) -> int:
     return client.query("SELECT count() FROM edge_requests FINAL WHERE project_id = {p:String}",
                         parameters={"p": project_id}).result_rows[0][0]
-
-
-async def wait_for(condition, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached"
-        await asyncio.sleep(0.01)
 
 
 class Collector:
@@ -76,7 +69,7 @@ def test_a_full_batch_is_published_without_waiting_for_the_interval():
         recorder.start()
         for i in range(1200):
             recorder.record("batched", "d1", "site.localhost", f"/p{i}", 200, 100, 1.5)
-        await wait_for(lambda: recorder.published >= 1000)
+        await eventually_async(lambda: recorder.published >= 1000)
         await recorder.stop()
         assert sink.rows("batched") == 1200 and recorder.dropped == 0
         assert max(len(b.requests) for b in sink.batches) == 500
@@ -112,7 +105,7 @@ def test_rows_are_published_on_the_interval_and_on_stop():
         recorder = RequestLog(sink, flush_seconds=0.05)
         recorder.start()
         recorder.record("ticking", "d1", "site.localhost", "/", 200, 10, 0.5)
-        await wait_for(lambda: sink.rows("ticking") == 1)
+        await eventually_async(lambda: sink.rows("ticking") == 1)
         recorder.record("ticking", "d1", "site.localhost", "/late", 404, 5, 0.5)
         await recorder.stop()  # published although the next interval never came
         assert sink.rows("ticking") == 2
@@ -134,7 +127,7 @@ def test_a_dead_broker_neither_blocks_record_nor_grows_the_buffer():
         for i in range(5000):
             recorder.record("down", "d1", "site.localhost", f"/{i}", 200, 1, 0.1)
             assert recorder.buffered <= 1100  # the rows, and one batch being retried
-        await wait_for(lambda: len(dead.attempts) >= 2)  # retried, with backoff
+        await eventually_async(lambda: len(dead.attempts) >= 2)  # retried, with backoff
         assert recorder.dropped >= 3900 and recorder.published == 0
         await recorder.stop()
         assert recorder.dropped == 5000 and recorder.buffered == 0
@@ -149,7 +142,7 @@ def test_a_retried_batch_keeps_its_id_and_lands_once_publishing_works():
         recorder.start()
         for _ in range(3):
             recorder.record("recovers", "d1", "site.localhost", "/", 200, 1, 0.1)
-        await wait_for(lambda: recorder.published == 3)
+        await eventually_async(lambda: recorder.published == 3)
         await recorder.stop()
         assert len(set(flaky.attempts)) == 1 and len(flaky.attempts) == 3
         assert flaky.rows("recovers") == 3 and recorder.dropped == 0

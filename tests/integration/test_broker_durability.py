@@ -12,7 +12,6 @@ Run: .venv/bin/pytest tests/integration/test_broker_durability.py
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -38,6 +37,7 @@ from projections.tracking import apply_once
 from schemas.envelope import dumps, new_id
 from streams.app import faust_app
 from tests.support.platform import fresh_database
+from tests.support.waiting import eventually_async
 
 PRODUCERS, RECORDS = 4, 500
 TOTAL = PRODUCERS * RECORDS
@@ -57,16 +57,6 @@ def probe(producer: int, seq: int) -> bytes:
 
 def id_of(record: ConsumerRecord[Any, Any]) -> str:
     return Probe.model_validate_json(record.value).record_id
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 30
-                     ) -> None:
-    """Poll ``check`` until it holds; fail with ``what`` at the deadline."""
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout:.0f} s: {what}")
-        await asyncio.sleep(0.01)
 
 
 async def create_topic(bootstrap: str) -> str:
@@ -91,7 +81,7 @@ async def drain(consumer: AIOKafkaConsumer, tp: TopicPartition, end: int
         # A group member has no partition until it has joined the group.
         return tp in consumer.assignment() and await consumer.position(tp) >= end
 
-    await eventually(caught_up, f"{tp} read up to offset {end}")
+    await eventually_async(caught_up, what=f"{tp} read up to offset {end}")
     return records
 
 
@@ -250,7 +240,7 @@ async def kill_mid_stream(broker: KafkaBroker, ledger: Ledger) -> int:
     async def enough_acked() -> bool:
         return len(ledger.acked) >= KILL_AT
 
-    await eventually(enough_acked, f"{KILL_AT} records acknowledged")
+    await eventually_async(enough_acked, what=f"{KILL_AT} records acknowledged")
     broker.kill()
     acked_at_kill = len(ledger.acked)
     await asyncio.to_thread(broker.start)  # the producers' sends wait or fail meanwhile
@@ -362,18 +352,19 @@ def test_faust_agent_carries_on_after_kill_9_and_projects_each_record_once(
 
             half = FAUST_RECORDS // 2
             await append(range(half))
-            await eventually(lambda: rows_reach(pool, half // 2), "the agent under way")
+            await eventually_async(lambda: rows_reach(pool, half // 2), what="the agent under way")
             broker.kill()
             # The second half is appended while the broker is down and coming back.
             await asyncio.gather(asyncio.to_thread(broker.start),
                                  append(range(half, FAUST_RECORDS)))
-            await eventually(lambda: rows_reach(pool, FAUST_RECORDS), "every record projected")
+            await eventually_async(lambda: rows_reach(pool, FAUST_RECORDS),
+                                   what="every record projected")
             tp = TopicPartition(topic, 0)
 
             async def committed_to_end() -> bool:
                 return await group_offset(settings, "buildspace", tp) == FAUST_RECORDS
 
-            await eventually(committed_to_end, "Faust's commits reach the end")
+            await eventually_async(committed_to_end, what="Faust's commits reach the end")
 
             rows = await pool.fetch('SELECT record_id, "offset" FROM durability_probes')
             wanted = [record_id(0, seq) for seq in range(FAUST_RECORDS)]

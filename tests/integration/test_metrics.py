@@ -4,9 +4,7 @@ its lag, its builds gauge and the log lines it stored."""
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,13 +22,7 @@ from infra.settings import Settings
 from schemas.logs import BuildLogAppended, LogLine
 from tests.support.metrics import sample, value
 from tests.support.platform import fresh_database
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.1)  # poll interval, not synchronisation
+from tests.support.waiting import eventually_async
 
 
 async def topic_with_records(bootstrap: str, topic: str, counts: list[int]) -> None:
@@ -84,7 +76,7 @@ def test_lag_is_the_end_offset_minus_the_committed_one(kafka_bootstrap: str) -> 
 
             async def moved() -> bool:  # the collector's own loop reads it
                 return (gauge(0), gauge(1)) == (0, 2)
-            await eventually(moved)
+            await eventually_async(moved)
         finally:
             await lag.stop()
 
@@ -125,7 +117,7 @@ def test_a_worker_serves_its_health_and_metrics(kafka_bootstrap: str, tmp_path: 
                               for state in ("queued", "running")]
                     return stored == 7 and lag == [0, 0] and builds == [0, 0]
 
-                await eventually(stored_and_committed, timeout=60)
+                await eventually_async(stored_and_committed, timeout=60)
         finally:
             await roles.close()
 
