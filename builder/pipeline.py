@@ -36,6 +36,7 @@ from infra.settings import Settings
 from schemas.artifacts import SiteConfig
 from schemas.builds import BuildPlan, BuildSpec
 from schemas.events import BuildPlanned, BuildStarted, DeploymentFailed, DeploymentReady
+from schemas.failures import FailureStep, failure_step
 
 log = logging.getLogger("buildspace.builder")
 CLONE_TIMEOUT_S = 300.0
@@ -48,9 +49,10 @@ Publisher = Callable[[str, list[OutputFile], SiteConfig], Published]
 class BuildFailed(Exception):
     """The build cannot succeed; ``reason`` is what the user sees."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, step: FailureStep | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.step = step or failure_step(reason)
 
 
 def human_size(size: int) -> str:
@@ -144,7 +146,7 @@ class Build:
         try:
             plan = plan_build(ws.src, self.spec.settings)
         except DetectError as exc:
-            raise BuildFailed(str(exc)) from None
+            raise BuildFailed(str(exc), "detect") from None
         for line in plan.describe():
             await self.emit.system(line)
         plan = await self.provision(plan)
@@ -166,9 +168,9 @@ class Build:
             tools = await asyncio.to_thread(provision_tools, toolchain, plan.node_request,
                                             plan.manager_request)
         except ProvisionError as exc:
-            raise BuildFailed(str(exc)) from None
+            raise BuildFailed(str(exc), "install") from None
         except OSError as exc:
-            raise BuildFailed(f"the tool cache is unavailable: {exc}") from None
+            raise BuildFailed(f"the tool cache is unavailable: {exc}", "install") from None
         for tool in tools:
             await self.emit.system(tool.line)
         return replace(plan, tools=tools)
@@ -179,7 +181,7 @@ class Build:
             files = await asyncio.to_thread(collect, ws.src, output,
                                             self.settings.build_output_mb)
         except (DetectError, OutputRejected) as exc:
-            raise BuildFailed(str(exc)) from None
+            raise BuildFailed(str(exc), "output") from None
         shown = output.relative_to(ws.src).as_posix()
         if not files:
             raise BuildFailed(f"the output directory {shown}/ is empty")
@@ -194,7 +196,7 @@ class Build:
             site = await asyncio.to_thread(read_site_config, inside(ws.src, plan.root), output,
                                            files, framework)
         except SiteConfigError as exc:
-            raise BuildFailed(str(exc)) from None
+            raise BuildFailed(str(exc), "output") from None
         if site.rules or site.headers:
             await self.emit.system(f"Site configuration: {len(site.rules)} redirect and "
                                    f"rewrite rules, {len(site.headers)} header rules")
@@ -227,12 +229,12 @@ async def run_build(spec: BuildSpec, settings: Settings, emitter: Emitter,
     the install offline (tests use it to show that the cache is enough)."""
     build = Build(spec, settings, emitter, publisher, install_network=install_network,
                   source=source)
-    reason, canceled, ws = None, False, None
+    reason, step, canceled, ws = None, None, False, None
     try:
         ws = await _workspace(spec, settings)
         await build.run(ws)
     except BuildFailed as exc:
-        reason = exc.reason
+        reason, step = exc.reason, exc.step
     except asyncio.CancelledError:
         reason, canceled = CANCELED, True
     except Exception:
@@ -244,7 +246,7 @@ async def run_build(spec: BuildSpec, settings: Settings, emitter: Emitter,
         if ws is not None:
             await asyncio.to_thread(ws.remove)
     if reason is not None:
-        await fail(build, reason)
+        await fail(build, reason, step or failure_step(reason))
     if canceled:
         raise asyncio.CancelledError
 
@@ -259,9 +261,9 @@ async def _workspace(spec: BuildSpec, settings: Settings) -> Workspace:
                          undo=Workspace.remove)
 
 
-async def fail(build: Build, reason: str) -> None:
+async def fail(build: Build, reason: str, step: FailureStep | None = None) -> None:
     spec = build.spec
     await build.emit.system(f"Build failed: {reason}")
     await build.emit.publish(DeploymentFailed(
         **control_fields(spec), project_id=spec.project_id, deployment_id=spec.deployment_id,
-        reason=reason, commit_sha=build.commit_sha, log_lines=build.emit.seq))
+        reason=reason, step=step, commit_sha=build.commit_sha, log_lines=build.emit.seq))

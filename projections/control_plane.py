@@ -73,9 +73,9 @@ async def deployment_ready(conn: asyncpg.Connection, e: DeploymentReady) -> None
 async def deployment_failed(conn: asyncpg.Connection, e: DeploymentFailed) -> None:
     await conn.execute(
         "UPDATE deployments SET status = 'FAILED', finished_at = $2, failure_reason = $3, "
-        "commit_sha = coalesce(commit_sha, $4), log_lines = $5 "
+        "commit_sha = coalesce(commit_sha, $4), log_lines = $5, failure_step = $6 "
         "WHERE deployment_id = $1 AND status IN ('QUEUED', 'BUILDING')",
-        e.deployment_id, e.occurred_at, e.reason, e.commit_sha, e.log_lines)
+        e.deployment_id, e.occurred_at, e.reason, e.commit_sha, e.log_lines, e.step)
 
 
 async def settings_changed(conn: asyncpg.Connection, e: ProjectSettingsChanged) -> None:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from schemas.builds import BuildPlan
 from schemas.domains import txt_name, txt_value
+from schemas.failures import FailureStep
 
 MASK = "••••••••"
 
@@ -52,6 +53,9 @@ class DeploymentOut(BaseModel):
     project_url: str
     commit_sha: str | None = None
     failure_reason: str | None = None
+    failure_step: FailureStep | None = Field(
+        default=None, description="launch, clone, detect, install, build, output, publish, "
+                                  "timeout or internal")
     runner: str | None = None
     created_at: datetime
     started_at: datetime | None = None

@@ -13,6 +13,7 @@ from pydantic import Field, TypeAdapter, field_validator
 
 from schemas.builds import BuildPlan, BuildSettings, BuildSpec
 from schemas.envelope import Envelope
+from schemas.failures import FailureStep
 from schemas.lifecycle import ProjectDeleted
 from schemas.outgoing import WebhookAdded, WebhookRemoved
 from schemas.upcasting import upcast
@@ -98,10 +99,15 @@ class DeploymentReady(Envelope):
 
 
 class DeploymentFailed(Envelope):
+    """v2 names the step that failed (``step``); v1 events get it from their reason
+    (``schemas.upcasting.upcast_DeploymentFailed_v1_v2``)."""
+
     type: Literal["DeploymentFailed"] = "DeploymentFailed"
+    schema_version: int = 2
     project_id: str
     deployment_id: str
     reason: str
+    step: FailureStep | None = Field(default=None, description="the step that failed")
     commit_sha: str | None = None
     log_lines: int | None = Field(default=None, description="seq of the build's last log line")
 

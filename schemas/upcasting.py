@@ -5,10 +5,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from schemas.failures import failure_step
+
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
-# (type, from_version) -> upcaster to from_version + 1. Empty while every event is v1.
-UPCASTERS: dict[tuple[str, int], Upcaster] = {}
+
+
+def upcast_DeploymentFailed_v1_v2(data: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+    """v1 had only the reason in words; v2 also names the step that failed."""
+    reason = data.get("reason")
+    step = failure_step(reason) if isinstance(reason, str) else None
+    return {**data, "schema_version": 2, "step": step}
+
+
+# (type, from_version) -> upcaster to from_version + 1.
+UPCASTERS: dict[tuple[str, int], Upcaster] = {
+    ("DeploymentFailed", 1): upcast_DeploymentFailed_v1_v2,
+}
 
 
 def upcast(data: dict[str, Any]) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from schemas.events import (
     DeploymentRequested,
     ProjectEnvSet,
 )
+from schemas.failures import failure_step
 
 log = logging.getLogger("buildspace.scheduler")
 
@@ -189,7 +190,7 @@ class Scheduler:
         meta = Meta(correlation_id=correlation_id)
         await self.deps.events.append(self.settings.topic_events, project_id, DeploymentFailed(
             stream_id=project_id, project_id=project_id, deployment_id=deployment_id,
-            reason=reason, correlation_id=meta.correlation_id))
+            reason=reason, step=failure_step(reason), correlation_id=meta.correlation_id))
 
     # -- liveness ------------------------------------------------------------------------
 

@@ -69,6 +69,7 @@ def test_a_stale_package_lock_fails_with_the_fix(settings, git_server):
                                               "package-lock.json": json.dumps(LOCK)})
     record = build(settings, make_spec(url))
     assert record.outcome["type"] == "DeploymentFailed", record.text
+    assert record.outcome["step"] == "install"
     assert record.outcome["reason"] == (
         "install failed: package-lock.json is out of date with package.json (installs use "
         "the lockfile as it is): run `npm install` and commit the updated package-lock.json")

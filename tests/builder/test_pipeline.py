@@ -74,6 +74,7 @@ def test_a_failing_build_is_reported_and_publishes_nothing(settings, git_server,
     record = build(settings, spec)
     assert record.types() == ["BuildStarted", "BuildPlanned", "DeploymentFailed"]
     assert record.outcome["reason"] == "build failed: `npm run build` exited with code 1"
+    assert (record.outcome["step"], record.outcome["schema_version"]) == ("build", 2)
     assert record.outcome["commit_sha"] == git_server.head("pipeline-fail")
     assert any(line["stream"] == "stderr" and "boom" in line["line"] for line in record.lines)
     assert no_manifest(s3, settings, spec.deployment_id)

@@ -183,3 +183,4 @@ def test_a_bad_configuration_fails_the_build_with_the_reason(platform: Platform,
     assert failed["status"] == "FAILED"
     assert failed["failure_reason"] == ("buildspace.json: redirects[0]: source 'old' must "
                                         "start with /")
+    assert failed["failure_step"] == "output"  # named by the builder, in the event (v2)

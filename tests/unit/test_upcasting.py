@@ -1,0 +1,47 @@
+"""Old events in the log are read as the current version: ``DeploymentFailed`` v1
+payloads recorded from the v1 model (``tests/fixtures/events``) come out as v2, with the
+step that failed told from their reason, through every parse path."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from schemas.catalog import CATALOG
+from schemas.events import DeploymentFailed, parse_event
+from schemas.upcasting import UPCASTERS, upcast
+
+RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "events"
+V1 = [json.loads(line) for line in
+      (RECORDED / "DeploymentFailed.v1.jsonl").read_text().splitlines()]
+STEPS = ["install", "build", "clone", "launch", "timeout", None, "publish", "internal"]
+
+
+@pytest.mark.parametrize(("payload", "step"), list(zip(V1, STEPS, strict=True)),
+                         ids=[p["reason"][:30] for p in V1])
+def test_a_recorded_v1_failure_is_read_as_v2_with_its_step(payload, step):
+    assert payload["schema_version"] == 1 and "step" not in payload
+    event = parse_event(json.dumps(payload).encode())
+    assert isinstance(event, DeploymentFailed)
+    assert (event.schema_version, event.step) == (2, step)
+    assert (event.event_id, event.reason, event.commit_sha, event.log_lines) == (
+        payload["event_id"], payload["reason"], payload["commit_sha"], payload["log_lines"])
+
+
+def test_the_v2_shape_is_the_catalogs_and_v1_stays_on_record():
+    v2 = json.loads((CATALOG / "DeploymentFailed.v2.json").read_text())
+    v1 = json.loads((CATALOG / "DeploymentFailed.v1.json").read_text())
+    assert "step" in v2["properties"] and "step" not in v1["properties"]
+    upcast_keys = set(upcast(dict(V1[0])))
+    assert upcast_keys <= set(v2["properties"])
+
+
+def test_a_current_event_is_left_alone_and_every_upcaster_reaches_the_current_version():
+    current = DeploymentFailed(stream_id="p", project_id="p", deployment_id="d",
+                               reason="build failed: x", step="build")
+    assert parse_event(current.model_dump_json().encode()) == current
+    for (kind, version), upcaster in UPCASTERS.items():
+        assert upcaster({"type": kind, "schema_version": version,
+                         "reason": ""})["schema_version"] == version + 1
