@@ -16,8 +16,8 @@ from pathlib import Path
 
 from builder.bwrap import HOME, SANDBOX_PATH, Setup, sandbox_env
 from builder.cache import INSIDE as CACHE_INSIDE
-from builder.detect import Plan
 from builder.package_managers import RESERVED_CACHE_VARIABLES
+from builder.plan import Plan
 
 NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 RESERVED = frozenset({"PATH", "HOME"}) | RESERVED_CACHE_VARIABLES

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from builder.cache import mount_in
-from builder.detect import Plan
+from builder.plan import Plan
 from builder.repo_files import (
     MAX_PACKAGE_JSON,
     RepoFileError,

@@ -22,8 +22,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from builder.detect import Plan
 from builder.modules_cache import copy_tree
+from builder.plan import Plan
 
 KEY_VERSION = 2
 KEEP = 3

@@ -18,52 +18,33 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from builder.clone import CloneError, clone
+from builder.build_failed import BuildFailed, human_size
+from builder.checkout import check_out
 from builder.collect import OutputFile, OutputRejected, collect
-from builder.detect import DetectError, Plan, find_output, inside, plan_build
+from builder.detect import DetectError, find_output, inside, plan_build
 from builder.emitter import Emitter, control_fields
+from builder.plan import Plan
 from builder.provision import ProvisionError, Toolchain, provision_tools
 from builder.publish import Published, publish
 from builder.reaper import reap
 from builder.site_config import SiteConfigError, read_site_config, served_files
 from builder.steps import StepFailed, Steps
 from builder.threads import settled
-from builder.upload_source import S3Source, Source, SourceError, materialize
+from builder.upload_source import Source
 from builder.variants import add_variants
 from builder.workspace import Workspace
 from infra.connections import s3_client
 from infra.settings import Settings
 from schemas.artifacts import SiteConfig
 from schemas.builds import BuildPlan, BuildSpec
-from schemas.events import BuildPlanned, BuildStarted, DeploymentFailed, DeploymentReady
+from schemas.events import BuildPlanned, DeploymentFailed, DeploymentReady
 from schemas.failures import FailureStep, failure_step
 
 log = logging.getLogger("buildspace.builder")
-CLONE_TIMEOUT_S = 300.0
 CANCELED = "canceled: the build was stopped before it finished"
 # Uploads a deployment's output and its manifest (in a thread); raises BuildFailed or a
 # boto error.
 Publisher = Callable[[str, list[OutputFile], SiteConfig], Published]
-
-
-class BuildFailed(Exception):
-    """The build cannot succeed; ``reason`` is what the user sees."""
-
-    def __init__(self, reason: str, step: FailureStep | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.step = step or failure_step(reason)
-
-
-def human_size(size: int) -> str:
-    if size < 1024:
-        return f"{size} B"
-    value = size / 1024
-    for unit in ("KiB", "MiB"):
-        if value < 1024:
-            return f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GiB"
 
 
 class Build:
@@ -110,37 +91,8 @@ class Build:
             build_ms=self.step_ms["build"], log_lines=self.emit.seq))
 
     async def checkout(self, ws: Workspace) -> None:
-        spec = self.spec
-        if spec.upload_id:
-            return await self.checkout_upload(ws)
-        await self.emit.system(f"Cloning {spec.git_url} at {spec.ref}")
-        try:
-            cloned = await clone(spec.git_url, spec.ref, ws.src, timeout=CLONE_TIMEOUT_S,
-                                 protocols=self.settings.git_allowed_protocols)
-        except CloneError as exc:
-            raise BuildFailed(f"clone failed: {exc}") from None
-        self.commit_sha, self.tree = cloned.sha, cloned.tree
-        await self.emit.system(f"Checked out commit {self.commit_sha}")
-        await self.emit.publish(BuildStarted(
-            **control_fields(spec), project_id=spec.project_id,
-            deployment_id=spec.deployment_id, commit_sha=self.commit_sha,
-            runner=self.settings.runner))
-
-    async def checkout_upload(self, ws: Workspace) -> None:
-        """The uploaded files instead of a clone (``builder.upload_source``)."""
-        spec = self.spec
-        await self.emit.system(f"Fetching the files of upload {spec.upload_id}")
-        source = self.source or S3Source(self.settings)
-        try:
-            fetched = await asyncio.to_thread(materialize, source, spec, ws.src)
-        except SourceError as exc:
-            raise BuildFailed(f"could not fetch the uploaded files: {exc}") from None
-        self.commit_sha, self.tree = "", fetched.tree
-        await self.emit.system(f"Fetched {fetched.files} files "
-                               f"({human_size(fetched.total_bytes)})")
-        await self.emit.publish(BuildStarted(
-            **control_fields(spec), project_id=spec.project_id,
-            deployment_id=spec.deployment_id, commit_sha="", runner=self.settings.runner))
+        self.commit_sha, self.tree = await check_out(self.spec, self.settings, self.emit, ws,
+                                                     self.source)
 
     async def plan(self, ws: Workspace) -> Plan:
         try:

@@ -24,8 +24,8 @@ import httpx
 from pydantic import ValidationError
 
 from builder.batching import LineBatcher
+from builder.build_failed import BuildFailed
 from builder.collect import OutputFile
-from builder.pipeline import BuildFailed
 from builder.publish import Blob, Published, build_manifest, distinct_blobs
 from infra.blob_put import StoreRefused, delays, put_file
 from infra.settings import Settings

@@ -14,12 +14,13 @@ from builder.buildenv import Variables, check_variables, sandbox_setup
 from builder.bwrap import Setup
 from builder.cache import CacheError, CacheView, project_cache
 from builder.cgroups import Limits
-from builder.detect import Plan, inside
+from builder.detect import inside
 from builder.emitter import Emitter
 from builder.failures import Diagnosis
 from builder.modules_cache import ModulesCache, modules_key
 from builder.network import NetworkError
 from builder.output_cache import OutputCache, output_key
+from builder.plan import Plan
 from builder.threads import settled
 from builder.workspace import Workspace
 from infra.settings import Settings

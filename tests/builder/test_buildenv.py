@@ -13,8 +13,8 @@ import pytest
 from builder import sandbox
 from builder.buildenv import check_variables, sandbox_setup
 from builder.cgroups import Limits
-from builder.detect import Plan
 from builder.package_managers import PackageManager
+from builder.plan import Plan
 from builder.provision import Tool
 from builder.workspace import Workspace
 

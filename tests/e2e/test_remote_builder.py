@@ -16,9 +16,9 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
+from builder.build_failed import BuildFailed
 from builder.collect import OutputFile
 from builder.emitter import MAX_BATCH_LINES, control_fields
-from builder.pipeline import BuildFailed
 from builder.remote import HttpEmitter, RemotePublisher, RemoteTarget
 from infra.connections import s3_client
 from infra.grants import mint
