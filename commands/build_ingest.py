@@ -12,7 +12,6 @@ and its manifest. A refused request appends and stores nothing.
 from __future__ import annotations
 
 import asyncio
-import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -22,7 +21,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 from cryptography.fernet import InvalidToken
 from fastapi import APIRouter, Body, Depends, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from commands.deps import WriteDep, WriteSide
 from infra.connections import s3_client
@@ -30,6 +28,14 @@ from infra.grants import Grant, GrantError, grant_upload, presigning_client, ver
 from infra.secrets import EnvCipher, env_key, grant_key
 from infra.settings import Settings
 from schemas.artifacts import Manifest, blob_key, manifest_key
+from schemas.build_reports import (
+    SHA256,
+    Appended,
+    BlobQuery,
+    BlobUploads,
+    BuildEvent,
+    ManifestStored,
+)
 from schemas.builds import BuildSpec
 from schemas.envelope import dumps
 from schemas.errors import (
@@ -41,17 +47,15 @@ from schemas.errors import (
     Unauthorized,
     Unavailable,
 )
-from schemas.events import BuildPlanned, BuildStarted, DeploymentFailed, DeploymentReady
 from schemas.logs import BuildLogAppended, LogMessage
+from schemas.uploads import BlobUpload
 
 router = APIRouter(prefix="/v1/builds/{deployment_id}", tags=["builds"], responses={
     401: {"description": "no valid grant for this deployment"},
     403: {"description": "the grant does not cover what was sent"}})
 bearer = HTTPBearer(auto_error=False, description="a build grant for the deployment in the path")
 
-SHA256 = re.compile(r"[0-9a-f]{64}")
 MAX_LOG_LINES = 1000
-MAX_QUERY_BLOBS = 1000
 MAX_MANIFEST_FILES = 100_000
 HEAD_WORKERS = 8
 # The build's spec as queued and the project's build variables (as ciphertext) now.
@@ -59,9 +63,6 @@ SPEC_QUERY = ("SELECT q.project_id, q.state, q.spec, e.ciphertext FROM build_que
               "LEFT JOIN build_env e ON e.project_id = q.project_id WHERE q.deployment_id = $1")
 NOT_RUNNING = {"queued": "it is still queued", "done": "it has finished or was canceled"}
 
-Sha256 = Annotated[str, StringConstraints(pattern=SHA256.pattern)]
-BuildEvent = Annotated[BuildStarted | BuildPlanned | DeploymentReady | DeploymentFailed,
-                       Field(discriminator="type")]
 
 
 
@@ -69,32 +70,6 @@ BuildEvent = Annotated[BuildStarted | BuildPlanned | DeploymentReady | Deploymen
 class Undecryptable(BuildspaceError):
     status = 500
     code = "undecryptable"
-
-
-class Appended(BaseModel):
-    event_id: str
-
-
-class BlobQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    sha256: list[Sha256] = Field(max_length=MAX_QUERY_BLOBS)
-
-
-class BlobUpload(BaseModel):
-    sha256: str
-    url: str
-    headers: dict[str, str] = Field(description="send exactly these headers with the PUT")
-
-
-class BlobUploads(BaseModel):
-    upload: list[BlobUpload] = Field(description="blobs the store lacks, with presigned PUTs")
-    present: list[str] = Field(description="blobs already stored: upload nothing")
-
-
-class ManifestStored(BaseModel):
-    deployment_id: str
-    files: int
 
 
 @dataclass(frozen=True)
