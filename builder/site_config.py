@@ -23,31 +23,28 @@ React Router in SPA mode) whose output has no 404.html and no catch-all rule.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
 from builder.collect import OutputFile
 from builder.frameworks import PRESETS
 from builder.repo_files import RepoFileError, read_bytes
+from builder.site_rules import (
+    SiteConfigError,
+    header,
+    header_rule,
+    netlify_headers,
+    netlify_redirects,
+    rule,
+)
 from schemas.artifacts import REDIRECT_STATUSES, HeaderRule, Rule, SiteConfig
-from schemas.path_patterns import PatternError, check_destination, compile_pattern
 
 CONFIG_FILE = "buildspace.json"
 NETLIFY_FILES = ("_redirects", "_headers")
 SPA_FRAMEWORKS = frozenset(f.slug for f in PRESETS if f.spa)
 MAX_CONFIG = 1 << 20
 MAX_RULES = 2048
-RULE_STATUSES = (200, *REDIRECT_STATUSES, 404, 410, 451)
-HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}")
-RESERVED_HEADERS = frozenset({"content-length", "content-encoding", "transfer-encoding",
-                              "connection", "content-range", "etag", "vary", "date",
-                              "keep-alive", "upgrade", "trailer", "x-buildspace-deployment"})
 TOP_KEYS = frozenset({"cleanUrls", "trailingSlash", "spa", "redirects", "rewrites", "headers"})
-
-
-class SiteConfigError(Exception):
-    """The site's configuration is invalid; the message is what the user sees."""
 
 
 def read_site_config(project: Path, output: Path, files: list[OutputFile],
@@ -58,9 +55,9 @@ def read_site_config(project: Path, output: Path, files: list[OutputFile],
     config = _json_config(project)
     rules = [*config.get("redirects", [])]
     by_path = {f.path: f for f in files}
-    rules += _netlify_redirects(_text(by_path.get("_redirects"), "_redirects"))
+    rules += netlify_redirects(_text(by_path.get("_redirects"), "_redirects"))
     rules += config.get("rewrites", [])
-    headers = config.get("headers", []) + _netlify_headers(
+    headers = config.get("headers", []) + netlify_headers(
         _text(by_path.get("_headers"), "_headers"))
     if len(rules) > MAX_RULES or len(headers) > MAX_RULES:
         raise SiteConfigError(f"more than {MAX_RULES} redirect or header rules")
@@ -158,7 +155,7 @@ def _json_redirect(entry: Any, where: str) -> Rule:
         if status not in REDIRECT_STATUSES:
             raise SiteConfigError(f"{CONFIG_FILE}: {where}.statusCode must be one of "
                                   f"{', '.join(map(str, REDIRECT_STATUSES))}")
-    return _rule(entry["source"], entry["destination"], status, True,
+    return rule(entry["source"], entry["destination"], status, True,
                  f"{CONFIG_FILE}: {where}")
 
 
@@ -167,7 +164,7 @@ def _json_rewrite(entry: Any, where: str) -> Rule:
     if not entry["destination"].startswith("/"):
         raise SiteConfigError(f"{CONFIG_FILE}: {where}.destination must be a path of the "
                               f"site (proxying to other hosts is not supported)")
-    return _rule(entry["source"], entry["destination"], 200, False, f"{CONFIG_FILE}: {where}")
+    return rule(entry["source"], entry["destination"], 200, False, f"{CONFIG_FILE}: {where}")
 
 
 def _json_headers(entry: Any, where: str) -> HeaderRule:
@@ -179,95 +176,6 @@ def _json_headers(entry: Any, where: str) -> HeaderRule:
     headers = {}
     for n, pair in enumerate(pairs):
         pair = _object(pair, f"{where}.headers[{n}]", {"key", "value"}, {"key", "value"})
-        name, value = _header(pair["key"], pair["value"], f"{CONFIG_FILE}: {where}")
+        name, value = header(pair["key"], pair["value"], f"{CONFIG_FILE}: {where}")
         headers[name] = value
-    return _header_rule(entry["source"], headers, f"{CONFIG_FILE}: {where}")
-
-
-# -- Netlify files -------------------------------------------------------------------------
-
-def _netlify_redirects(text: str) -> list[Rule]:
-    rules = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        tokens = line.split("#", 1)[0].split() if not line.lstrip().startswith("#") else []
-        if not tokens:
-            continue
-        where = f"_redirects line {number}"
-        if len(tokens) < 2:
-            raise SiteConfigError(f"{where}: expected `from to [status]`")
-        source, destination, rest = tokens[0], tokens[1], tokens[2:]
-        if "=" in destination:
-            raise SiteConfigError(f"{where}: query parameter matching is not supported")
-        status, force = 301, False
-        if rest:
-            code = rest[0]
-            force = code.endswith("!")
-            code = code.rstrip("!")
-            if not code.isdigit() or int(code) not in RULE_STATUSES:
-                raise SiteConfigError(f"{where}: status {rest[0]!r} is not one of "
-                                      f"{', '.join(map(str, RULE_STATUSES))}")
-            status = int(code)
-        if len(rest) > 1:
-            raise SiteConfigError(f"{where}: conditions ({rest[1]}) are not supported")
-        if status not in REDIRECT_STATUSES and not destination.startswith("/"):
-            raise SiteConfigError(f"{where}: a {status} rule must point at a path of the "
-                                  f"site (proxying to other hosts is not supported)")
-        rules.append(_rule(source, destination, status, force, where))
-    return rules
-
-
-def _netlify_headers(text: str) -> list[HeaderRule]:
-    rules: list[HeaderRule] = []
-    source, start = None, 0
-    headers: dict[str, str] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        if not line[0].isspace():
-            if source is not None:
-                rules.append(_header_rule(source, headers, f"_headers line {start}"))
-            source, headers, start = line.strip(), {}, number
-            continue
-        if source is None:
-            raise SiteConfigError(f"_headers line {number}: a header before any path")
-        name, sep, value = line.strip().partition(":")
-        if not sep:
-            raise SiteConfigError(f"_headers line {number}: expected `Name: value`")
-        name, value = _header(name.strip(), value.strip(), f"_headers line {number}")
-        headers[name] = f"{headers[name]}, {value}" if name in headers else value
-    if source is not None:
-        rules.append(_header_rule(source, headers, f"_headers line {start}"))
-    return rules
-
-
-# -- common ---------------------------------------------------------------------------------
-
-def _rule(source: str, destination: str, status: int, force: bool, where: str) -> Rule:
-    try:
-        pattern = compile_pattern(source)
-    except PatternError as exc:
-        raise SiteConfigError(f"{where}: source {source!r} {exc}") from None
-    try:
-        check_destination(destination, pattern)
-    except PatternError as exc:
-        raise SiteConfigError(f"{where}: destination {destination!r} {exc}") from None
-    return Rule(source=source, destination=destination, status=status, force=force)
-
-
-def _header_rule(source: str, headers: dict[str, str], where: str) -> HeaderRule:
-    try:
-        compile_pattern(source)
-    except PatternError as exc:
-        raise SiteConfigError(f"{where}: source {source!r} {exc}") from None
-    return HeaderRule(source=source, headers=headers)
-
-
-def _header(name: str, value: str, where: str) -> tuple[str, str]:
-    if not HEADER_NAME.fullmatch(name):
-        raise SiteConfigError(f"{where}: {name!r} is not a valid header name")
-    if name.lower() in RESERVED_HEADERS:
-        raise SiteConfigError(f"{where}: the header {name} is set by the edge")
-    if not (value.isascii() and value.isprintable()) or len(value) > 4096:
-        raise SiteConfigError(f"{where}: the value of {name} must be printable ASCII "
-                              f"(at most 4096 characters)")
-    return name, value
+    return header_rule(entry["source"], headers, f"{CONFIG_FILE}: {where}")
