@@ -27,7 +27,8 @@ from builder.plan import Plan
 from builder.provision import ProvisionError, Toolchain, provision_tools
 from builder.publish import Published, publish
 from builder.reaper import reap
-from builder.site_config import SiteConfigError, read_site_config, served_files
+from builder.site_config import read_site_config, served_files
+from builder.site_rules import SiteConfigError
 from builder.steps import StepFailed, Steps
 from builder.threads import settled
 from builder.upload_source import Source

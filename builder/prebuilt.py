@@ -33,10 +33,10 @@ from builder.site_config import (
     CONFIG_FILE,
     MAX_CONFIG,
     NETLIFY_FILES,
-    SiteConfigError,
     read_site_config,
     served_files,
 )
+from builder.site_rules import SiteConfigError
 from builder.variants import add_variants, compressible
 from schemas.artifacts import Encoding, blob_key, manifest_key
 from schemas.envelope import dumps

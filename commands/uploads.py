@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from builder.prebuilt import UploadRejected, admit_staged, publish_upload
 from builder.publish import Published
-from builder.site_config import SiteConfigError
+from builder.site_rules import SiteConfigError
 from commands import store as write_side
 from commands.build_ingest import Ingest, IngestDep, store, stored_sizes
 from commands.decide import require

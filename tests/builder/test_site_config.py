@@ -11,7 +11,8 @@ import brotli
 import pytest
 
 from builder.collect import collect
-from builder.site_config import SiteConfigError, read_site_config, served_files
+from builder.site_config import read_site_config, served_files
+from builder.site_rules import SiteConfigError
 from builder.variants import add_variants
 from schemas.artifacts import HeaderRule, Rule
 from schemas.path_patterns import compile_pattern, fill

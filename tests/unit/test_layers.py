@@ -32,7 +32,7 @@ KNOWN = {
     ("commands.upload_decide", "builder.publish"): "uploads are published by the worker",
     ("commands.uploads", "builder.prebuilt"): "uploads are published by the worker",
     ("commands.uploads", "builder.publish"): "uploads are published by the worker",
-    ("commands.uploads", "builder.site_config"): "uploads are published by the worker",
+    ("commands.uploads", "builder.site_rules"): "uploads are published by the worker",
 }
 
 
