@@ -34,7 +34,7 @@ from builder.threads import settled
 from builder.upload_source import Source
 from builder.variants import add_variants
 from builder.workspace import Workspace
-from infra.connections import s3_client
+from infra.object_store import Bucket
 from infra.settings import Settings
 from schemas.artifacts import SiteConfig
 from schemas.builds import BuildPlan, BuildSpec
@@ -160,7 +160,7 @@ class Build:
     def publish_to_s3(self, deployment_id: str, files: list[OutputFile],
                       site: SiteConfig) -> Published:
         s = self.settings
-        return publish(s3_client(s), s.artifacts_bucket, deployment_id, files, site)
+        return publish(Bucket.artifacts(s), deployment_id, files, site)
 
     async def publish(self, files: list[OutputFile], site: SiteConfig) -> Published:
         try:

@@ -1,9 +1,9 @@
 """Publish an upload as it is (no build): the platform's half of ``buildspace deploy``.
 
-Run by the API in a thread once the client uploaded the blobs it was asked for:
-``admit_staged`` moves each staged blob into the content-addressed store after checking
-that its bytes hash to its name; ``publish_upload`` then writes the deployment's manifest
-the way a build's publish would: content types from the paths, the site configuration
+The API has admitted every blob of the upload into the content-addressed store and
+appended ``DeploymentRequested``; the worker then runs ``publish_upload``
+(``builder.prebuilt_runner``), which writes the deployment's manifest the way a build's
+publish would: content types from the paths, the site configuration
 from the upload's ``buildspace.json``, ``_redirects`` and ``_headers`` (read, never
 served), and gzip and brotli variants of the compressible files.
 
@@ -15,7 +15,6 @@ remembered at ``variants_key(sha256)``, so a redeploy compresses nothing again.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -24,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from botocore.exceptions import ClientError
 
 from builder.collect import CompressedFile, OutputFile
 from builder.content_types import content_type
@@ -38,89 +36,21 @@ from builder.site_config import (
 )
 from builder.site_rules import SiteConfigError
 from builder.variants import add_variants, compressible
+from infra.object_store import Bucket
 from schemas.artifacts import Encoding, blob_key, manifest_key
 from schemas.envelope import dumps
-from schemas.uploads import UploadRecord, staged_key
+from schemas.uploads import UploadRecord
 
 WORKERS = 8
-CHUNK = 1 << 20
-
-
-class UploadRejected(Exception):
-    """The upload cannot be deployed; ``field`` names the file (``files.<path>``)."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 def variants_key(sha256: str) -> str:
     return f"variants/{sha256[:2]}/{sha256}.json"
 
 
-def _missing(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound")
-
-
-def _stored_size(s3: Any, bucket: str, key: str) -> int | None:
-    try:
-        return int(s3.head_object(Bucket=bucket, Key=key)["ContentLength"])
-    except ClientError as exc:
-        if _missing(exc):
-            return None
-        raise
-
-
-def _hash_object(s3: Any, bucket: str, key: str) -> tuple[str, int] | None:
-    """sha256 and size of a stored object, None when there is none."""
-    try:
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"]
-    except ClientError as exc:
-        if _missing(exc):
-            return None
-        raise
-    digest, size = hashlib.sha256(), 0
-    with body:
-        while chunk := body.read(CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
-
-
-def _admit(s3: Any, bucket: str, upload_id: str, sha: str, size: int) -> str | None:
-    """Move one staged blob into the store; what is wrong with it, or None."""
-    staged = staged_key(upload_id, sha)
-    if _stored_size(s3, bucket, blob_key(sha)) == size:
-        s3.delete_object(Bucket=bucket, Key=staged)
-        return None
-    found = _hash_object(s3, bucket, staged)
-    if found is None:
-        return None  # never sent: reported as missing by the caller
-    if found != (sha, size):
-        s3.delete_object(Bucket=bucket, Key=staged)
-        return f"the bytes uploaded do not match sha256 {sha} and size {size}"
-    s3.copy_object(Bucket=bucket, Key=blob_key(sha), CopySource={"Bucket": bucket,
-                                                                 "Key": staged})
-    s3.delete_object(Bucket=bucket, Key=staged)
-    return None
-
-
-def admit_staged(s3: Any, bucket: str, record: UploadRecord) -> int:
-    """Admit what the client sent to staging; how many blobs. ``UploadRejected`` for a
-    blob whose bytes are not what its name says (it is deleted)."""
-    staged = list(record.staged.items())
-    with ThreadPoolExecutor(WORKERS, thread_name_prefix="admit") as pool:
-        problems = list(pool.map(lambda b: _admit(s3, bucket, record.upload_id, *b), staged))
-    for (sha, _), problem in zip(staged, problems, strict=True):
-        if problem is not None:
-            path = next(p for p, f in record.files.items() if f.sha256 == sha)
-            raise UploadRejected(f"{path}: {problem}", field=f"files.{path}")
-    return len(staged)
-
-
-def _download(s3: Any, bucket: str, sha: str, dest: Path) -> Path:
+def _download(store: Bucket, sha: str, dest: Path) -> Path:
     if not dest.exists():
-        s3.download_file(bucket, blob_key(sha), str(dest))
+        store.download(blob_key(sha), dest)
     return dest
 
 
@@ -128,15 +58,15 @@ class _Publisher:
     """One ``publish_upload``: the files as ``OutputFile``s over a scratch directory
     where blobs are downloaded only when their bytes are needed."""
 
-    def __init__(self, s3: Any, bucket: str, record: UploadRecord, scratch: Path) -> None:
-        self.s3, self.bucket, self.scratch = s3, bucket, scratch
+    def __init__(self, store: Bucket, record: UploadRecord, scratch: Path) -> None:
+        self.store, self.scratch = store, scratch
         (scratch / "blobs").mkdir()
         (scratch / "site").mkdir()
         self.files = [OutputFile(path, scratch / "blobs" / f.sha256, f.sha256, f.size,
                                  content_type(path)) for path, f in sorted(record.files.items())]
 
     def fetch(self, file: OutputFile) -> OutputFile:
-        _download(self.s3, self.bucket, file.sha256, file.source)
+        _download(self.store, file.sha256, file.source)
         return file
 
     def site_config(self) -> Any:
@@ -165,18 +95,15 @@ class _Publisher:
         return [replace(f, variants=by_sha.get(f.sha256, ())) for f in files]
 
     def known_variants(self, file: OutputFile) -> tuple[CompressedFile, ...] | None:
-        try:
-            raw = self.s3.get_object(Bucket=self.bucket, Key=variants_key(file.sha256))
-        except ClientError as exc:
-            if _missing(exc):
-                return None
-            raise
-        index: dict[Encoding, dict[str, Any]] = orjson.loads(raw["Body"].read())
+        raw = self.store.get(variants_key(file.sha256))
+        if raw is None:
+            return None
+        index: dict[Encoding, dict[str, Any]] = orjson.loads(raw)
         made = tuple(CompressedFile(enc, Path(os.devnull), v["sha256"], v["size"])
                      for enc, v in index.items())
         # Blobs of deleted projects are collected (``streams.artifact_gc``): trust the
         # index only while its variants are stored.
-        stored = all(_stored_size(self.s3, self.bucket, blob_key(v.sha256)) == v.size
+        stored = all(self.store.size(blob_key(v.sha256)) == v.size
                      for v in made)
         return made if stored else None
 
@@ -184,25 +111,23 @@ class _Publisher:
         """Upload each new variant blob, then the index that names them."""
         def store(file: OutputFile) -> None:
             for variant in file.variants:
-                upload_blob(self.s3, self.bucket, variant)
+                upload_blob(self.store, variant)
             index = {v.encoding: {"sha256": v.sha256, "size": v.size} for v in file.variants}
-            self.s3.put_object(Bucket=self.bucket, Key=variants_key(file.sha256),
-                               Body=orjson.dumps(index), ContentType="application/json")
+            self.store.put(variants_key(file.sha256), orjson.dumps(index))
         with ThreadPoolExecutor(WORKERS, thread_name_prefix="variants") as pool:
             list(pool.map(store, files))
 
 
-def publish_upload(s3: Any, bucket: str, deployment_id: str, record: UploadRecord,
-                   admitted: int) -> Published:
+def publish_upload(store: Bucket, deployment_id: str, record: UploadRecord) -> Published:
     """Write the manifest of a deployment of ``record``'s files, served as they are
-    (every blob must be stored). ``SiteConfigError`` for a malformed configuration."""
+    (every blob must be stored). ``SiteConfigError`` for a malformed configuration.
+    Its ``uploaded_blobs`` are those the client sent for this upload."""
     with tempfile.TemporaryDirectory(prefix="buildspace-upload-") as tmp:
-        publisher = _Publisher(s3, bucket, record, Path(tmp))
+        publisher = _Publisher(store, record, Path(tmp))
         site = publisher.site_config()
         served = served_files(publisher.files, Path(tmp, "site"), Path(tmp, "site"))
         files = publisher.with_variants(served)
     manifest = build_manifest(deployment_id, files, site)
-    s3.put_object(Bucket=bucket, Key=manifest_key(deployment_id), Body=dumps(manifest),
-                  ContentType="application/json")
+    store.put(manifest_key(deployment_id), dumps(manifest))
     distinct = {f.sha256 for f in files}
-    return Published(len(files), sum(f.size for f in files), admitted, len(distinct))
+    return Published(len(files), sum(f.size for f in files), len(record.staged), len(distinct))

@@ -7,15 +7,12 @@ Uploads run on a small thread pool (boto3 is synchronous).
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
-
-from botocore.exceptions import ClientError
 
 from builder.collect import CompressedFile, OutputFile
+from infra.object_store import Bucket
 from schemas.artifacts import (
     Manifest,
     ManifestEntry,
@@ -60,34 +57,19 @@ def distinct_blobs(files: list[OutputFile]) -> list[Blob]:
     return list(blobs.values())
 
 
-def blob_exists(client: Any, bucket: str, sha256: str) -> bool:
-    try:
-        client.head_object(Bucket=bucket, Key=blob_key(sha256))
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-            return False
-        raise
-    return True
-
-
-def upload_blob(client: Any, bucket: str, file: Blob) -> bool:
+def upload_blob(store: Bucket, file: Blob) -> bool:
     """Upload one blob unless present; True when it was uploaded."""
-    if blob_exists(client, bucket, file.sha256):
+    if store.size(blob_key(file.sha256)) is not None:
         return False
-    fd = os.open(file.source, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    with os.fdopen(fd, "rb") as body:
-        client.put_object(Bucket=bucket, Key=blob_key(file.sha256), Body=body,
-                          ContentLength=file.size, ContentType="application/octet-stream")
+    store.put_file(blob_key(file.sha256), file.source, file.size)
     return True
 
 
-def publish(client: Any, bucket: str, deployment_id: str, files: list[OutputFile],
+def publish(store: Bucket, deployment_id: str, files: list[OutputFile],
             site: SiteConfig | None = None, workers: int = WORKERS) -> Published:
     """Upload the blobs that are missing, then the manifest."""
     distinct = distinct_blobs(files)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="publish") as pool:
-        uploaded = sum(pool.map(lambda f: upload_blob(client, bucket, f), distinct))
-    manifest = build_manifest(deployment_id, files, site)
-    client.put_object(Bucket=bucket, Key=manifest_key(deployment_id), Body=dumps(manifest),
-                      ContentType="application/json")
+        uploaded = sum(pool.map(lambda f: upload_blob(store, f), distinct))
+    store.put(manifest_key(deployment_id), dumps(build_manifest(deployment_id, files, site)))
     return Published(len(files), sum(f.size for f in files), uploaded, len(distinct))

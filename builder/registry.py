@@ -8,6 +8,8 @@ offers it; tarballs are fetched by the tool cache through ``stream``.
 from __future__ import annotations
 
 import base64
+import functools
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -67,6 +69,14 @@ def require_safe_url(url: str, what: str) -> None:
     raise RegistryError(f"{what}: {url!r} is not an https:// address")
 
 
+@functools.cache
+def system_trust() -> ssl.SSLContext:
+    """The host's trust store (OpenSSL's default paths, or ``SSL_CERT_FILE``), not the
+    bundle a Python package ships: a registry reached through a proxy that re-signs TLS
+    with a CA installed on the host is trusted as the host's other tools trust it."""
+    return ssl.create_default_context()
+
+
 def stream(url: str, limit: int, timeout: float, what: str) -> Iterator[bytes]:
     """The body of ``url`` in chunks, refused once it passes ``limit`` bytes or
     ``timeout`` seconds in all (httpx's timeout is per read, a slow drip never trips it).
@@ -74,7 +84,8 @@ def stream(url: str, limit: int, timeout: float, what: str) -> Iterator[bytes]:
     require_safe_url(url, what)
     deadline = time.monotonic() + timeout
     try:
-        with httpx.stream("GET", url, headers={"Accept": ACCEPT}, timeout=timeout) as answer:
+        with httpx.stream("GET", url, headers={"Accept": ACCEPT}, timeout=timeout,
+                          verify=system_trust()) as answer:
             _check_status(answer, url, what)
             received = 0
             for chunk in answer.iter_bytes():

@@ -23,7 +23,7 @@ import httpx
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
-from infra.connections import s3_client
+from infra.object_store import Bucket
 from infra.settings import Settings
 from schemas.artifacts import blob_key
 from schemas.builds import BuildSpec
@@ -53,27 +53,35 @@ class S3Source:
     """The store itself, with the builder's credentials (local builds)."""
 
     def __init__(self, settings: Settings) -> None:
-        self.bucket = settings.artifacts_bucket
-        self.s3 = s3_client(settings)
+        self.store = Bucket.artifacts(settings)
 
     def listing(self, spec: BuildSpec) -> dict[str, SourceFile]:
         assert spec.upload_id is not None
-        try:
-            raw = self.s3.get_object(Bucket=self.bucket, Key=upload_key(spec.upload_id))
-            record = UploadRecord.model_validate_json(raw["Body"].read())
-        except (BotoCoreError, ClientError, ValidationError) as exc:
-            raise SourceError(f"upload {spec.upload_id} is not readable: "
-                              f"{type(exc).__name__}") from None
-        if record.project_id != spec.project_id:
-            raise SourceError(f"upload {spec.upload_id} belongs to another project")
+        record = read_upload(self.store, spec)
         return {p: SourceFile(sha256=f.sha256, size=f.size, url="")
                 for p, f in record.files.items()}
 
     def chunks(self, file: SourceFile) -> Iterator[bytes]:
-        body = self.s3.get_object(Bucket=self.bucket, Key=blob_key(file.sha256))["Body"]
-        with body:
-            while chunk := body.read(CHUNK):
-                yield chunk
+        chunks = self.store.chunks(blob_key(file.sha256))
+        if chunks is None:
+            raise SourceError(f"blob {file.sha256} is not stored")
+        yield from chunks
+
+
+def read_upload(store: Bucket, spec: BuildSpec) -> UploadRecord:
+    """The upload a deployment of uploaded files names, checked to be its project's."""
+    assert spec.upload_id is not None
+    try:
+        raw = store.get(upload_key(spec.upload_id))
+        if raw is None:
+            raise SourceError(f"upload {spec.upload_id} is not stored")
+        record = UploadRecord.model_validate_json(raw)
+    except (BotoCoreError, ClientError, ValidationError) as exc:
+        raise SourceError(f"upload {spec.upload_id} is not readable: "
+                          f"{type(exc).__name__}") from None
+    if record.project_id != spec.project_id:
+        raise SourceError(f"upload {spec.upload_id} belongs to another project")
+    return record
 
 
 class ApiSource:

@@ -12,9 +12,10 @@ and its manifest. A refused request appends and stores nothing.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import asyncpg
 from botocore.exceptions import BotoCoreError, ClientError
@@ -23,8 +24,8 @@ from fastapi import APIRouter, Body, Depends, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from commands.deps import WriteDep, WriteSide
-from infra.connections import s3_client
 from infra.grants import Grant, GrantError, grant_upload, presigning_client, verify
+from infra.object_store import Bucket
 from infra.secrets import EnvCipher, env_key, grant_key
 from infra.settings import Settings
 from schemas.artifacts import Manifest, blob_key, manifest_key
@@ -61,6 +62,7 @@ HEAD_WORKERS = 8
 # The build's spec as queued and the project's build variables (as ciphertext) now.
 SPEC_QUERY = ("SELECT q.project_id, q.state, q.spec, e.ciphertext FROM build_queue q "
               "LEFT JOIN build_env e ON e.project_id = q.project_id WHERE q.deployment_id = $1")
+T = TypeVar("T")
 NOT_RUNNING = {"queued": "it is still queued", "done": "it has finished or was canceled"}
 
 
@@ -80,7 +82,7 @@ class Ingest:
     settings: Settings
     key: bytes
     cipher: EnvCipher
-    s3: Any
+    store: Bucket
     presigner: Any
 
 
@@ -89,7 +91,7 @@ def get_ingest(request: Request, platform: WriteDep) -> Ingest:
     ingest: Ingest | None = getattr(request.app.state, "build_ingest", None)
     if ingest is None:
         s = platform.settings
-        ingest = Ingest(s, grant_key(s), EnvCipher(env_key(s)), s3_client(s),
+        ingest = Ingest(s, grant_key(s), EnvCipher(env_key(s)), Bucket.artifacts(s),
                         presigning_client(s))
         request.app.state.build_ingest = ingest
     return ingest
@@ -217,31 +219,20 @@ def check_entries(manifest: Manifest) -> None:
 
 async def stored_sizes(ingest: Ingest, shas: list[str]) -> dict[str, int | None]:
     """Each blob's stored size, None when the store lacks it."""
-    bucket = ingest.settings.artifacts_bucket
-
     def sizes() -> dict[str, int | None]:
         with ThreadPoolExecutor(HEAD_WORKERS, thread_name_prefix="blob-head") as pool:
-            return dict(zip(shas, pool.map(lambda s: blob_size(ingest.s3, bucket, s), shas),
+            return dict(zip(shas, pool.map(lambda s: ingest.store.size(blob_key(s)), shas),
                             strict=True))
-    try:
-        return await asyncio.to_thread(sizes)
-    except (BotoCoreError, ClientError) as exc:
-        raise Unavailable(f"the artifact store did not answer: {type(exc).__name__}") from None
-
-
-def blob_size(client: Any, bucket: str, sha256: str) -> int | None:
-    try:
-        head = client.head_object(Bucket=bucket, Key=blob_key(sha256))
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-            return None
-        raise
-    return int(head["ContentLength"])
+    return await in_store(sizes)
 
 
 async def store(ingest: Ingest, key: str, body: bytes) -> None:
+    await in_store(ingest.store.put, key, body)
+
+
+async def in_store(fn: Callable[..., T], *args: Any) -> T:
+    """Run blocking object-store work in a thread; its failures are ``Unavailable``."""
     try:
-        await asyncio.to_thread(ingest.s3.put_object, Bucket=ingest.settings.artifacts_bucket,
-                                Key=key, Body=body, ContentType="application/json")
+        return await asyncio.to_thread(fn, *args)
     except (BotoCoreError, ClientError) as exc:
         raise Unavailable(f"the artifact store did not answer: {type(exc).__name__}") from None

@@ -1,20 +1,19 @@
 """Deciding deployments of uploaded files, pure like ``commands.decide``.
 
 A deployment of an upload is requested like any other (``DeploymentRequested``, ref
-``upload``, its spec naming the upload). Served as it is, it needs no builder: the API
-has already written its manifest, so ``DeploymentReady`` follows at once; built, it
-waits in the build queue like a deployment of a commit.
+``upload``, its spec naming the upload) and waits in the build queue like a deployment
+of a commit. Served as it is (``prebuilt``), the worker publishes it without a builder;
+built, a builder fetches the files instead of cloning.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from builder.publish import Published
 from commands.decide import ProjectState, require
 from schemas.builds import BuildSpec
-from schemas.envelope import Envelope, Meta
-from schemas.events import DeploymentReady, DeploymentRequested
+from schemas.envelope import Meta
+from schemas.events import DeploymentRequested
 from schemas.uploads import UPLOAD_REF
 
 
@@ -31,14 +30,3 @@ def request_upload_deployment(state: ProjectState, upload_id: str, deployment_id
         number=state.deployments + 1, spec=spec, branch=None, target=target,
         correlation_id=meta.correlation_id, causation_id=meta.causation_id)
 
-
-def deploy_upload(state: ProjectState, requested: DeploymentRequested,
-                  published: Published | None) -> list[Envelope]:
-    """The request, and with ``published`` (served as it is) its READY."""
-    if published is None:
-        return [requested]
-    return [requested, DeploymentReady(
-        **requested.caused(stream_id=state.project_id), project_id=state.project_id,
-        deployment_id=requested.deployment_id, commit_sha="",
-        file_count=published.file_count, total_bytes=published.total_bytes,
-        uploaded_blobs=published.uploaded_blobs, install_ms=0, build_ms=0)]

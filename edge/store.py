@@ -25,13 +25,13 @@ from pydantic import ValidationError
 from edge.lru import ByteLRU
 from edge.routes import DEPLOYMENT_ID
 from infra.metrics import EDGE_CACHE_TALLY
+from infra.object_store import is_missing
 from infra.settings import Settings
 from schemas.artifacts import Manifest, blob_key, manifest_key
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 SHA256 = re.compile(r"[0-9a-f]{64}")
-MISSING_CODES = {"NoSuchKey", "404", "NotFound"}
 
 
 class ArtifactError(Exception):
@@ -134,7 +134,7 @@ class ArtifactStore:
             body: bytes = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
             return body
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in MISSING_CODES:
+            if is_missing(exc):
                 return None
             raise ArtifactError(f"object storage refused {key}: {exc}") from None
         except BotoCoreError as exc:

@@ -24,6 +24,7 @@ import asyncpg
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
+from infra.object_store import Bucket
 from infra.settings import Settings
 from schemas.artifacts import Manifest, blob_key, manifest_key
 
@@ -61,35 +62,21 @@ def unreferenced(doomed: Iterable[Manifest], live: Iterable[Manifest]) -> tuple[
 
 
 class ArtifactStore:
-    """The bucket's manifests and blobs, through a (blocking) boto3 client."""
+    """The bucket's manifests and blobs (its calls block)."""
 
-    def __init__(self, s3: Any, bucket: str) -> None:
-        self.s3 = s3
+    def __init__(self, bucket: Bucket) -> None:
         self.bucket = bucket
 
     def manifest_ids(self) -> list[str]:
-        pages = self.s3.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix="manifests/")
-        keys = [o["Key"] for page in pages for o in page.get("Contents", [])]
-        return [k.removeprefix("manifests/").removesuffix(".json") for k in keys
-                if k.endswith(".json")]
+        return [k.removeprefix("manifests/").removesuffix(".json")
+                for k in self.bucket.keys("manifests/") if k.endswith(".json")]
 
     def manifest(self, deployment_id: str) -> Manifest | None:
-        try:
-            raw = self.s3.get_object(Bucket=self.bucket, Key=manifest_key(deployment_id))
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                return None
-            raise
-        return Manifest.model_validate_json(raw["Body"].read())
+        raw = self.bucket.get(manifest_key(deployment_id))
+        return None if raw is None else Manifest.model_validate_json(raw)
 
     def delete(self, keys: list[str]) -> None:
-        for start in range(0, len(keys), 1000):
-            batch = [{"Key": k} for k in keys[start:start + 1000]]
-            answer = self.s3.delete_objects(Bucket=self.bucket,
-                                            Delete={"Objects": batch, "Quiet": True})
-            if answer.get("Errors"):
-                raise RuntimeError(f"deleting artifacts failed: {answer['Errors'][:3]}")
+        self.bucket.delete_many(keys)
 
     def collect(self, deployments: set[str]) -> Collected:
         """Delete ``deployments``' manifests and the blobs no other manifest uses."""
@@ -148,9 +135,9 @@ class ArtifactCollector:
                  project_id, len(done.manifests), len(done.blobs_deleted), done.blobs_kept)
 
 
-def register_collector(app: Any, settings: Settings, pool: asyncpg.Pool, s3: Any
+def register_collector(app: Any, settings: Settings, pool: asyncpg.Pool, bucket: Bucket
                        ) -> ArtifactCollector:
-    collector = ArtifactCollector(settings, pool, ArtifactStore(s3, settings.artifacts_bucket))
+    collector = ArtifactCollector(settings, pool, ArtifactStore(bucket))
     app.timer(interval=settings.artifact_gc_interval_seconds,
               name="collect_artifacts")(collector.collect)
     return collector

@@ -15,7 +15,7 @@ from typing import Any
 
 import asyncpg
 
-from builder.skip_prebuilt import SkipPrebuilt
+from builder.prebuilt_runner import PublishPrebuilt
 from commands.service import CommandService
 from edge.analytics import RequestLog
 from infra.compose.migrate import migrate
@@ -25,6 +25,7 @@ from infra.consumer_lag import ConsumerLag
 from infra.db import clickhouse_client, open_pool
 from infra.kafka import EventLog, ensure_topics
 from infra.metrics import MetricsServer, service_check
+from infra.object_store import Bucket
 from infra.secrets import EnvCipher, env_key
 from infra.settings import Settings
 from infra.uvicorn_server import AsgiServer
@@ -128,7 +129,10 @@ class Roles:
 
         assert self.pool and self.events and self.commands and self.logs and self.analytics, \
             "open() first"
-        runner = SkipPrebuilt(make_runner(self.settings))
+        events = self.events
+        topic = self.settings.topic_events
+        runner = PublishPrebuilt(make_runner(self.settings), Bucket.artifacts(self.settings),
+                                 lambda event: events.append(topic, event.stream_id, event))
         self._stops.append(runner.close)
         app = faust_app(self.settings)
         deps = WorkerDeps(self.settings, self.pool, self.events, self.logs, runner,
@@ -137,7 +141,7 @@ class Roles:
         self._stops.append(scheduler.close)
         self._stops.append(register_deliveries(
             app, self.settings, self.pool, self.commands.cipher).close)
-        register_collector(app, self.settings, self.pool, s3_client(self.settings))
+        register_collector(app, self.settings, self.pool, Bucket.artifacts(self.settings))
         await app.start()
         self._stops.append(app.stop)
         # Faust stops itself when it crashes: the process ends and is restarted.

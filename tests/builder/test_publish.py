@@ -9,6 +9,7 @@ from typing import Any
 
 from builder.collect import collect
 from builder.publish import publish
+from infra.object_store import Bucket
 from infra.settings import Settings
 from schemas.artifacts import Manifest, blob_key, manifest_key
 from schemas.envelope import new_id
@@ -29,7 +30,7 @@ def test_blobs_are_uploaded_once_and_the_manifest_last(s3: Any, s3_settings: Set
     checkout = site(tmp_path, files)
     bucket, first = s3_settings.artifacts_bucket, f"dpl_{new_id()[:12]}"
 
-    result = publish(s3, bucket, first, collect(checkout, checkout / "dist"))
+    result = publish(Bucket(s3, bucket), first, collect(checkout, checkout / "dist"))
     assert (result.file_count, result.uploaded_blobs, result.distinct_blobs) == (3, 2, 2)
     assert result.total_bytes == sum(len(text) for text in files.values())
 
@@ -47,17 +48,18 @@ def test_a_second_publish_of_the_same_files_uploads_nothing(s3: Any, s3_settings
                                                             tmp_path: Path):
     checkout = site(tmp_path, {"index.html": new_id(), "a.css": new_id()})
     bucket = s3_settings.artifacts_bucket
-    first = publish(s3, bucket, f"dpl_{new_id()[:12]}", collect(checkout, checkout / "dist"))
+    store = Bucket(s3, bucket)
+    first = publish(store, f"dpl_{new_id()[:12]}", collect(checkout, checkout / "dist"))
     second_id = f"dpl_{new_id()[:12]}"
-    second = publish(s3, bucket, second_id, collect(checkout, checkout / "dist"))
+    second = publish(Bucket(s3, bucket), second_id, collect(checkout, checkout / "dist"))
     assert (first.uploaded_blobs, second.uploaded_blobs) == (2, 0)
     assert s3.head_object(Bucket=bucket, Key=manifest_key(second_id))["ContentLength"] > 0
 
 
 def test_a_changed_file_uploads_only_that_blob(s3: Any, s3_settings: Settings, tmp_path: Path):
     checkout = site(tmp_path, {"index.html": new_id(), "a.css": new_id()})
-    bucket = s3_settings.artifacts_bucket
-    publish(s3, bucket, f"dpl_{new_id()[:12]}", collect(checkout, checkout / "dist"))
+    store = Bucket(s3, s3_settings.artifacts_bucket)
+    publish(store, f"dpl_{new_id()[:12]}", collect(checkout, checkout / "dist"))
     site(tmp_path, {"index.html": new_id()})
-    again = publish(s3, bucket, f"dpl_{new_id()[:12]}", collect(checkout, checkout / "dist"))
+    again = publish(store, f"dpl_{new_id()[:12]}", collect(checkout, checkout / "dist"))
     assert (again.file_count, again.uploaded_blobs) == (2, 1)

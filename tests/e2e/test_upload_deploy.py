@@ -179,7 +179,7 @@ def test_blobs_not_uploaded_or_not_matching_are_refused_and_append_nothing(platf
         _put(again["missing"][0], wrong.encode())
         r = c.post(f"/v1/projects/{pid}/uploads/{again['upload_id']}/deploy",
                    json={"target": "preview"})
-        assert r.status_code == 202 and r.json()["status"] == "READY", r.text
+        assert r.status_code == 202 and r.json()["status"] == "QUEUED", r.text
         accepted = r.json()
     assert platform.wait_site(host(accepted["url"]), "/wrong.html").text == wrong
     assert platform.get_site(host(accepted["project_url"])).status_code == 404  # a preview
@@ -208,6 +208,20 @@ def test_a_directory_is_built_on_the_platform_when_asked(platform, tmp_path):
     assert failed.returncode == 1, failed.stdout + failed.stderr
     assert "FAILED" in failed.stdout and "exit" in failed.stderr
     assert platform.get_site(host(url)).text == "<h1>from-upload</h1>"
+
+
+def test_a_malformed_site_configuration_fails_the_deployment_naming_the_line(platform,
+                                                                             tmp_path):
+    root = write(tmp_path / "bad", {"index.html": "<h1>never</h1>",
+                                    "_redirects": "/fine /ok 301\n/only-a-source\n"})
+    failed = cli(platform, str(root), "--name", "upload-bad-rules")
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "FAILED" in failed.stdout and "_redirects line 2" in failed.stderr, failed.stderr
+    with platform.client() as c:
+        pid = next(p["id"] for p in c.get("/v1/projects").json()
+                   if p["name"] == "upload-bad-rules")
+    [deployment] = deployments(platform, pid)
+    assert deployment["status"] == "FAILED" and deployment["failure_step"] == "output"
 
 
 def test_the_cli_explains_usage_and_connection_problems(platform, tmp_path):

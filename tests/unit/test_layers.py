@@ -26,14 +26,6 @@ ALLOWED = {
     "streams": {"schemas", "infra", "streams", "commands", "projections"},
     "infra.compose": set(OURS) | {"infra.compose"},
 }
-# Imports still against the rule, each to be removed by the step that names it; the
-# test fails when one is gone (so the list only shrinks) or a new one appears.
-KNOWN = {
-    ("commands.upload_decide", "builder.publish"): "uploads are published by the worker",
-    ("commands.uploads", "builder.prebuilt"): "uploads are published by the worker",
-    ("commands.uploads", "builder.publish"): "uploads are published by the worker",
-    ("commands.uploads", "builder.site_rules"): "uploads are published by the worker",
-}
 
 
 def modules() -> dict[str, Path]:
@@ -75,19 +67,13 @@ def edges() -> list[tuple[str, str, bool]]:
 @pytest.mark.parametrize("module", sorted(modules()))
 def test_each_module_imports_only_what_its_layer_may(module: str):
     wrong = [target for source, target, _ in edges() if source == module
-             and layer(target) not in ALLOWED[layer(module)]
-             and (module, target) not in KNOWN]
+             and layer(target) not in ALLOWED[layer(module)]]
     assert not wrong, f"{module} ({layer(module)}) imports {wrong}"
 
 
 def test_no_import_of_ours_hides_in_a_function_outside_the_composition():
     hidden = [(s, t) for s, t, inside in edges() if inside and layer(s) != "infra.compose"]
     assert not hidden, hidden
-
-
-def test_the_known_exceptions_are_still_there():
-    present = {(s, t) for s, t, _ in edges()}
-    assert set(KNOWN) <= present, set(KNOWN) - present
 
 
 def test_nothing_but_entry_points_imports_the_composition():

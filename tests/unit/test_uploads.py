@@ -3,19 +3,13 @@ and deciding a deployment of an upload."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
-from builder.publish import Published
-from builder.skip_prebuilt import SkipPrebuilt
 from commands.decide import ProjectState
-from commands.upload_decide import deploy_upload, request_upload_deployment
-from infra.deploy_client import hash_files, walk
-from schemas.builds import BuildSpec
+from commands.upload_decide import request_upload_deployment
+from infra.deploy_files import hash_files, walk
 from schemas.envelope import Meta
 from schemas.errors import Invalid, NotFound
-from schemas.events import DeploymentReady
 from schemas.uploads import UploadedFile, check_files, check_upload_path
 
 SHA = "0" * 64
@@ -62,45 +56,17 @@ def test_the_client_skips_what_is_never_deployed(tmp_path):
     assert files[2].sha256 == files[3].sha256 and files[2].size == len("index.html")
 
 
-def test_an_upload_served_as_it_is_is_ready_when_requested():
+def test_an_upload_is_requested_like_any_deployment():
+    """Only ``DeploymentRequested`` is decided: the worker publishes or builds it."""
     state = ProjectState(project_id="p", exists=True, subdomain="s", deployments=4)
     requested = request_upload_deployment(state, "u" * 32, "d", False, "preview", True,
                                           Meta.new())
     assert requested.number == 5 and requested.spec.ref == "upload"
     assert requested.spec.upload_id == "u" * 32 and requested.spec.prebuilt
     assert requested.target == "preview" and requested.branch is None
-    events = deploy_upload(state, requested, Published(3, 30, 1, 3))
-    ready = events[1]
-    assert isinstance(ready, DeploymentReady) and ready.causation_id == requested.event_id
-    assert (ready.file_count, ready.uploaded_blobs) == (3, 1)
     built = request_upload_deployment(state, "u" * 32, "d2", True, "production", True,
                                       Meta.new())
-    assert not built.spec.prebuilt and deploy_upload(state, built, None) == [built]
+    assert not built.spec.prebuilt and built.target == "production"
     with pytest.raises(NotFound):
         request_upload_deployment(ProjectState(project_id="q"), "u", "d", False,
                                   "production", True, Meta.new())
-
-
-class FakeRunner:
-    name = "fake"
-
-    def __init__(self) -> None:
-        self.launched: list[str] = []
-
-    async def launch(self, spec: BuildSpec) -> str:
-        self.launched.append(spec.deployment_id)
-        return "pid:1"
-
-    def running(self) -> list[str]:
-        return self.launched
-
-
-def test_a_deployment_served_as_uploaded_starts_no_build():
-    inner = FakeRunner()
-    runner = SkipPrebuilt(inner)
-    spec = BuildSpec(project_id="p", deployment_id="d", git_url="", ref="upload",
-                     upload_id="u", prebuilt=True)
-    assert asyncio.run(runner.launch(spec)) == "prebuilt" and inner.launched == []
-    built = spec.model_copy(update={"deployment_id": "e", "prebuilt": False})
-    assert asyncio.run(runner.launch(built)) == "pid:1" and runner.running() == ["e"]
-    assert getattr(runner, "reap_overdue", None) is None and runner.name == "fake"
