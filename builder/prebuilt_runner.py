@@ -54,8 +54,9 @@ class PublishPrebuilt:
         return PREBUILT
 
     async def _publish(self, spec: BuildSpec) -> None:
-        about = {"stream_id": spec.project_id, "project_id": spec.project_id,
-                 "deployment_id": spec.deployment_id, "correlation_id": spec.correlation_id}
+        about: dict[str, Any] = {
+            "stream_id": spec.project_id, "project_id": spec.project_id,
+            "deployment_id": spec.deployment_id, "correlation_id": spec.correlation_id}
         await self.append(BuildStarted(**about, commit_sha="", runner=PREBUILT))
         step: FailureStep = "publish"
         try:

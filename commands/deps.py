@@ -1,17 +1,20 @@
 """What the command side's HTTP routes need, as the composition hands it to them
-(``request.app.state.platform``): the write side's port."""
+(``request.app.state.platform``): the write side's port, and ``run``, which runs one
+command in a transaction."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Protocol
 
 import asyncpg
 from fastapi import Depends, Request
 
-from commands.service import CommandService
+from commands.service import CommandService, Outcome
 from infra.kafka import EventLog
 from infra.settings import Settings
 from projections.consistency import ReadYourWrites
+from schemas.envelope import Meta
 
 
 class WriteSide(Protocol):
@@ -27,3 +30,12 @@ def get_write_side(request: Request) -> WriteSide:
 
 
 WriteDep = Annotated[WriteSide, Depends(get_write_side)]
+
+
+async def run(platform: WriteSide, handle: Callable[[asyncpg.Connection, Meta], Awaitable[Outcome]]
+              ) -> Outcome:
+    """Run one command in a transaction and remember where its events landed."""
+    async with platform.pool.acquire() as conn, conn.transaction():
+        outcome = await handle(conn, Meta.new())
+    platform.consistency.appended(outcome.positions)
+    return outcome

@@ -10,22 +10,16 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
-from commands import store
-from commands.decide import (
+from commands.deployments.decide import cancel_deployment, promote, request_deployment, rollback
+from commands.domains.decide import add_domain, domain_of, remove_domain, verify_domain
+from commands.projects import store
+from commands.projects.decide import (
     ProjectState,
-    add_domain,
-    cancel_deployment,
     create_project,
-    domain_of,
     evolve,
-    promote,
-    remove_domain,
-    request_deployment,
     require,
-    rollback,
     set_env,
     update_project,
-    verify_domain,
 )
 from infra.dns import TxtResolver
 from infra.kafka import EventLog, Position
@@ -106,7 +100,7 @@ class CommandService:
 
     async def append_decided(self, conn: asyncpg.Connection, state: ProjectState,
                              events: list[Envelope]) -> Outcome:
-        """Append events decided elsewhere (``commands.upload_decide``) for ``state``,
+        """Append events decided elsewhere (``commands.uploads.decide``) for ``state``,
         inside ``conn``'s transaction."""
         return await self._append(conn, state, events)
 

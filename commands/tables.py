@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from commands.hook_store import SCHEMA as HOOKS
-from commands.lifecycle_store import SCHEMA as LIFECYCLE
-from commands.store import SCHEMA as STATE
+from commands.hooks.store import SCHEMA as HOOKS
+from commands.lifecycle.store import SCHEMA as LIFECYCLE
+from commands.projects.store import SCHEMA as STATE
 
 SCHEMAS = (STATE, HOOKS, LIFECYCLE)

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from schemas.builds import BuildPlan
+from schemas.builds import BuildPlan, BuildSettings
 from schemas.domains import txt_name, txt_value
 from schemas.failures import FailureStep
 
@@ -123,3 +123,21 @@ class DomainOut(BaseModel):
             status="verified" if verified else "pending_verification",
             verification=TxtRecord(name=txt_name(hostname), value=txt_value(token)),
             url=url, **times)
+
+
+class SettingsOut(BaseModel):
+    id: str
+    branch: str
+    settings: BuildSettings
+
+
+class CancelOut(BaseModel):
+    id: str
+    status: str = "CANCELED"
+
+
+class ProductionOut(BaseModel):
+    project_id: str
+    production_deployment_id: str
+    auto_promotion: bool = Field(description="whether new production deployments go live "
+                                             "when READY")

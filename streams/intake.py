@@ -12,7 +12,7 @@ import asyncpg
 import orjson
 from pydantic import ValidationError
 
-from commands import store
+from commands.projects import store
 from commands.service import CommandService, Outcome
 from infra.kafka import EventLog
 from infra.settings import Settings

@@ -14,9 +14,15 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import ValidationError
 
-from commands import build_ingest, build_source, domain_http, lifecycle_http, uploads, webhook_http
-from commands import compat as command_compat
-from commands import http as command_http
+from commands.builds import http as build_http
+from commands.builds import source as build_source
+from commands.compat import http as compat_http
+from commands.deployments import http as deployment_http
+from commands.domains import http as domain_http
+from commands.hooks import http as hook_http
+from commands.lifecycle import http as lifecycle_http
+from commands.projects import http as project_http
+from commands.uploads import http as upload_http
 from infra.compose.platform import Platform
 from infra.metrics import RequestMetrics, exposition, health, health_status
 from projections import hooks as hook_queries
@@ -73,16 +79,17 @@ def create_api(platform: Platform) -> FastAPI:
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(BuildspaceError, on_buildspace_error)
     app.add_exception_handler(ValidationError, on_model_error)
-    app.include_router(command_http.router)
+    app.include_router(project_http.router)
+    app.include_router(deployment_http.router)
     app.include_router(domain_http.router)
     app.include_router(query_http.router)
     app.include_router(log_stream.router)
-    app.include_router(command_compat.router)
+    app.include_router(compat_http.router)
     app.include_router(query_http.compat)
-    app.include_router(build_ingest.router)
-    app.include_router(uploads.router)
+    app.include_router(build_http.router)
+    app.include_router(upload_http.router)
     app.include_router(build_source.router)
-    app.include_router(webhook_http.router)
+    app.include_router(hook_http.router)
     app.include_router(hook_queries.router)
     app.include_router(lifecycle_http.router)
     app.include_router(outgoing_queries.router)

@@ -4,8 +4,10 @@ tombstone; delivering the same events again publishes nothing."""
 
 import asyncio
 
-from commands.decide import ProjectState, add_domain, decide, evolve, remove_domain
-from commands.decide import verify_domain as verified
+from commands.deployments.decide import decide
+from commands.domains.decide import add_domain, remove_domain
+from commands.domains.decide import verify_domain as verified
+from commands.projects.decide import ProjectState, evolve
 from infra.compose.migrate import migrate
 from infra.db import open_pool
 from infra.kafka import Position

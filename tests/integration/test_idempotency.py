@@ -5,7 +5,8 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
-from commands.decide import ProjectState, decide, evolve
+from commands.deployments.decide import decide
+from commands.projects.decide import ProjectState, evolve
 from infra.compose.migrate import migrate
 from infra.db import clickhouse_client, open_pool
 from infra.kafka import Position

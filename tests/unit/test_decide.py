@@ -2,7 +2,8 @@
 
 import pytest
 
-from commands.decide import ProjectState, decide, evolve
+from commands.deployments.decide import decide
+from commands.projects.decide import ProjectState, evolve
 from schemas.commands import CreateProject, RequestDeployment
 from schemas.envelope import Meta
 from schemas.errors import Conflict, NotFound

@@ -3,14 +3,9 @@
 import pytest
 from pydantic import ValidationError
 
-from commands.decide import (
-    ProjectState,
-    add_domain,
-    decide,
-    evolve,
-    remove_domain,
-    verify_domain,
-)
+from commands.deployments.decide import decide
+from commands.domains.decide import add_domain, remove_domain, verify_domain
+from commands.projects.decide import ProjectState, evolve
 from schemas.commands import AddDomain, CreateProject, RemoveDomain, command_adapter
 from schemas.domains import check_hostname, is_under, txt_name, txt_value
 from schemas.envelope import Meta

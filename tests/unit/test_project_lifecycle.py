@@ -11,8 +11,8 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
-from commands.decide import DomainClaim, ProjectState, evolve
-from commands.lifecycle import MAX_WEBHOOKS, add_webhook, delete_project, remove_webhook
+from commands.lifecycle.decide import MAX_WEBHOOKS, add_webhook, delete_project, remove_webhook
+from commands.projects.decide import DomainClaim, ProjectState, evolve
 from infra.settings import Settings
 from projections.outgoing import body, delivery_id
 from schemas.artifacts import Manifest, ManifestEntry, Variant

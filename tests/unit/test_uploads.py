@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from commands.decide import ProjectState
-from commands.upload_decide import request_upload_deployment
+from commands.projects.decide import ProjectState
+from commands.uploads.decide import request_upload_deployment
 from infra.deploy_files import hash_files, walk
 from schemas.envelope import Meta
 from schemas.errors import Invalid, NotFound

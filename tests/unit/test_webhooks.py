@@ -7,9 +7,9 @@ import hmac
 
 import pytest
 
-from commands.decide import ProjectState
-from commands.hook_decide import Bucket, create_deploy_hook, revoke_deploy_hook, take
-from commands.webhooks import delivery_keys, github_signed, gitlab_signed
+from commands.hooks.decide import Bucket, create_deploy_hook, revoke_deploy_hook, take
+from commands.hooks.service import delivery_keys, github_signed, gitlab_signed
+from commands.projects.decide import ProjectState
 from schemas.envelope import Meta
 from schemas.errors import NotFound
 from schemas.events import parse_event

@@ -9,17 +9,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from commands.build_ingest import (
-    GrantDep,
-    Ingest,
-    IngestDep,
-    running_build,
-)
-from commands.build_ingest import (
-    router as ingest_router,
-)
+from commands.builds.http import GrantDep, Ingest, IngestDep, running_build
+from commands.builds.http import router as ingest_router
 from commands.deps import WriteDep
-from commands.uploads import in_store, load_record
+from commands.uploads.http import in_store, load_record
 from infra.grants import grant_download
 from schemas.errors import NotFound
 from schemas.uploads import BuildSource, SourceFile, UploadRecord

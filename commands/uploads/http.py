@@ -17,13 +17,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, status
 
-from commands import store as write_side
-from commands.build_ingest import Ingest, IngestDep, in_store, store, stored_sizes
-from commands.decide import require
+from commands.builds.http import Ingest, IngestDep, in_store, store, stored_sizes
+from commands.deployments.http import deployment_response
 from commands.deps import WriteDep, WriteSide
-from commands.http import deployment_response
-from commands.upload_decide import request_upload_deployment
-from commands.upload_store import admit, read_record
+from commands.projects import store as write_side
+from commands.projects.decide import require
+from commands.uploads.decide import request_upload_deployment
+from commands.uploads.store import admit, read_record
 from infra.grants import grant_upload
 from schemas.api import DeploymentAccepted
 from schemas.envelope import Meta, dumps, new_id

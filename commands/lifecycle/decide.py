@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from commands.decide import ProjectState, require
+from commands.projects.decide import ProjectState, require
 from schemas.envelope import Envelope, Meta
 from schemas.errors import Conflict, NotFound
 from schemas.events import DeploymentCanceled

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import asyncpg
 from fastapi import APIRouter, Body
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from commands.deps import WriteDep, WriteSide
 from commands.service import Outcome
@@ -23,22 +23,12 @@ from schemas.commands import CreateProject, RequestDeployment, subdomain_for
 from schemas.envelope import Meta, new_id
 from schemas.errors import Conflict, Invalid
 from schemas.events import DeploymentRequested
+from schemas.requests import (
+    NamedForm,
+    QueuedForm,
+)
 
 router = APIRouter(tags=["compatibility"])
-
-
-class QueuedForm(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    gitURL: str  # noqa: N815 - the seed client's field name
-    slug: str | None = Field(default=None, max_length=63)
-
-
-class NamedForm(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(max_length=63)
-    gitUrl: str  # noqa: N815 - the seed client's field name
 
 
 def parse_form(body: dict[str, Any]) -> tuple[str, str, bool]:

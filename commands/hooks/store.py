@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from commands.hook_decide import Bucket
+from commands.hooks.decide import Bucket
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS cmd_webhook_secrets (

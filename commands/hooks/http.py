@@ -13,9 +13,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
-from commands.deps import WriteDep
-from commands.http import deployment_response, run
-from commands.webhooks import Webhooks
+from commands.deployments.http import deployment_response
+from commands.deps import WriteDep, run
+from commands.hooks.service import Webhooks
 from schemas.api import DeploymentAccepted
 from schemas.envelope import new_id
 from schemas.errors import RateLimited, TooLarge

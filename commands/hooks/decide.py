@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from commands.decide import ProjectState, require
+from commands.projects.decide import ProjectState, require
 from schemas.envelope import Envelope, Meta
 from schemas.errors import NotFound
 from schemas.webhooks import DeployHookCreated, DeployHookRevoked, WebhookSecretSet

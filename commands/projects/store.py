@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from commands.decide import ProjectState
+from commands.projects.decide import ProjectState
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS cmd_streams (

@@ -9,9 +9,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response, status
 
-from commands.deps import WriteDep
-from commands.http import run
-from commands.lifecycle_service import ProjectLifecycle
+from commands.deps import WriteDep, run
+from commands.lifecycle.service import ProjectLifecycle
 from schemas.envelope import Meta, new_id
 from schemas.lifecycle import ProjectDeleted, ProjectDeletedOut
 from schemas.outgoing import WebhookAdded, WebhookBody, WebhookOut

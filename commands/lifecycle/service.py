@@ -11,8 +11,9 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
-from commands import lifecycle_store, store
-from commands.lifecycle import add_webhook, delete_project, remove_webhook
+from commands.lifecycle import store as lifecycle_store
+from commands.lifecycle.decide import add_webhook, delete_project, remove_webhook
+from commands.projects import store
 from commands.service import CommandService, Outcome
 from schemas.envelope import Meta
 from schemas.errors import Invalid

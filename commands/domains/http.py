@@ -6,25 +6,19 @@ events and the write-side state, never from a read model.
 from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
-from pydantic import BaseModel, ConfigDict, Field
 
-from commands.decide import DomainClaim
-from commands.deps import WriteDep
-from commands.http import run
+from commands.deps import WriteDep, run
+from commands.projects.decide import DomainClaim
 from commands.service import Outcome
 from infra.settings import Settings
 from schemas.api import DomainOut
 from schemas.commands import AddDomain, RemoveDomain, VerifyDomain
 from schemas.events import DomainAdded, DomainVerified
+from schemas.requests import (
+    DomainBody,
+)
 
 router = APIRouter(prefix="/v1", tags=["domains"])
-
-
-class DomainBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    hostname: str = Field(min_length=1, max_length=300, description="e.g. www.example.com; "
-                          "internationalized names are accepted, no scheme, port or path")
 
 
 def domain_response(outcome: Outcome, hostname: str, settings: Settings) -> DomainOut:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from commands.decide import ProjectState, require
+from commands.projects.decide import ProjectState, require
 from schemas.builds import BuildSpec
 from schemas.envelope import Meta
 from schemas.events import DeploymentRequested

@@ -19,15 +19,16 @@ from typing import Any
 import orjson
 from cryptography.fernet import InvalidToken
 
-from commands import hook_store, store
 from commands.deps import WriteSide
-from commands.hook_decide import (
+from commands.hooks import store as hook_store
+from commands.hooks.decide import (
     Bucket,
     create_deploy_hook,
     revoke_deploy_hook,
     set_webhook_secret,
     take,
 )
+from commands.projects import store
 from commands.service import Outcome
 from schemas.commands import RequestDeployment
 from schemas.envelope import Meta, new_id

@@ -1,0 +1,1 @@
+"""The seed systems' deploy API, so their clients work unchanged."""

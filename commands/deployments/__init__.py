@@ -1,0 +1,1 @@
+"""Deployments: request, cancel, promote, roll back, redeploy."""

@@ -1,0 +1,1 @@
+"""Custom domains: add, verify by a DNS TXT record, remove."""

@@ -1,0 +1,1 @@
+"""Deploying from outside: Git push webhooks (GitHub, GitLab) and deploy hook URLs."""

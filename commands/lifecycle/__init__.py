@@ -1,0 +1,1 @@
+"""The end of a project (deletion) and its outgoing webhooks."""

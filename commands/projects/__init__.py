@@ -1,0 +1,2 @@
+"""Projects: create one, change its build settings, set its build variables; the
+project stream's state and its rows in PostgreSQL."""

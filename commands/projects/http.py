@@ -1,0 +1,72 @@
+"""HTTP command endpoints. Each validates, decides and appends; the response is built
+from the decided events, never from a read model.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from commands.deps import WriteDep, run
+from commands.service import Outcome
+from infra.settings import Settings
+from schemas.api import (
+    MASK,
+    EnvOut,
+    ProjectOut,
+    SettingsOut,
+)
+from schemas.commands import (
+    CreateProject,
+    SetProjectEnv,
+    UpdateProject,
+)
+from schemas.envelope import Meta, new_id
+from schemas.events import (
+    ProjectCreated,
+)
+from schemas.requests import (
+    EnvBody,
+    SettingsBody,
+)
+
+router = APIRouter(prefix="/v1", tags=["commands"])
+
+
+def project_response(outcome: Outcome, settings: Settings) -> ProjectOut:
+    created = next(e for e in outcome.events if isinstance(e, ProjectCreated))
+    return ProjectOut(
+        id=created.project_id, name=created.name, subdomain=created.subdomain,
+        git_url=created.git_url, branch=created.branch, url=settings.site_url(created.subdomain),
+        created_at=created.occurred_at, **created.settings.model_dump(),
+    )
+
+
+@router.post("/projects", status_code=status.HTTP_201_CREATED, response_model=ProjectOut)
+async def create_project(cmd: CreateProject, platform: WriteDep) -> ProjectOut:
+    """Create a project from a Git repository; its site is served at its subdomain."""
+    meta = Meta.new()
+    async with platform.pool.acquire() as conn, conn.transaction():
+        outcome = await platform.commands.create_project(conn, cmd, meta, new_id())
+    platform.consistency.appended(outcome.positions)
+    return project_response(outcome, platform.settings)
+
+
+@router.patch("/projects/{project_id}", response_model=SettingsOut)
+async def update_project(project_id: str, body: SettingsBody, platform: WriteDep
+                         ) -> SettingsOut:
+    """Change build settings for deployments requested from now on (given fields only)."""
+    cmd = UpdateProject(project_id=project_id, **body.model_dump(exclude_unset=True))
+    outcome = await run(platform, lambda conn, meta: platform.commands.update_project(
+        conn, cmd, meta))
+    return SettingsOut(id=project_id, branch=outcome.state.branch,
+                       settings=outcome.state.settings)
+
+
+@router.put("/projects/{project_id}/env", response_model=EnvOut)
+async def set_env(project_id: str, body: EnvBody, platform: WriteDep) -> EnvOut:
+    """Replace the build variables; values are stored encrypted and never shown again."""
+    cmd = SetProjectEnv(project_id=project_id, vars=body.vars)
+    await run(platform, lambda conn, meta: platform.commands.set_env(conn, cmd, meta))
+    return EnvOut(project_id=project_id, vars=dict.fromkeys(sorted(cmd.vars), MASK))
+
+
