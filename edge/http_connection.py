@@ -1,4 +1,5 @@
-"""One HTTP/1.1 connection of the edge's server: httptools parses, the app responds.
+"""One HTTP/1.1 connection of the edge's server: its reader (``edge.http_reader``)
+parses requests, the app responds, the connection writes the answers and keeps time.
 
 Requests are answered strictly in order (pipelining included): each runs the app in a
 task, and requests parsed meanwhile queue behind it. Limits and
@@ -14,11 +15,9 @@ import logging
 import math
 from collections import deque
 from typing import TYPE_CHECKING, cast
-from urllib.parse import unquote
 
-import httptools
-
-from edge.http_wire import Scope, address, error_response, head_for, split_target
+from edge.http_reader import Item, RequestReader
+from edge.http_wire import Scope, address, error_response, head_for
 from edge.response_cache import Replay, one_head
 from edge.responses import Response
 
@@ -29,35 +28,20 @@ log = logging.getLogger(__name__)
 NEVER = math.inf
 LINGER = 2.0  # seconds to drain a rejected client's input before closing
 MAX_QUEUED = 32  # pipelined requests parsed ahead before we stop reading
-ASGI = {"version": "3.0", "spec_version": "2.3"}
-Item = tuple[Scope | None, bool, int]  # (scope, keep-alive, status if the request was bad)
 
 
-class _Reject(Exception):
-    def __init__(self, status: int) -> None:
-        self.status = status
-
-
-class Connection(asyncio.Protocol):
+class Connection(RequestReader, asyncio.Protocol):
     def __init__(self, server: HttpServer) -> None:
+        super().__init__(server.limits)
         self.server = server
-        self.limits = server.limits
         self.respond = server.respond
         self.respond_now = server.respond_now
-        self.parser = httptools.HttpRequestParser(self)
         self.transport: asyncio.Transport | None = None
         self.deadline = NEVER
         self.queue: deque[Item] = deque()
         self.task: asyncio.Task[Response] | None = None
-        self.in_message = self.reading_head = False
-        self.write_paused = self.read_paused = self.closing = self.ignore_input = False
-        self.messages = self.head_fed = self.head_size = self.body_size = 0
-        self.url = b""
+        self.write_paused = self.read_paused = self.closing = False
         self.head: bytes | None = None  # this chunk, when it is one whole request head
-        self.headers: list[tuple[bytes, bytes]] = []
-        self.request: Item = (None, False, 400)
-        self.client: tuple[str, int] | None = None
-        self.sockname: tuple[str, int] | None = None
 
     # asyncio.Protocol
 
@@ -84,25 +68,10 @@ class Connection(asyncio.Protocol):
         if idle and self.replay(data):
             return
         self.head = data if idle and one_head(data) else None
-        messages, reading = self.messages, self.reading_head
         try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            self.ignore_input = True  # answered as a plain request, then closed
-            return
-        except httptools.HttpParserError as exc:
-            reject = exc.__context__
-            self.fail(reject.status if isinstance(reject, _Reject) else 400)
-            return
+            self.feed(data)
         finally:
             self.head = None
-        if self.reading_head:
-            # A header httptools is still buffering: bound it (the head may have begun
-            # somewhere in this chunk, so count whole chunks only after that one).
-            self.head_fed = self.head_fed + len(data) if (
-                reading and messages == self.messages) else 0
-            if self.head_fed > self.limits.max_head:
-                self.fail(431)
 
     def pause_writing(self) -> None:
         self.write_paused = True
@@ -114,62 +83,17 @@ class Connection(asyncio.Protocol):
         self.settle()
         self.drain()
 
-    # httptools callbacks
+    # what the reader reports
 
-    def on_message_begin(self) -> None:
-        self.messages += 1
-        self.in_message = self.reading_head = True
-        self.url = b""
-        self.headers = []
-        self.head_fed = self.head_size = self.body_size = 0
+    def request_began(self) -> None:
         self.deadline = self.server.now + self.limits.request_timeout
 
-    def on_url(self, url: bytes) -> None:
-        self.url += url
-        if len(self.url) > self.limits.max_url:
-            raise _Reject(414)
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.head_size += len(name) + len(value) + 4
-        if self.head_size > self.limits.max_head or len(self.headers) >= self.limits.max_headers:
-            raise _Reject(431)
-        self.headers.append((name.lower(), value))
-
-    def on_headers_complete(self) -> None:
-        self.reading_head = False
-        parser = self.parser
-        keep_alive = parser.should_keep_alive()
-        if parser.should_upgrade():
-            if any(n == b"upgrade" and b"websocket" in v.lower() for n, v in self.headers):
-                raise _Reject(400)
-            keep_alive = False  # the rest of the stream is not HTTP/1.1 any more
-        self.request = (self.scope(), keep_alive, 0)
-
-    def on_body(self, body: bytes) -> None:
-        self.body_size += len(body)  # the edge has no use for request bodies
-        if self.body_size > self.limits.max_body:
-            raise _Reject(413)
-
-    def on_message_complete(self) -> None:
-        self.in_message = False
+    def request_read(self, item: Item) -> None:
         if not self.write_paused:
             self.deadline = NEVER
-        self.dispatch(self.request)
+        self.dispatch(item)
 
     # requests and responses
-
-    def scope(self) -> Scope:
-        target = split_target(self.url)
-        if target is None:
-            raise _Reject(400)
-        raw_path, query, path = target
-        return {
-            "type": "http", "asgi": ASGI, "http_version": self.parser.get_http_version(),
-            "method": self.parser.get_method().decode("ascii"), "scheme": "http",
-            "path": unquote(path) if "%" in path else path, "raw_path": raw_path,
-            "query_string": query, "root_path": "", "headers": self.headers,
-            "client": self.client, "server": self.sockname,
-        }
 
     def dispatch(self, item: Item) -> None:
         if self.closing:

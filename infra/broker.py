@@ -4,7 +4,8 @@ and controller, run as a child process of ``buildspace up`` (and of the tests).
 Its jars come from Maven Central once, through Maven and ``infra/kafka/pom.xml``, into
 ``~/.cache/buildspace/kafka-<version>/libs`` (``BUILDSPACE_TOOL_CACHE_DIR`` moves it); after
 that nothing is downloaded. The storage is formatted once under the data dir and a
-restart keeps everything. The broker's own log goes to ``<logs>/kafka/server.log``.
+restart keeps everything. The broker's own log goes to ``<logs>/kafka/server.log``;
+its configuration files are ``infra.broker_config``'s.
 
 Every fault a user can meet here (no Java, no Maven, no network on the first run, a
 port in use, a data dir locked by another broker or corrupt) raises ``BrokerError``
@@ -13,60 +14,20 @@ with one line that says what happened and what to do.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import fcntl
 import re
 import socket
 import subprocess
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from infra.broker_config import new_cluster_id, write_log_config, write_server_config
 from infra.embedded import ChildProcess, base_env, free_port
 from infra.kafka_jars import BrokerError, java, kafka_libs
 
 HEAP_MB = 512
-
-# Sized for a 2-core laptop; see shared/DESIGN.md ("The embedded stack").
-TUNING = {
-    "offsets.topic.replication.factor": "1",
-    "offsets.topic.num.partitions": "1",
-    "transaction.state.log.replication.factor": "1",
-    "transaction.state.log.min.isr": "1",
-    "transaction.state.log.num.partitions": "1",
-    "share.coordinator.state.topic.replication.factor": "1",
-    "share.coordinator.state.topic.min.isr": "1",
-    "group.initial.rebalance.delay.ms": "0",
-    # A restart after a crash waits until the controller drops the dead broker's session
-    # (9 s by default) before it listens again.
-    "broker.heartbeat.interval.ms": "1000",
-    "broker.session.timeout.ms": "3000",
-    "log.cleaner.dedupe.buffer.size": str(16 * 1024 * 1024),
-    "log.cleaner.threads": "1",
-    "num.network.threads": "2",
-    "num.io.threads": "4",
-    "num.recovery.threads.per.data.dir": "1",
-    "auto.create.topics.enable": "false",
-}
-
-LOG4J2 = """\
-Configuration:
-  Appenders:
-    RollingFile:
-      name: file
-      fileName: "{log}"
-      filePattern: "{log}.%i"
-      PatternLayout: {{pattern: "[%d] %p %m (%c)%n"}}
-      SizeBasedTriggeringPolicy: {{size: 10MB}}
-      DefaultRolloverStrategy: {{max: 3}}
-  Loggers:
-    Root: {{level: INFO, AppenderRef: [{{ref: file}}]}}
-    Logger:
-      - {{name: kafka.request.logger, level: WARN}}
-      - {{name: org.apache.kafka.controller, level: WARN}}
-"""
 
 
 def port_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -116,7 +77,7 @@ class KafkaBroker:
             self._format(java_bin, libs, config)
         argv = [java_bin, f"-Xmx{self.heap_mb}m", f"-Xms{min(self.heap_mb, 128)}m",
                 "-XX:+UseSerialGC", "-Djava.awt.headless=true",
-                f"-Dlog4j2.configurationFile={self._write_log_config()}",
+                f"-Dlog4j2.configurationFile={write_log_config(self.data, self.logs)}",
                 "-cp", f"{libs}/*", "kafka.Kafka", str(config)]
         self.child = ChildProcess("kafka", argv, self.logs / "stdout.log", base_env())
         self._wait_ready(timeout)
@@ -180,35 +141,9 @@ class KafkaBroker:
                 f"move it away to start with an empty log")
 
     def _write_config(self) -> Path:
-        cport = self._controller_port()
         listeners = {"PLAINTEXT": ("PLAINTEXT", self.port), **self.listeners}
-        protocol_map = {name: proto for name, (proto, _) in listeners.items()}
-        props = {
-            "process.roles": "broker,controller",
-            "node.id": "1",
-            "controller.quorum.voters": f"1@127.0.0.1:{cport}",
-            "controller.listener.names": "CONTROLLER",
-            "listeners": ",".join([f"{n}://127.0.0.1:{p}" for n, (_, p) in listeners.items()]
-                                  + [f"CONTROLLER://127.0.0.1:{cport}"]),
-            "advertised.listeners": ",".join(f"{n}://127.0.0.1:{p}"
-                                             for n, (_, p) in listeners.items()),
-            "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": ",".join(
-                f"{n}:{proto}" for n, proto in (protocol_map | {"CONTROLLER": "PLAINTEXT"}
-                                                ).items()),
-            "log.dirs": str(self.data),
-            **TUNING,
-            **self.properties,
-        }
-        path = self.data / "server.properties"
-        path.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
-        return path
-
-    def _write_log_config(self) -> Path:
-        self.logs.mkdir(parents=True, exist_ok=True)
-        path = self.data / "log4j2.yaml"
-        path.write_text(LOG4J2.format(log=self.logs / "server.log"))
-        return path
+        return write_server_config(self.data, self._controller_port(), listeners,
+                                   self.properties)
 
     def _format(self, java_bin: str, libs: Path, config: Path) -> None:
         cluster_id = new_cluster_id()
@@ -244,15 +179,6 @@ class KafkaBroker:
             return f"its data dir {self.data} is in use by another broker"
         errors = [ln for ln in text.splitlines() if " ERROR " in ln or "Exception" in ln]
         return errors[-1][:300] if errors else "see its log"
-
-
-def new_cluster_id() -> str:
-    """A random cluster id as Kafka makes them (``Uuid.randomUuid``): URL-safe base64 of
-    16 bytes, never starting with "-", which a command line would take for an option."""
-    while True:
-        made = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
-        if not made.startswith("-"):
-            return made
 
 
 def _answers(port: int) -> bool:

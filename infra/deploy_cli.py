@@ -18,7 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from infra.deploy_client import Api, DeployError, Progress, hash_files, human_size, walk
+from infra.deploy_client import Api, Progress, human_size
+from infra.deploy_files import DeployError, hash_files, walk
 
 DEFAULT_API = "http://127.0.0.1:9000"
 

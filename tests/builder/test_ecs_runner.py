@@ -16,14 +16,8 @@ from botocore.stub import Stubber
 from moto import mock_aws
 from pydantic import SecretStr
 
-from builder.ecs_runner import (
-    FORWARDED_LIMITS,
-    EcsRunner,
-    EcsRunnerError,
-    default_ecs_client,
-    overdue_after,
-    run_task_request,
-)
+from builder.ecs_runner import EcsRunner, default_ecs_client
+from builder.ecs_task import FORWARDED_LIMITS, EcsRunnerError, overdue_after, run_task_request
 from infra.grants import GrantError, grant_ttl, verify
 from infra.settings import Settings
 from schemas.builds import BuildSettings, BuildSpec
