@@ -5,7 +5,7 @@ through Maven and ``infra/kafka/pom.xml`` into ``~/.cache/buildspace/kafka-<vers
     python -c 'from infra.kafka_jars import main; main()'    # what bin/dev runs
 
 Each fault (no Maven, no network on the first run, no Java 17+) raises ``BrokerError``
-with one line that says what happened and what to do.
+(a ``StartupError``) with one line that says what happened and what to do.
 """
 
 from __future__ import annotations
@@ -18,11 +18,13 @@ import sys
 import tempfile
 from pathlib import Path
 
+from infra.embedded import StartupError
+
 KAFKA_VERSION = "4.1.1"  # keep in step with infra/kafka/pom.xml
 POM = Path(__file__).parent / "kafka" / "pom.xml"
 
 
-class BrokerError(RuntimeError):
+class BrokerError(StartupError):
     """The embedded broker could not start; the message says why and what to do."""
 
 
@@ -75,10 +77,13 @@ def java() -> str:
             "it (apt-get install default-jre-headless; bin/dev does this), or set "
             "BUILDSPACE_KAFKA_BOOTSTRAP to a Kafka you run")
     out = subprocess.run([found, "-version"], capture_output=True, text=True).stderr
-    match = re.search(r'version "(\d+)', out)
+    match = re.search(r'version "(?:1\.)?(\d+)', out)  # "1.8.0_392" is Java 8
     if match is None or int(match.group(1)) < 17:
-        raise BrokerError(f"the embedded Kafka broker needs Java 17+, and {found} is "
-                          f"{match.group(1) if match else 'unknown'}: install a newer one")
+        what = f"Java {match.group(1)}" if match else "of an unknown version"
+        raise BrokerError(
+            f"the embedded Kafka broker needs Java 17+, and {found} is {what}: put Java 17+ "
+            f"first on PATH (apt-get install default-jre-headless), or set "
+            f"BUILDSPACE_KAFKA_BOOTSTRAP to a Kafka you run")
     return found
 
 

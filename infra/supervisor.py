@@ -25,9 +25,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from infra.broker import KafkaBroker, port_free
+from infra.broker import KafkaBroker
 from infra.children import BrokerProcess, RoleProcess, describe, settings_env
-from infra.embedded import free_port
+from infra.embedded import StartupError, free_port
+from infra.ports import check_ports, role_ports
 from infra.settings import Settings
 
 log = logging.getLogger("buildspace.supervisor")
@@ -35,7 +36,7 @@ TICK = 0.1  # how often children are looked at
 GRACE = 20.0  # seconds a role gets to stop on SIGTERM
 
 
-class StartFailed(RuntimeError):
+class StartFailed(StartupError):
     """A role process could not start; the message says which and why."""
 
 
@@ -134,7 +135,7 @@ class Supervisor:
         self.stopping = False
 
     def run(self, announce: Callable[[Settings, int], None]) -> None:
-        """Until SIGINT or SIGTERM; raises ``StartFailed`` if a role cannot start."""
+        """Until SIGINT or SIGTERM; raises ``StartupError`` if a role cannot start."""
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, self._stop)
         try:
@@ -155,7 +156,7 @@ class Supervisor:
         self.stopping = True
 
     def _start(self) -> None:
-        check_ports(self.settings)
+        check_ports(self.settings)  # again: the embedded services took a while
         for role in self.roles:
             role.spawn()
             log.info("%s started (pid %d)", role.label, role.pid)
@@ -183,27 +184,8 @@ class Supervisor:
             role.forget_metrics()
 
 
-# Where the role processes listen: port setting -> host setting.
-ROLE_PORTS = {"api_port": "api_host", "socketio_port": "api_host",
-              "worker_port": "worker_host", "edge_port": "edge_host",
-              "edge_admin_port": "edge_host"}
-
-
-def _role_ports(settings: Settings) -> dict[str, tuple[str, int]]:
-    return {name: (getattr(settings, host), getattr(settings, name))
-            for name, host in ROLE_PORTS.items() if name in Settings.model_fields}
-
-
 def with_fixed_ports(settings: Settings) -> Settings:
     """Port 0 picks a free port once, here: the edge processes must share one."""
-    ports = {name: free_port() for name, (_, port) in _role_ports(settings).items()
+    ports = {name: free_port() for name, (_, port) in role_ports(settings).items()
              if port == 0}
     return settings.model_copy(update=ports)
-
-
-def check_ports(settings: Settings) -> None:
-    for name, (host, port) in _role_ports(settings).items():
-        if ":" not in host and not port_free(port, host):  # (IPv6: the role finds out)
-            raise StartFailed(f"port {port} is in use, so buildspace cannot listen on it: "
-                              f"stop what uses it, or set BUILDSPACE_{name.upper()} to "
-                              f"another port")

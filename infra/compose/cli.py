@@ -22,10 +22,10 @@ import uvloop
 
 from infra.children import READY_FD, notify_ready
 from infra.compose.bootstrap import Roles
-from infra.kafka_jars import BrokerError
+from infra.embedded import StartupError
 from infra.settings import Settings
 from infra.stack import EmbeddedStack
-from infra.supervisor import StartFailed, Supervisor
+from infra.supervisor import Supervisor
 
 log = logging.getLogger("buildspace")
 ROLES = ("api", "worker", "edge")
@@ -112,7 +112,7 @@ def up(settings: Settings, verbose: bool) -> None:
     try:
         resolved = stack.start()
         Supervisor(resolved, stack.broker, verbose).run(announce)
-    except (BrokerError, StartFailed) as exc:
+    except StartupError as exc:  # one line that says what happened and what to do
         raise SystemExit(f"buildspace: {exc}") from None
     except KeyboardInterrupt:  # Ctrl-C while the services started
         print("Stopping…", flush=True)

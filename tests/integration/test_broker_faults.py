@@ -4,24 +4,17 @@ what happened and what to do, and nothing in the data dir is deleted."""
 from __future__ import annotations
 
 import base64
-import os
 import socket
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
 import pytest
 
-from infra.broker import KafkaBroker, new_cluster_id
+from infra.broker import KafkaBroker
+from infra.broker_config import new_cluster_id
 from infra.embedded import free_port
 from infra.kafka_jars import BrokerError, kafka_libs
-
-PROJECT = Path(__file__).resolve().parents[2]
-
-
-def snapshot(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+from tests.support.up import one_clear_line, path_without, run_up, snapshot
 
 
 def test_a_restart_keeps_the_data_and_a_second_broker_on_the_same_dir_is_refused(
@@ -86,36 +79,8 @@ def test_maven_central_unreachable_names_the_cache_dir(tmp_path: Path,
     assert not any((cache / p).exists() for p in ("libs",))
 
 
-def run_up(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    """``buildspace up`` as a user runs it, with an external PostgreSQL that is never
-    reached (the broker's fault comes first)."""
-    environ = os.environ | {
-        "BUILDSPACE_DATA_DIR": str(tmp_path / "data"),
-        "BUILDSPACE_EMBEDDED_S3_PORT": "0",
-        "BUILDSPACE_EMBEDDED_KAFKA_PORT": "0",
-        "BUILDSPACE_API_PORT": str(free_port()), "BUILDSPACE_EDGE_PORT": str(free_port()),
-        "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
-    } | env
-    return subprocess.run([sys.executable, "-m", "infra.compose.cli", "up"], cwd=PROJECT,
-                          env=environ, capture_output=True, text=True, timeout=120)
-
-
-def one_clear_line(done: subprocess.CompletedProcess[str]) -> str:
-    assert done.returncode != 0
-    assert "Traceback" not in done.stderr, done.stderr
-    lines = [ln for ln in done.stderr.splitlines() if ln.startswith("buildspace: ")]
-    assert len(lines) == 1, done.stderr
-    return lines[0]
-
-
 def test_up_without_java_says_so_in_one_line(tmp_path: Path) -> None:
-    bin_dir = tmp_path / "bin"  # everything on PATH but java
-    bin_dir.mkdir()
-    for folder in os.environ["PATH"].split(os.pathsep):
-        for tool in Path(folder).glob("*") if Path(folder).is_dir() else ():
-            if tool.name != "java" and not (bin_dir / tool.name).exists():
-                (bin_dir / tool.name).symlink_to(tool)
-    line = one_clear_line(run_up(tmp_path, PATH=str(bin_dir)))
+    line = one_clear_line(run_up(tmp_path, PATH=path_without(tmp_path / "bin", "java")))
     assert "Java 17+ is needed" in line and "default-jre-headless" in line
 
 
