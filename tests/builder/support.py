@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from infra.kafka import topic_partitions
 from infra.settings import Settings
 from schemas.builds import BuildSettings, BuildSpec
 from schemas.envelope import new_id
+from tests.support.waiting import eventually_async
 
 TERMINAL = ("DeploymentReady", "DeploymentFailed")
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -93,15 +93,19 @@ async def wait_outcome(settings: Settings, deployment_id: str, timeout: float = 
     """The deployment's control events, up to and including its outcome."""
     consumer, _ = await _consumer(settings, settings.topic_events)
     found: list[dict[str, Any]] = []
-    deadline = time.monotonic() + timeout
+
+    async def outcome() -> bool:
+        found.extend(_mine(await consumer.getmany(timeout_ms=200), deployment_id))
+        return bool(found) and found[-1]["type"] in TERMINAL
     try:
-        while time.monotonic() < deadline:
-            found += _mine(await consumer.getmany(timeout_ms=200), deployment_id)
-            if found and found[-1]["type"] in TERMINAL:
-                return found
+        await eventually_async(outcome, timeout, what=f"an outcome for {deployment_id}",
+                               interval=0)
+    except AssertionError:
+        raise AssertionError(f"no outcome for {deployment_id} within {timeout} s: {found}"
+                             ) from None
     finally:
         await consumer.stop()
-    raise AssertionError(f"no outcome for {deployment_id} within {timeout} s: {found}")
+    return found
 
 
 async def read_log_records(settings: Settings, deployment_id: str

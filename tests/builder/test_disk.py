@@ -6,12 +6,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from builder.disk import mount_limited
+from tests.support.waiting import eventually
 
 PROJECT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounting needs root")
@@ -69,8 +69,7 @@ def test_a_builder_killed_with_sigkill_leaves_no_mount_and_no_loop_device():
     finally:
         proc.kill()
         proc.wait()
-    deadline = time.monotonic() + 10
-    while [f for f in loop_backing_files() if where in f]:
-        assert time.monotonic() < deadline, "the loop device outlived the builder"
-        time.sleep(0.05)  # the kernel releases the device after the namespace is gone
+    # the kernel releases the device after the namespace is gone
+    eventually(lambda: not [f for f in loop_backing_files() if where in f], 10,
+               what="the loop device gone with the builder", interval=0.05)
     Path(where).rmdir()  # an empty directory is all that is left

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +18,7 @@ from builder.netfilter import host_addresses
 from builder.sandbox import Outcome
 from builder.workspace import Workspace
 from tests.builder.support import processes_with
+from tests.support.waiting import eventually_async
 
 UID = 64000
 LIMITS = Limits(timeout_s=30, memory_mb=256, pids=64, cpus=1.0)
@@ -134,11 +135,16 @@ def test_a_timeout_kills_the_whole_tree(ws: Workspace):
     groups: set[Path] = set()
 
     async def on_line(stream: str, text: str) -> None:
-        """On "started", wait (with a deadline) until all three sleeps run."""
-        deadline = time.monotonic() + 10
-        while len(running := processes_with(marker)) < 3 and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
-        groups.update(pids_cgroup(pid) for pid in running)
+        """On "started", wait (with a deadline) until all three sleeps run, then note
+        their cgroups (of those that run, at the deadline)."""
+        seen: list[list[int]] = []
+
+        def all_three() -> bool:
+            seen.append(processes_with(marker))
+            return len(seen[-1]) >= 3
+        with contextlib.suppress(AssertionError):  # the assertions below judge them
+            await eventually_async(all_three, 10, what="all three sleeps run", interval=0.01)
+        groups.update(pids_cgroup(pid) for pid in seen[-1])
 
     command = f"sleep {marker} & (setsid sleep {marker} &); sleep {marker} & echo started; wait"
     outcome = asyncio.run(sandbox.run(ws, command, cwd="", network=False,

@@ -4,12 +4,12 @@ publish them on ``buildspace.requests``, the worker projects them into ClickHous
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 from tests.e2e.test_deploy import create
 from tests.support.kafka import find_event
 from tests.support.platform import Platform
+from tests.support.waiting import eventually
 
 
 def test_analytics_of_a_project_without_traffic_covers_the_last_day(platform: Platform,
@@ -62,14 +62,16 @@ def test_requests_through_the_edge_show_up_in_analytics(platform: Platform, git_
     published = find_event(platform.kafka, "buildspace.requests",
                            lambda e: e["project_id"] == project["id"])
     assert published["type"] == "EdgeRequestsServed" and published["stream_id"] == project["id"]
-    deadline = time.monotonic() + 30
-    while True:  # each edge process publishes about every second, the worker stores
-        body = _analytics(platform, project["id"])  # soon after
+
+    def counted() -> dict:
+        """The analytics once they count every path (each edge process publishes about
+        every second, the worker stores soon after)."""
+        body = _analytics(platform, project["id"])
         paths = {p["path"]: p for p in body["top_paths"]}
-        if {"/", "/a.txt", "/missing"} <= set(paths) and paths["/"]["requests"] >= 2 \
-                or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
+        done = {"/", "/a.txt", "/missing"} <= set(paths) and paths["/"]["requests"] >= 2
+        return body if done else {}
+    body = eventually(counted, 30, what="every path counted in the analytics", interval=0.2)
+    paths = {p["path"]: p for p in body["top_paths"]}
     # wait_site's own requests to / are counted too
     assert body["requests"] >= 4 and body["status_codes"]["404"] == 1, body
     assert (paths["/a.txt"]["requests"], paths["/a.txt"]["bytes"]) == (1, 4)

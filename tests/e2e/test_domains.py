@@ -4,8 +4,8 @@ project at the domain, following new deployments, until the domain is removed.""
 
 from __future__ import annotations
 
+import contextlib
 import re
-import time
 
 import httpx
 import orjson
@@ -15,6 +15,7 @@ from schemas.envelope import new_id
 from tests.support.dns import DnsServer
 from tests.support.kafka import find_event, produce, topic_size
 from tests.support.platform import Platform
+from tests.support.waiting import eventually
 
 REPO = "http://127.0.0.1:1/acme/site.git"
 
@@ -53,10 +54,15 @@ def deploy_ready(platform: Platform, project_id: str) -> str:
 
 
 def wait_text(platform: Platform, host: str, text: str, timeout: float = 10) -> str:
-    deadline = time.monotonic() + timeout
-    while (body := platform.get_site(host).text) != text and time.monotonic() < deadline:
-        time.sleep(0.02)
-    return body
+    """What the edge serves at ``host`` once it is ``text`` (or at the timeout)."""
+    bodies: list[str] = []
+
+    def shown() -> bool:
+        bodies.append(platform.get_site(host).text)
+        return bodies[-1] == text
+    with contextlib.suppress(AssertionError):  # the caller judges the last body
+        eventually(shown, timeout, what=f"{host} serves {text!r}")
+    return bodies[-1]
 
 
 def unique(suffix: str = "example.test") -> str:
@@ -212,8 +218,7 @@ def test_domain_commands_from_kafka_get_the_same_rules(platform):
     taken, invalid = command(second, hostname), command(first, "10.0.0.1")
     assert (taken["type"], taken["status"]) == ("CommandRejected", 409)
     assert (invalid["type"], invalid["status"]) == ("CommandRejected", 422)
-    deadline = time.monotonic() + 10  # appended by the worker, not this API process
-    while not listed(platform, first) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    # The domain is appended by the worker, not this API process.
+    eventually(lambda: listed(platform, first), 10, what=f"{hostname} listed", interval=0.05)
     assert [(d["hostname"], d["verified"]) for d in listed(platform, first)] == [
         (hostname, True)]

@@ -7,12 +7,12 @@ of that deployment, and only while it runs."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from tests.e2e.test_remote_builder import (
 )
 from tests.support.fake_ecs import FakeEcs
 from tests.support.platform import Platform, fresh_database
+from tests.support.waiting import eventually
 
 BUILD_JS = """
 const fs = require('fs');
@@ -92,12 +93,17 @@ def spec_client(platform: Platform, deployment_id: str, grant: str | None) -> ht
 
 def wait_for_status(platform: Platform, deployment_id: str, grant: str, status: int,
                     timeout: float = 30) -> httpx.Response:
-    """The spec route's answer once it is ``status`` (the queue is projected from events)."""
-    deadline = time.monotonic() + timeout
+    """The spec route's answer once it is ``status`` (the queue is projected from events),
+    else the last one at the timeout, for the caller to assert on."""
+    answers: list[httpx.Response] = []
     with spec_client(platform, deployment_id, grant) as c:
-        while (r := c.get("/spec")).status_code != status and time.monotonic() < deadline:
-            time.sleep(0.05)
-    return r
+        def answered() -> bool:
+            answers.append(c.get("/spec"))
+            return answers[-1].status_code == status
+        with contextlib.suppress(AssertionError):  # the caller judges the last answer
+            eventually(answered, timeout, what=f"the spec route answers {status}",
+                       interval=0.05)
+    return answers[-1]
 
 
 def test_an_ecs_build_gets_its_variables_from_the_api_not_its_environment(ecs, git_server,

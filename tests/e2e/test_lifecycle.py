@@ -4,12 +4,13 @@ branches get preview URLs, and a deployment can be built again."""
 
 from __future__ import annotations
 
-import time
+import contextlib
 from typing import Any
 
 from tests.e2e.test_deploy import create, host
 from tests.support.gitserver import GitServer
 from tests.support.platform import Platform
+from tests.support.waiting import eventually
 
 
 def page(version: str) -> dict[str, str]:
@@ -28,12 +29,14 @@ def deploy(platform: Platform, project_id: str, **body: Any) -> dict[str, Any]:
 
 def serves(platform: Platform, hostname: str, text: str, timeout: float = 10) -> str:
     """What the edge serves at ``hostname`` once it shows ``text`` (or at the timeout)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        got = platform.get_site(hostname).text
-        if got == text or time.monotonic() > deadline:
-            return got
-        time.sleep(0.02)
+    bodies: list[str] = []
+
+    def shown() -> bool:
+        bodies.append(platform.get_site(hostname).text)
+        return bodies[-1] == text
+    with contextlib.suppress(AssertionError):  # the caller judges the last body
+        eventually(shown, timeout, what=f"{hostname} serves {text!r}")
+    return bodies[-1]
 
 
 def project_state(platform: Platform, project_id: str) -> tuple[str | None, bool]:

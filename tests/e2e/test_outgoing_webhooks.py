@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import time
 from typing import Any
 
 from schemas.envelope import new_id
@@ -15,6 +14,7 @@ from tests.e2e.test_lifecycle import deploy, page
 from tests.support.gitserver import GitServer
 from tests.support.platform import Platform
 from tests.support.receiver import Received, Receiver
+from tests.support.waiting import eventually
 
 
 def project(platform: Platform, git_server: GitServer) -> str:
@@ -42,13 +42,17 @@ def deliveries(platform: Platform, project_id: str, webhook_id: str) -> list[dic
 
 def wait_deliveries(platform: Platform, project_id: str, webhook_id: str, count: int,
                     state: str = "succeeded", timeout: float = 30) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + timeout
-    while True:
-        got = deliveries(platform, project_id, webhook_id)
-        if len([d for d in got if d["state"] == state]) >= count:
-            return got
-        assert time.monotonic() < deadline, got
-        time.sleep(0.05)
+    seen: list[list[dict[str, Any]]] = []
+
+    def done() -> bool:
+        seen.append(deliveries(platform, project_id, webhook_id))
+        return len([d for d in seen[-1] if d["state"] == state]) >= count
+    try:
+        eventually(done, timeout, what=f"{count} {state} deliveries", interval=0.05)
+    except AssertionError:
+        raise AssertionError(f"not {count} {state} deliveries in {timeout} s: {seen[-1]}"
+                             ) from None
+    return seen[-1]
 
 
 def signed(received: Received, secret: str) -> bool:

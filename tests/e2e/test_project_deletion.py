@@ -4,7 +4,7 @@ artifacts are collected, except blobs another project's deployment still uses.""
 
 from __future__ import annotations
 
-import time
+import contextlib
 from typing import Any
 
 from schemas.artifacts import Manifest, blob_key, manifest_key
@@ -14,6 +14,7 @@ from tests.e2e.test_lifecycle import deploy
 from tests.e2e.test_remote_builder import platform_s3
 from tests.support.gitserver import GitServer
 from tests.support.platform import Platform
+from tests.support.waiting import eventually
 
 BUCKET = "buildspace-artifacts"
 # Over 256 bytes of text: published with gzip and brotli variants, blobs themselves.
@@ -47,10 +48,14 @@ def blob_keys(m: Manifest, path: str) -> set[str]:
 
 def wait_gone(s3: Any, keys: set[str], timeout: float = 30) -> set[str]:
     """The keys still there at the timeout (none once collected)."""
-    deadline = time.monotonic() + timeout
-    while (left := {k for k in keys if exists(s3, k)}) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return left
+    left: list[set[str]] = []
+
+    def collected() -> bool:
+        left.append({k for k in keys if exists(s3, k)})
+        return not left[-1]
+    with contextlib.suppress(AssertionError):  # the caller judges what is left
+        eventually(collected, timeout, what=f"{len(keys)} keys collected", interval=0.1)
+    return left[-1]
 
 
 def test_deleting_a_project_stops_serving_frees_its_names_and_collects_artifacts(

@@ -31,6 +31,7 @@ from schemas.events import BuildStarted, DeploymentCanceled, DeploymentFailed
 from schemas.logs import BuildLogAppended, LogLine
 from tests.support.kafka import all_records, find_event
 from tests.support.platform import Platform
+from tests.support.waiting import eventually_async
 
 EVENTS, LOGS = "buildspace.events", "buildspace.logs"
 JSON = {"Content-Type": "application/json"}
@@ -199,11 +200,11 @@ def test_the_http_emitter_sends_numbered_batches_and_heartbeats_in_order(platfor
 
 async def heartbeat(platform: Platform, deployment_id: str, last_seq: int) -> None:
     """Wait for the deployment's heartbeat reporting ``last_seq`` to be in the topic."""
-    deadline = time.monotonic() + 30
-    while not [r for r in await all_records(platform.kafka, LOGS)
-               if r.get("deployment_id") == deployment_id
-               and r.get("type") == "BuildHeartbeat" and r.get("last_seq") == last_seq]:
-        assert time.monotonic() < deadline, "no heartbeat"
+    async def reported() -> list[dict[str, Any]]:
+        return [r for r in await all_records(platform.kafka, LOGS)
+                if r.get("deployment_id") == deployment_id
+                and r.get("type") == "BuildHeartbeat" and r.get("last_seq") == last_seq]
+    await eventually_async(reported, 30, what=f"a heartbeat reporting line {last_seq}")
 
 
 def test_the_remote_publisher_uploads_each_blob_once(platform, scope, tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterator
 
 import httpx
@@ -13,6 +14,7 @@ import socketio
 from tests.e2e.test_deploy import create
 from tests.e2e.test_logs import ticker_site
 from tests.support.platform import Platform, running_platform
+from tests.support.waiting import eventually_async
 
 
 @pytest.fixture(scope="module")
@@ -33,12 +35,14 @@ def test_socketio_subscribers_get_each_new_line_of_their_project(own_platform, g
         await client.call("subscribe", f"logs:{project['subdomain']}")  # acked: joined
         async with httpx.AsyncClient(base_url=own_platform.api) as api:
             accepted = (await api.post(f"/v1/projects/{project['id']}/deployments")).json()
-            for _ in range(600):
+
+            async def every_line_received() -> bool:
                 status = (await api.get(f"/v1/deployments/{accepted['id']}")).json()
-                if status["status"] in ("READY", "FAILED") and \
-                        len(received) >= status["log_lines"]:
-                    break
-                await asyncio.sleep(0.1)
+                return status["status"] in ("READY", "FAILED") and \
+                    len(received) >= status["log_lines"]
+            with contextlib.suppress(AssertionError):  # the lines are asserted below
+                await eventually_async(every_line_received, 90, interval=0.1,
+                                       what="the build done and each of its lines received")
         await client.disconnect()
         return received
 

@@ -8,7 +8,6 @@ import json
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -20,6 +19,7 @@ from schemas.builds import BuildSpec
 from tests.e2e.test_deploy import host, node_site
 from tests.e2e.test_remote_builder import platform_key
 from tests.support.platform import Platform
+from tests.support.waiting import eventually
 
 CSS = "body { color: #333; margin: 0 auto; }\n" * 40  # compressible: gets br/gzip variants
 
@@ -88,7 +88,8 @@ def test_a_directory_is_deployed_and_only_changed_files_are_uploaded(platform, t
     (root / "index.html").write_text("<h1>changed</h1>")
     changed = cli(platform, str(root), "--name", "Upload Site")
     assert changed.returncode == 0 and uploaded(changed) == 1, changed.stdout + changed.stderr
-    assert _eventually(platform, host(url), "<h1>changed</h1>")
+    eventually(lambda: platform.get_site(host(url)).text == "<h1>changed</h1>", 10,
+               what="the changed page served", interval=0.05)
 
     with platform.client() as c:
         project = c.get("/v1/projects").json()
@@ -97,15 +98,6 @@ def test_a_directory_is_deployed_and_only_changed_files_are_uploaded(platform, t
     assert [d["ref"] for d in listed] == ["upload"] * 3
     assert {d["status"] for d in listed} == {"READY"}
     assert listed[0]["uploaded_blobs"] == 1 and listed[1]["uploaded_blobs"] == 0
-
-
-def _eventually(platform: Platform, site_host: str, text: str) -> bool:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if platform.get_site(site_host).text == text:
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def create_project(platform: Platform, name: str) -> str:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import itertools
 import json
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.support.waiting import eventually
 
 TARGET_PREFIX = "AmazonEC2ContainerServiceV20141113."
 ARN_PREFIX = "arn:aws:ecs:us-east-1:123456789012:task/buildspace/"
@@ -44,15 +45,15 @@ class FakeEcs:
 
     def run_task_for(self, deployment_id: str, timeout: float = 60) -> dict[str, Any]:
         """The RunTask parameters that launched ``deployment_id``'s build, once sent."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def sent() -> dict[str, Any]:
             with self._lock:
                 for request in self.requests:
                     tags = {t["key"]: t["value"] for t in request.get("tags", [])}
                     if tags.get("deployment_id") == deployment_id:
                         return request
-            time.sleep(0.05)
-        raise AssertionError(f"no task was started for deployment {deployment_id}")
+            return {}
+        return eventually(sent, timeout, what=f"a task started for deployment {deployment_id}",
+                          interval=0.05)
 
     def answer(self, action: str, body: dict[str, Any]) -> dict[str, Any]:
         with self._lock:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import orjson
@@ -11,6 +10,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from infra.kafka import topic_partitions
 from infra.settings import Settings
+from tests.support.waiting import eventually_async
 
 
 async def partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
@@ -51,18 +51,21 @@ async def _find(bootstrap: str, topic: str, match: Any, timeout: float) -> dict[
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap,
                                 auto_offset_reset="earliest", group_id=None)
     await consumer.start()
-    deadline = time.monotonic() + timeout
+
+    async def next_match() -> dict[str, Any] | None:
+        batch = await consumer.getmany(timeout_ms=200)  # waits for records itself
+        for records in batch.values():
+            for record in records:
+                event = orjson.loads(record.value) if record.value else None
+                if event is not None and match(event):
+                    return event  # type: ignore[no-any-return]
+        return None
     try:
-        while time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=200)
-            for records in batch.values():
-                for record in records:
-                    event = orjson.loads(record.value) if record.value else None
-                    if event is not None and match(event):
-                        return event  # type: ignore[no-any-return]
+        found: dict[str, Any] = await eventually_async(
+            next_match, timeout, what=f"a matching event on {topic}", interval=0)
+        return found
     finally:
         await consumer.stop()
-    raise AssertionError(f"no matching event on {topic} within {timeout} s")
 
 
 def find_event(bootstrap: str, topic: str, match: Any, timeout: float = 30) -> dict[str, Any]:
@@ -81,11 +84,14 @@ async def all_records(bootstrap: str, topic: str, timeout: float = 30) -> list[d
         consumer.assign(parts)
         await consumer.seek_to_beginning(*parts)
         records: list[dict[str, Any]] = []
-        deadline = time.monotonic() + timeout
-        while [tp for tp in parts if await consumer.position(tp) < ends[tp]]:
-            assert time.monotonic() < deadline, f"could not read {topic} to its end"
+
+        async def read_to_end() -> bool:
+            if not [tp for tp in parts if await consumer.position(tp) < ends[tp]]:
+                return True
             batch = await consumer.getmany(timeout_ms=200)
-            records += [orjson.loads(r.value) for rs in batch.values() for r in rs if r.value]
+            records.extend(orjson.loads(r.value) for rs in batch.values() for r in rs if r.value)
+            return False
+        await eventually_async(read_to_end, timeout, what=f"{topic} read to its end", interval=0)
         return records
     finally:
         await consumer.stop()

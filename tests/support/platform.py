@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from infra.broker import port_free
 from infra.embedded import EmbeddedPostgres, free_port
 from schemas.envelope import new_id
 from tests.support import procs
+from tests.support.waiting import eventually
 
 ADMIN_DSN = os.environ.get(
     "BUILDSPACE_TEST_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -107,18 +107,19 @@ class Platform:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         seen = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
-        self.proc = subprocess.Popen(
+        self.proc = proc = subprocess.Popen(
             [sys.executable, "-m", "infra.compose.cli", "up", "-v"], env=self.env, stdout=log,
             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
+
+        def up() -> bool:
+            if proc.poll() is not None:
                 raise RuntimeError(f"buildspace up exited: {self.tail()}")
-            if b"Buildspace is up" in self.log_path.read_bytes()[seen:]:
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"buildspace up did not start: {self.tail()}")
+            return b"Buildspace is up" in self.log_path.read_bytes()[seen:]
+        try:
+            eventually(up, timeout, what="buildspace up started", interval=0.1)
+        except AssertionError:
+            raise RuntimeError(f"buildspace up did not start: {self.tail()}") from None
 
     def stop(self, timeout: float = 60) -> int:
         assert self.proc is not None
@@ -154,14 +155,16 @@ class Platform:
 
     def wait_api(self, timeout: float = 120) -> None:
         """Until the API answers."""
-        deadline = time.monotonic() + timeout
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.api}/healthz", timeout=5).status_code == 200:
-                    return
-            if time.monotonic() > deadline:
-                raise AssertionError(f"the API did not answer within {timeout} s\n{self.tail()}")
-            time.sleep(0.1)
+        def healthy() -> bool:
+            try:
+                return httpx.get(f"{self.api}/healthz", timeout=5).status_code == 200
+            except httpx.HTTPError:  # not listening yet
+                return False
+        try:
+            eventually(healthy, timeout, what="the API answers /healthz", interval=0.1)
+        except AssertionError:
+            raise AssertionError(f"the API did not answer within {timeout} s\n{self.tail()}"
+                                 ) from None
 
     def restart(self) -> None:
         self.stop()
@@ -179,22 +182,28 @@ class Platform:
 
     def wait_site(self, host: str, path: str = "/", status: int = 200, timeout: float = 10
                   ) -> httpx.Response:
-        """The edge's answer once it has caught up with a route change."""
-        deadline = time.monotonic() + timeout
-        while True:
-            r = self.get_site(host, path)
-            if r.status_code == status or time.monotonic() > deadline:
-                return r
-            time.sleep(0.02)
+        """The edge's answer once it has caught up with a route change: the first that is
+        ``status``, else the last one at the timeout, for the caller to assert on."""
+        answers: list[httpx.Response] = []
+
+        def caught_up() -> bool:
+            answers.append(self.get_site(host, path))
+            return answers[-1].status_code == status
+        with contextlib.suppress(AssertionError):  # the caller judges the last answer
+            eventually(caught_up, timeout, what=f"{host}{path} answers {status}")
+        return answers[-1]
 
     def wait_status(self, deployment_id: str, wanted: set[str], timeout: float = 240
                     ) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
+        bodies: list[dict[str, Any]] = []
         with self.client() as c:
-            while time.monotonic() < deadline:
-                body = c.get(f"/v1/deployments/{deployment_id}").json()
-                if body.get("status") in wanted:
-                    return body
-                time.sleep(0.2)
-        raise AssertionError(f"deployment {deployment_id} never reached {wanted}: {body}\n"
-                             f"{self.tail()}")
+            def reached() -> bool:
+                bodies.append(c.get(f"/v1/deployments/{deployment_id}").json())
+                return bodies[-1].get("status") in wanted
+            try:
+                eventually(reached, timeout, what=f"deployment {deployment_id} in {wanted}",
+                           interval=0.2)
+            except AssertionError:
+                raise AssertionError(f"deployment {deployment_id} never reached {wanted}: "
+                                     f"{bodies[-1]}\n{self.tail()}") from None
+        return bodies[-1]

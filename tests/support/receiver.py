@@ -9,10 +9,11 @@ and answers each with the next status of ``statuses`` (then 200).
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.support.waiting import eventually
 
 
 @dataclass(frozen=True)
@@ -50,13 +51,16 @@ class Receiver:
 
     def wait(self, count: int, timeout: float = 60) -> list[Received]:
         """The first ``count`` requests, once they arrived."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def arrived() -> bool:
             with self._lock:
-                if len(self.received) >= count:
-                    return self.received[:count]
-            time.sleep(0.02)
-        raise AssertionError(f"{len(self.received)} of {count} webhook requests arrived")
+                return len(self.received) >= count
+        try:
+            eventually(arrived, timeout, what=f"{count} webhook requests")
+        except AssertionError:
+            raise AssertionError(f"{len(self.received)} of {count} webhook requests arrived"
+                                 ) from None
+        with self._lock:
+            return self.received[:count]
 
 
 def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
