@@ -10,6 +10,7 @@ from typing import Annotated, Protocol
 import asyncpg
 from fastapi import Depends, Request
 
+from commands.accounts.service import AccountService
 from commands.service import CommandService, Outcome
 from infra.kafka import EventLog
 from infra.settings import Settings
@@ -22,6 +23,7 @@ class WriteSide(Protocol):
     pool: asyncpg.Pool
     events: EventLog
     commands: CommandService
+    accounts: AccountService
     consistency: ReadYourWrites
 
 

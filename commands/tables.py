@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from commands.accounts.store import SCHEMA as ACCOUNTS
 from commands.hooks.store import SCHEMA as HOOKS
 from commands.lifecycle.store import SCHEMA as LIFECYCLE
 from commands.projects.store import SCHEMA as STATE
 
-SCHEMAS = (STATE, HOOKS, LIFECYCLE)
+SCHEMAS = (STATE, HOOKS, LIFECYCLE, ACCOUNTS)

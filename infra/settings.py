@@ -189,6 +189,15 @@ class Settings(BaseSettings):
     artifact_gc_interval_seconds: float = Field(
         default=300.0, description="how often workers look for artifacts to collect")
 
+    admin_email: str = Field(
+        default="admin@localhost", max_length=254,
+        description="the instance owner created on the first start, when no user exists")
+    admin_password: SecretStr | None = Field(
+        default=None, description="the instance owner's password on the first start; unset, "
+                                  "one is generated and printed once")
+    session_hours: int = Field(default=168, ge=1, le=2160,
+                               description="how long a sign-in session lasts")
+
     embedded_kafka_port: int = Field(default=9092, ge=0, le=65535,
                                      description="0 picks a free port")
     embedded_s3_port: int = Field(default=9100, description="0 picks a free port")

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 import orjson
 from pydantic import Field, TypeAdapter, field_validator
 
+from schemas.accounts import TokenCreated, TokenRevoked, UserCreated
 from schemas.builds import BuildPlan, BuildSettings, BuildSpec
 from schemas.envelope import Envelope
 from schemas.failures import FailureStep
@@ -215,6 +216,9 @@ ControlEvent = Annotated[
     | ProjectDeleted
     | WebhookAdded
     | WebhookRemoved
+    | UserCreated
+    | TokenCreated
+    | TokenRevoked
     | CommandAccepted
     | CommandRejected,
     Field(discriminator="type"),

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import ValidationError
 
+from commands.accounts import http as account_http
 from commands.builds import http as build_http
 from commands.builds import source as build_source
 from commands.compat import http as compat_http
@@ -28,7 +29,7 @@ from infra.metrics import RequestMetrics, exposition, health, health_status
 from projections import hooks as hook_queries
 from projections import http as query_http
 from projections import log_stream, outgoing_queries
-from schemas.errors import BuildspaceError
+from schemas.errors import BuildspaceError, RateLimited, Unauthorized
 
 
 async def on_model_error(request: Request, exc: Exception) -> JSONResponse:
@@ -59,7 +60,12 @@ async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def on_buildspace_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, BuildspaceError)
-    return JSONResponse(exc.to_json(), status_code=exc.status)
+    headers = {}
+    if isinstance(exc, RateLimited) and "retry_after" in exc.details:
+        headers["Retry-After"] = str(exc.details["retry_after"])
+    if isinstance(exc, Unauthorized):
+        headers["WWW-Authenticate"] = "Bearer"
+    return JSONResponse(exc.to_json(), status_code=exc.status, headers=headers)
 
 
 async def database_answers(pool: asyncpg.Pool, timeout: float = 2.0) -> bool:
@@ -79,6 +85,7 @@ def create_api(platform: Platform) -> FastAPI:
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(BuildspaceError, on_buildspace_error)
     app.add_exception_handler(ValidationError, on_model_error)
+    app.include_router(account_http.router)
     app.include_router(project_http.router)
     app.include_router(deployment_http.router)
     app.include_router(domain_http.router)

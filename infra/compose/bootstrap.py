@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Collection
 from typing import Any
 
 import asyncpg
 
 from builder.prebuilt_runner import PublishPrebuilt
+from commands.accounts.service import AccountService
 from commands.service import CommandService
 from edge.analytics import RequestLog
 from infra.compose.migrate import migrate
@@ -101,6 +103,7 @@ class Roles:
         self.watched.append(live.task)
         return Platform(
             settings=self.settings, pool=self.pool, events=self.events, commands=self.commands,
+            accounts=AccountService(self.pool, self.events, self.settings),
             consistency=ReadYourWrites(self.pool, self.settings.query_wait_seconds),
             logs=self.logs, live=live, analytics=self.analytics,
         )
@@ -110,6 +113,11 @@ class Roles:
         from projections.socketio_gateway import LogGateway
 
         platform = await self.platform()
+        password = await platform.accounts.create_owner()
+        if password is not None:  # shown once, on the terminal only: never logged
+            print(f"buildspace: the instance owner is {self.settings.admin_email}, with the "
+                  f"password {password} (shown once; set BUILDSPACE_ADMIN_PASSWORD to choose "
+                  "it)", file=sys.stderr, flush=True)
         gateway = LogGateway(platform)
         gateway.start()
         self._stops.append(gateway.stop)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from commands.accounts.service import AccountService
 from commands.service import CommandService
 from infra.kafka import EventLog
 from infra.settings import Settings
@@ -23,6 +24,7 @@ class Platform:
     pool: asyncpg.Pool
     events: EventLog
     commands: CommandService
+    accounts: AccountService
     consistency: ReadYourWrites
     logs: LogStore
     live: LiveLogs

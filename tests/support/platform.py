@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -83,6 +84,7 @@ class Platform:
         self.socketio_port = free_port()
         self.worker_port, self.edge_admin_port = free_port(), free_port()
         self.kafka = f"127.0.0.1:{kafka_port}"
+        self.admin_email, self.admin_password = "owner@buildspace.test", secrets.token_urlsafe(16)
         self.env = os.environ | {
             "BUILDSPACE_DATA_DIR": str(data_dir),
             "BUILDSPACE_API_PORT": str(self.api_port),
@@ -95,6 +97,8 @@ class Platform:
             "BUILDSPACE_GIT_ALLOWED_HOSTS": '["127.0.0.1", "localhost"]',
             "BUILDSPACE_BUILD_TIMEOUT_SECONDS": "300",
             "BUILDSPACE_EDGE_PROCESSES": "2",
+            "BUILDSPACE_ADMIN_EMAIL": self.admin_email,
+            "BUILDSPACE_ADMIN_PASSWORD": self.admin_password,
         } | env
         if database_url:
             self.env["DATABASE_URL"] = database_url
@@ -176,6 +180,15 @@ class Platform:
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.api, timeout=30)
+
+    def login(self, email: str | None = None, password: str | None = None) -> str:
+        """A session token of the instance owner (or of the user named)."""
+        with self.client() as c:
+            r = c.post("/v1/auth/login", json={"email": email or self.admin_email,
+                                               "password": password or self.admin_password})
+        assert r.status_code == 200, r.text
+        token: str = r.json()["token"]
+        return token
 
     def get_site(self, host: str, path: str = "/", **kw: Any) -> httpx.Response:
         return httpx.get(self.edge + path, headers={"Host": host}, timeout=30, **kw)

@@ -29,6 +29,10 @@ DOCUMENTED |= {
     ("post", "/v1/projects/{project_id}/deploy-hooks"),
     ("delete", "/v1/projects/{project_id}/deploy-hooks/{hook_id}"),
 }
+DOCUMENTED |= {
+    ("post", "/v1/auth/login"), ("post", "/v1/auth/logout"), ("get", "/v1/auth/me"),
+    ("post", "/v1/tokens"), ("get", "/v1/tokens"), ("delete", "/v1/tokens/{token_id}"),
+}
 
 
 def test_every_endpoint_is_in_the_openapi_with_a_summary_line():

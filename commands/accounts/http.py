@@ -1,0 +1,112 @@
+"""HTTP endpoints for signing in and for personal access tokens.
+
+Who may call each: ``POST /v1/auth/login`` anyone (failed attempts are limited per
+client address and per email); ``GET /v1/auth/me`` and ``POST /v1/auth/logout`` any
+valid token; the token routes a token with the ``admin`` scope (every session has it),
+and only for the caller's own tokens.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Request, Response, status
+
+from commands.accounts.service import AccountService
+from commands.accounts.store import Principal
+from commands.deps import WriteDep
+from schemas.accounts import (
+    CreateTokenBody,
+    LoginBody,
+    NewTokenOut,
+    Scope,
+    SessionOut,
+    TokenOut,
+    UserOut,
+)
+from schemas.errors import Forbidden
+
+router = APIRouter(prefix="/v1", tags=["accounts"])
+UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
+    401: {"description": "no token, or one unknown, expired or revoked"}}
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def accounts(platform: WriteDep) -> AccountService:
+    return platform.accounts
+
+
+AccountsDep = Annotated[AccountService, Depends(accounts)]
+
+
+async def signed_in(request: Request, service: AccountsDep,
+                    authorization: Annotated[str | None, Header(max_length=200)] = None
+                    ) -> Principal:
+    return await service.authenticate(authorization, client_ip(request))
+
+
+SignedIn = Annotated[Principal, Depends(signed_in)]
+
+
+def holding(principal: Principal, scope: Scope) -> Principal:
+    if scope not in principal.scopes:
+        raise Forbidden(f"this token lacks the {scope} scope")
+    return principal
+
+
+@router.post("/auth/login", response_model=SessionOut, responses={
+    401: {"description": "wrong email or password"},
+    429: {"description": "too many failed sign-ins; see Retry-After"}})
+async def login(body: LoginBody, request: Request, service: AccountsDep) -> SessionOut:
+    """Sign in with email and password: a session token, sent as
+    ``Authorization: Bearer <token>``."""
+    issued = await service.login(body.email, body.password, client_ip(request))
+    assert issued.expires_at is not None
+    return SessionOut(token=issued.token, expires_at=issued.expires_at)
+
+
+@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, responses=UNAUTHORIZED)
+async def logout(principal: SignedIn, service: AccountsDep) -> Response:
+    """Revoke the token this request carries."""
+    await service.revoke(principal, principal.token_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/auth/me", response_model=UserOut, responses=UNAUTHORIZED)
+async def me(principal: SignedIn) -> UserOut:
+    """Who the token belongs to, and what it may do."""
+    return UserOut(id=principal.user_id, email=principal.email,
+                   instance_owner=principal.instance_owner, token_id=principal.token_id,
+                   scopes=list(principal.scopes))
+
+
+@router.post("/tokens", status_code=status.HTTP_201_CREATED, response_model=NewTokenOut,
+             responses={**UNAUTHORIZED, 403: {"description": "the caller's token lacks the "
+                                                            "admin scope or a scope asked"}})
+async def create_token(body: CreateTokenBody, principal: SignedIn, service: AccountsDep
+                       ) -> NewTokenOut:
+    """A personal access token, shown once. It holds at most the caller's scopes, and
+    expires after 90 days unless ``expires_in_days`` says otherwise ("never" included)."""
+    issued = await service.create_token(holding(principal, "admin"), body)
+    listed = {t.id: t for t in await service.tokens(principal)}
+    return NewTokenOut(**listed[issued.token_id].model_dump(), token=issued.token)
+
+
+@router.get("/tokens", response_model=list[TokenOut], responses={
+    **UNAUTHORIZED, 403: {"description": "the token lacks the admin scope"}})
+async def list_tokens(principal: SignedIn, service: AccountsDep) -> list[TokenOut]:
+    """The caller's live sessions and tokens, with when and from where each was last
+    used. Secrets are never shown again."""
+    return await service.tokens(holding(principal, "admin"))
+
+
+@router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT, responses={
+    **UNAUTHORIZED, 403: {"description": "the token lacks the admin scope"},
+    404: {"description": "the caller has no such live token"}})
+async def revoke_token(token_id: str, principal: SignedIn, service: AccountsDep) -> Response:
+    """Revoke one of the caller's tokens: it stops working at once."""
+    await service.revoke(holding(principal, "admin"), token_id[:64])
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

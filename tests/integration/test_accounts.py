@@ -1,0 +1,175 @@
+"""The accounts service against real PostgreSQL and the shared Kafka broker: the first
+start's owner, argon2id hashes, failed sign-ins slowed per email and per address,
+tokens that expire, are revoked or hand on only what they hold, and events that never
+carry a secret."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+import orjson
+import pytest
+from pydantic import SecretStr
+
+from commands.accounts.service import AccountService
+from commands.accounts.store import FailureLimits
+from infra.compose.migrate import migrate
+from infra.db import open_pool
+from infra.kafka import EventLog, ensure_topics
+from infra.settings import Settings
+from schemas.accounts import CreateTokenBody, token_digest
+from schemas.errors import Forbidden, NotFound, RateLimited, Unauthorized
+from tests.support.kafka import all_records
+from tests.support.platform import fresh_database
+
+Scenario = Callable[[AccountService, Settings], Awaitable[None]]
+
+
+@pytest.fixture
+def dsn() -> Iterator[str]:
+    with fresh_database() as url:
+        yield url
+
+
+@pytest.fixture
+def run(dsn: str, kafka_bootstrap: str) -> Callable[..., None]:
+    """Run a scenario with a fresh database and events topic."""
+    def go(scenario: Scenario, limits: FailureLimits | None = None, **settings: Any) -> None:
+        s = Settings(database_url=dsn, kafka_bootstrap=kafka_bootstrap,
+                     topic_events=f"accounts-{uuid.uuid4().hex[:8]}", **settings)
+
+        async def main() -> None:
+            await ensure_topics(s)
+            async with Service(s, limits) as accounts:
+                await scenario(accounts, s)
+        asyncio.run(main())
+    return go
+
+
+class Service:
+    """An ``AccountService`` over its own pool and event log."""
+
+    def __init__(self, settings: Settings, limits: FailureLimits | None) -> None:
+        self.settings, self.limits = settings, limits
+
+    async def __aenter__(self) -> AccountService:
+        self.pool = await open_pool(self.settings)
+        await migrate(self.pool)
+        self.events = EventLog(self.settings)
+        await self.events.start()
+        return AccountService(self.pool, self.events, self.settings, self.limits)
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.events.stop()
+        await self.pool.close()
+
+
+async def events_of(s: Settings) -> list[dict[str, Any]]:
+    assert s.kafka_bootstrap
+    return await all_records(s.kafka_bootstrap, s.topic_events, timeout=5)
+
+
+def test_the_first_start_makes_one_owner_with_an_argon2id_hash(run):
+    async def scenario(accounts: AccountService, s: Settings) -> None:
+        assert await accounts.create_owner() is None  # the password was given
+        assert await accounts.create_owner() is None  # and only once
+        async with accounts.pool.acquire() as conn:
+            rows = await conn.fetch("SELECT email, password_hash, instance_owner "
+                                    "FROM acct_users")
+        assert [(r["email"], r["instance_owner"]) for r in rows] == [("boss@example.com", True)]
+        assert rows[0]["password_hash"].startswith("$argon2id$")
+        session = await accounts.login("boss@example.com", "correct horse battery", "1.2.3.4")
+        assert (await accounts.authenticate(f"Bearer {session.token}", None)).instance_owner
+        created = [e for e in await events_of(s) if e["type"] == "UserCreated"]
+        assert len(created) == 1 and "correct horse" not in orjson.dumps(created).decode()
+
+    run(scenario, admin_email=" Boss@Example.com ",
+        admin_password=SecretStr("correct horse battery"))
+
+
+def test_without_a_password_one_is_generated_and_returned_once(run):
+    async def scenario(accounts: AccountService, s: Settings) -> None:
+        password = await accounts.create_owner()
+        assert password and len(password) >= 20
+        assert await accounts.create_owner() is None
+        await accounts.login("admin@localhost", password, None)
+        assert password not in orjson.dumps(await events_of(s)).decode()
+
+    run(scenario)
+
+
+def test_failed_sign_ins_are_slowed_per_email_and_per_address(run):
+    limits = FailureLimits(free=3, first=60, cap=600, forget=900)
+
+    async def scenario(accounts: AccountService, s: Settings) -> None:
+        await accounts.create_owner()
+        for _ in range(3):
+            with pytest.raises(Unauthorized):
+                await accounts.login("admin@localhost", "wrong", "10.0.0.1")
+        # The fourth failure blocks this email, from any address, and the first address.
+        with pytest.raises(Unauthorized):
+            await accounts.login("admin@localhost", "wrong", "10.0.0.1")
+        with pytest.raises(RateLimited) as blocked:
+            await accounts.login("admin@localhost", "right password!", "10.0.0.2")
+        assert 1 <= blocked.value.details["retry_after"] <= 60
+        with pytest.raises(RateLimited):
+            await accounts.login("someone@else.com", "whatever", "10.0.0.1")
+        # An address guessing across many emails is blocked too.
+        for n in range(4):
+            with pytest.raises(Unauthorized):
+                await accounts.login(f"user{n}@example.com", "guess", "10.0.0.9")
+        with pytest.raises(RateLimited):
+            await accounts.login("admin@localhost", "right password!", "10.0.0.9")
+        # Once the wait is over a right password signs in, and clears the email's count.
+        async with accounts.pool.acquire() as conn:
+            await conn.execute("UPDATE acct_login_failures SET blocked_until = now()")
+        await accounts.login("admin@localhost", "right password!", "10.0.0.2")
+        async with accounts.pool.acquire() as conn:
+            keys = {r["key"] for r in await conn.fetch("SELECT key FROM acct_login_failures")}
+        assert "email:admin@localhost" not in keys and "ip:10.0.0.1" in keys
+
+    run(scenario, limits, admin_password=SecretStr("right password!"))
+
+
+def test_tokens_expire_are_revoked_and_hand_on_only_what_they_hold(run):
+    async def scenario(accounts: AccountService, s: Settings) -> None:
+        await accounts.create_owner()
+        session = await accounts.login("admin@localhost", "a long password", "::1")
+        owner = await accounts.authenticate(f"Bearer {session.token}", "::1")
+        made = await accounts.create_token(owner, CreateTokenBody(
+            name="deployer", scopes=["deploy", "read"], project_id="p1"))
+        assert made.expires_at is not None
+        deployer = await accounts.authenticate(f"bearer {made.token}", "10.1.1.1")
+        assert deployer.scopes == ("read", "deploy") and deployer.project_id == "p1"
+        with pytest.raises(Forbidden):
+            await accounts.create_token(deployer, CreateTokenBody(name="x", scopes=["write"]))
+        with pytest.raises(Forbidden):
+            await accounts.create_token(deployer, CreateTokenBody(
+                name="x", scopes=["read"], project_id="p2"))
+        narrower = await accounts.create_token(deployer, CreateTokenBody(name="x",
+                                                                         scopes=["read"]))
+        assert (await accounts.authenticate(f"Bearer {narrower.token}", None)).project_id == "p1"
+
+        listed = {t.id: t for t in await accounts.tokens(owner)}
+        assert listed[made.token_id].last_used_ip == "10.1.1.1"
+        async with accounts.pool.acquire() as conn:
+            await conn.execute("UPDATE acct_tokens SET expires_at = now() - interval '1 s' "
+                               "WHERE token_id = $1", narrower.token_id)
+        with pytest.raises(Unauthorized, match="expired"):
+            await accounts.authenticate(f"Bearer {narrower.token}", None)
+        await accounts.revoke(owner, made.token_id)
+        with pytest.raises(Unauthorized):
+            await accounts.authenticate(f"Bearer {made.token}", None)
+        with pytest.raises(NotFound):
+            await accounts.revoke(owner, made.token_id)
+
+        published = orjson.dumps(await events_of(s)).decode()
+        for token in (session.token, made.token, narrower.token):
+            assert token not in published and token_digest(token) not in published
+        types = [e["type"] for e in orjson.loads(published)]
+        assert types.count("TokenCreated") == 3 and types.count("TokenRevoked") == 1
+
+    run(scenario, admin_password=SecretStr("a long password"))
