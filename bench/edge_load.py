@@ -78,7 +78,7 @@ def watch_for_begin(platform: Platform, deployment_id: str) -> threading.Event:
 
     def watch() -> None:
         url = f"{platform.api}/v1/deployments/{deployment_id}/logs/stream"
-        with httpx.stream("GET", url, timeout=300) as response:
+        with httpx.stream("GET", url, timeout=300, headers=platform.auth()) as response:
             for event, _, data in events(response):
                 if (event == "line" and data["line"] == BEGIN) or event == "end":
                     break

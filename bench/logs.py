@@ -79,7 +79,7 @@ def latency(platform: Platform, git: GitServer, rate: int, seconds: int) -> None
         deployment = api.post(f"/v1/projects/{project['id']}/deployments").json()
     delays: list[float] = []
     url = f"{platform.api}/v1/deployments/{deployment['id']}/logs/stream"
-    with httpx.stream("GET", url, timeout=seconds + 300) as response:
+    with httpx.stream("GET", url, timeout=seconds + 300, headers=platform.auth()) as response:
         for event, _, data in events(response):
             if event == "line" and data["line"].startswith("t="):
                 delays.append(time.time() * 1000 - float(data["line"][2:]))
@@ -180,7 +180,8 @@ async def run_ingest(platform: Platform, deployment_id: str, last: int,
     produced_at = 0.0
     try:
         async with GroupLag(platform.kafka, GROUP, LOGS_TOPIC) as lag, \
-                httpx.AsyncClient(base_url=platform.api, timeout=30) as api:
+                httpx.AsyncClient(base_url=platform.api, timeout=30,
+                                  headers=platform.auth()) as api:
             started = time.perf_counter()
 
             def clock() -> float:

@@ -42,6 +42,7 @@ from schemas.commands import (
 from schemas.domains import is_under, txt_name, txt_value
 from schemas.envelope import Envelope, Meta, new_id
 from schemas.errors import Conflict, Invalid, NotFound
+from schemas.events import DeploymentRequested
 from schemas.git_urls import git_url_host
 from schemas.uploads import UPLOAD_REF
 
@@ -74,14 +75,15 @@ class CommandService:
             raise Invalid(f"git host {host!r} is not in the allow-list", field="git_url")
 
     async def create_project(self, conn: asyncpg.Connection, cmd: CreateProject,
-                             meta: Meta, project_id: str) -> Outcome:
+                             meta: Meta, project_id: str, team_id: str | None = None
+                             ) -> Outcome:
         """Run inside ``conn``'s transaction: claim the subdomain, decide, append."""
         self.check_create(cmd)
         subdomain = subdomain_for(cmd.name)
         if not await store.claim_subdomain(conn, subdomain, project_id):
             raise Conflict(f"a project named {subdomain!r} already exists", field="name")
         state = ProjectState(project_id=project_id)
-        return await self._append(conn, state, create_project(state, cmd, meta))
+        return await self._append(conn, state, create_project(state, cmd, meta, team_id))
 
     async def request_deployment(self, conn: asyncpg.Connection, cmd: RequestDeployment,
                                  meta: Meta) -> Outcome:
@@ -96,6 +98,8 @@ class CommandService:
             outcome.positions.append(
                 await self.events.append(self.settings.topic_events, event.stream_id, event))
         await store.save(conn, outcome.state)
+        await store.record_deployments(conn, [(e.deployment_id, e.project_id) for e in events
+                                              if isinstance(e, DeploymentRequested)])
         return outcome
 
     async def append_decided(self, conn: asyncpg.Connection, state: ProjectState,

@@ -6,5 +6,6 @@ from commands.accounts.store import SCHEMA as ACCOUNTS
 from commands.hooks.store import SCHEMA as HOOKS
 from commands.lifecycle.store import SCHEMA as LIFECYCLE
 from commands.projects.store import SCHEMA as STATE
+from commands.teams.store import SCHEMA as TEAMS
 
-SCHEMAS = (STATE, HOOKS, LIFECYCLE, ACCOUNTS)
+SCHEMAS = (STATE, HOOKS, LIFECYCLE, ACCOUNTS, TEAMS)

@@ -42,6 +42,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="a preview: served only at its own URL")
     parser.add_argument("--api", default=os.environ.get("BUILDSPACE_API_URL", DEFAULT_API),
                         help=f"the API's URL (default $BUILDSPACE_API_URL or {DEFAULT_API})")
+    parser.add_argument("--token", default=os.environ.get("BUILDSPACE_TOKEN"),
+                        help="a token (bs_…) to sign in with (default $BUILDSPACE_TOKEN)")
     parser.add_argument("--no-wait", action="store_true", help="do not wait for READY")
     parser.add_argument("--timeout", type=float, default=1800.0,
                         help="seconds to wait for READY (default 1800)")
@@ -99,7 +101,7 @@ def deploy(api: Api, args: argparse.Namespace) -> int:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    api = Api(args.api)
+    api = Api(args.api, token=args.token)
     try:
         return deploy(api, args)
     except (DeployError, OSError) as exc:

@@ -67,9 +67,12 @@ class Progress:
 class Api:
     """The platform's HTTP API; every failure is a ``DeployError`` in words."""
 
-    def __init__(self, base_url: str, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(self, base_url: str, transport: httpx.BaseTransport | None = None,
+                 token: str | None = None) -> None:
         self.base_url = base_url.rstrip("/")
-        self.http = httpx.Client(base_url=self.base_url, timeout=120, transport=transport)
+        signed = {"Authorization": f"Bearer {token}"} if token else {}
+        self.http = httpx.Client(base_url=self.base_url, timeout=120, transport=transport,
+                                 headers=signed)
         self.store = httpx.Client(timeout=600, transport=transport)
 
     def close(self) -> None:
@@ -82,6 +85,9 @@ class Api:
             response = self.http.request(method, path, **kw)
         except httpx.TransportError as exc:
             raise DeployError(f"cannot reach the API at {self.base_url}: {exc}") from None
+        if response.status_code == 401:
+            raise DeployError(f"the API wants a valid token ({_message(response)}): set "
+                              "BUILDSPACE_TOKEN or pass --token (make one with POST /v1/tokens)")
         if response.status_code not in ok:
             raise DeployError(f"{method} {path}: {response.status_code} {_message(response)}")
         return response

@@ -195,6 +195,9 @@ class Settings(BaseSettings):
     admin_password: SecretStr | None = Field(
         default=None, description="the instance owner's password on the first start; unset, "
                                   "one is generated and printed once")
+    signup: Literal["invite", "open"] = Field(
+        default="invite", description="invite: accounts are made by invitation only; open: "
+                                      "anyone who reaches the API may sign up")
     session_hours: int = Field(default=168, ge=1, le=2160,
                                description="how long a sign-in session lasts")
 

@@ -33,10 +33,10 @@ NAME = "control_plane"
 async def project_created(conn: asyncpg.Connection, e: ProjectCreated) -> None:
     await conn.execute(
         "INSERT INTO projects (project_id, name, subdomain, git_url, branch, settings, "
-        "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) "
+        "created_at, updated_at, team_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) "
         "ON CONFLICT (project_id) DO NOTHING",
         e.project_id, e.name, e.subdomain, e.git_url, e.branch,
-        orjson.dumps(e.settings.model_dump()).decode(), e.occurred_at)
+        orjson.dumps(e.settings.model_dump()).decode(), e.occurred_at, e.team_id)
 
 
 async def deployment_requested(conn: asyncpg.Connection, e: DeploymentRequested) -> None:

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import asyncpg
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from infra.settings import Settings
 from projections import analytics, queries
@@ -35,11 +35,12 @@ Until = Annotated[datetime | None, Query(alias="to", description="ISO 8601; defa
 
 
 @router.get("/projects", response_model=list[ProjectOut])
-async def list_projects(pool: ReadPool, settings: SettingsDep, limit: Limit = 100,
-                        offset: Offset = 0) -> list[ProjectOut]:
-    """List projects, newest first."""
+async def list_projects(pool: ReadPool, settings: SettingsDep, request: Request,
+                        limit: Limit = 100, offset: Offset = 0) -> list[ProjectOut]:
+    """List the projects the caller may read, newest first."""
     async with pool.acquire() as conn:
-        return await queries.list_projects(conn, settings, limit, offset)
+        return await queries.list_projects(conn, settings, limit, offset,
+                                           request.state.visible)
 
 
 @router.get("/projects/{project_id}", response_model=ProjectOut)

@@ -53,10 +53,17 @@ def deployment_out(row: asyncpg.Record, settings: Settings) -> DeploymentOut:
 
 
 async def list_projects(conn: asyncpg.Connection, settings: Settings, limit: int = 100,
-                        offset: int = 0) -> list[ProjectOut]:
+                        offset: int = 0, visible: Any = None) -> list[ProjectOut]:
+    """Newest first; with ``visible`` (``infra.compose.policy.Visible``) only the
+    projects of its teams (``owner_team``'s for those without one), or its one project."""
+    teams = list(visible.teams) if visible is not None else []
+    only = visible.project_id if visible is not None else None
+    owner = visible.owner_team if visible is not None else None
     rows = await conn.fetch(
-        f"{PROJECT_SQL} ORDER BY p.created_at DESC, p.project_id LIMIT $1 OFFSET $2",
-        limit, offset)
+        f"{PROJECT_SQL} AND ($3::boolean OR p.project_id = $4 OR p.team_id = ANY($5::text[]) "
+        "OR (p.team_id IS NULL AND $6::text = ANY($5::text[]))) "
+        "ORDER BY p.created_at DESC, p.project_id LIMIT $1 OFFSET $2",
+        limit, offset, visible is None, only, [] if only else teams, owner)
     return [project_out(r, settings) for r in rows]
 
 

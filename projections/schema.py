@@ -19,6 +19,7 @@ CREATE TABLE IF NOT EXISTS projects (
     updated_at timestamptz NOT NULL
 );
 ALTER TABLE projects ADD COLUMN IF NOT EXISTS env_names text[] NOT NULL DEFAULT '{}';
+ALTER TABLE projects ADD COLUMN IF NOT EXISTS team_id text;
 CREATE INDEX IF NOT EXISTS projects_created ON projects (created_at DESC, project_id);
 CREATE TABLE IF NOT EXISTS deployments (
     deployment_id text PRIMARY KEY,

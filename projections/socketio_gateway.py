@@ -2,12 +2,18 @@
 ``logs:<project-subdomain>`` receives every new build log line of that project as a
 ``message`` event carrying ``{"log": "<line>"}`` (JSON text), as the Redis + Socket.IO
 seeds did. Served under ``/socket.io`` on the API and on its own port (9002).
+
+A client connects with its token (``auth={"token": "bs_…"}``, or an ``Authorization:
+Bearer`` header); a subscription joins only when ``may_read`` says the token may read
+that project's logs (the policy's answer, ``infra.compose.policy.may_read_logs``), and
+is acknowledged with whether it did.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -19,20 +25,41 @@ from schemas.logs import BuildLogAppended
 log = logging.getLogger("buildspace.socketio")
 
 
+MayRead = Callable[[str | None, str], Awaitable[bool]]
+
+
 class LogGateway:
-    def __init__(self, platform: ReadSide) -> None:
+    def __init__(self, platform: ReadSide, may_read: MayRead) -> None:
         self.platform = platform
+        self.may_read = may_read
+        self._tokens: dict[str, str | None] = {}
         self.sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins="*",
                                         logger=False, engineio_logger=False)
+        self.sio.on("connect", self.connect)
+        self.sio.on("disconnect", self.disconnect)
         self.sio.on("subscribe", self.subscribe)
         self.sio.on("unsubscribe", self.unsubscribe)
         self._subdomains: dict[str, str] = {}
         self._queue: asyncio.Queue[BuildLogAppended] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
-    async def subscribe(self, sid: str, channel: Any) -> None:
-        if isinstance(channel, str) and channel.startswith("logs:") and len(channel) < 80:
-            await self.sio.enter_room(sid, channel)
+    async def connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        token = auth.get("token") if isinstance(auth, dict) else None
+        header = str(environ.get("HTTP_AUTHORIZATION", ""))
+        if token is None and header.lower().startswith("bearer "):
+            token = header[7:].strip()
+        self._tokens[sid] = token if isinstance(token, str) and len(token) < 200 else None
+
+    async def disconnect(self, sid: str, *_: Any) -> None:
+        self._tokens.pop(sid, None)
+
+    async def subscribe(self, sid: str, channel: Any) -> bool:
+        if not (isinstance(channel, str) and channel.startswith("logs:") and len(channel) < 80):
+            return False
+        if not await self.may_read(self._tokens.get(sid), channel.removeprefix("logs:")):
+            return False
+        await self.sio.enter_room(sid, channel)
+        return True
 
     async def unsubscribe(self, sid: str, channel: Any) -> None:
         if isinstance(channel, str):

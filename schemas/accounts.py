@@ -24,6 +24,7 @@ TOKEN_PREFIX = "bs_"
 TOKEN_CHARS = 43  # token_urlsafe(32)
 MAX_EMAIL = 254
 MAX_PASSWORD = 1024  # argon2 hashes any length; this bounds the work one request asks
+MIN_PASSWORD = 10  # for a new account's password
 MAX_TOKEN_NAME = 100
 MAX_TOKEN_DAYS = 3650
 
@@ -71,6 +72,7 @@ class TokenCreated(Envelope):
     name: str
     scopes: list[Scope]
     project_id: str | None = None
+    team_id: str | None = None
     expires_at: datetime | None = Field(description="None: it never expires")
 
 
@@ -106,6 +108,9 @@ class CreateTokenBody(BaseModel):
     scopes: list[Scope] = Field(min_length=1, max_length=len(SCOPES))
     project_id: str | None = Field(default=None, min_length=1, max_length=64,
                                    description="limit the token to this project")
+    team_id: str | None = Field(default=None, min_length=1, max_length=64,
+                                description="limit the token to this team (default: the "
+                                            "caller's token's team, or personal team)")
     expires_in_days: int | Literal["never"] = Field(
         default=90, description="days until it stops working, 1 to 3650; \"never\" must be "
                                 "asked for")
@@ -129,6 +134,7 @@ class TokenOut(BaseModel):
     kind: TokenKind
     scopes: list[Scope]
     project_id: str | None
+    team_id: str | None
     created_at: datetime
     expires_at: datetime | None
     last_used_at: datetime | None

@@ -17,18 +17,30 @@ from schemas.envelope import Envelope
 from schemas.failures import FailureStep
 from schemas.lifecycle import ProjectDeleted
 from schemas.outgoing import WebhookAdded, WebhookRemoved
+from schemas.teams import (
+    InvitationCreated,
+    MemberAdded,
+    MemberRemoved,
+    MemberRoleChanged,
+    TeamCreated,
+)
 from schemas.upcasting import upcast
 from schemas.webhooks import DeployHookCreated, DeployHookRevoked, WebhookSecretSet
 
 
 class ProjectCreated(Envelope):
+    """v2 names the team the project belongs to; v1 projects (made before accounts)
+    have none and belong to the instance owner's personal team."""
+
     type: Literal["ProjectCreated"] = "ProjectCreated"
+    schema_version: int = 2
     project_id: str
     name: str
     subdomain: str
     git_url: str
     branch: str
     settings: BuildSettings = BuildSettings()
+    team_id: str | None = None
 
 
 class ProjectSettingsChanged(Envelope):
@@ -217,6 +229,11 @@ ControlEvent = Annotated[
     | WebhookAdded
     | WebhookRemoved
     | UserCreated
+    | TeamCreated
+    | MemberAdded
+    | MemberRoleChanged
+    | MemberRemoved
+    | InvitationCreated
     | TokenCreated
     | TokenRevoked
     | CommandAccepted

@@ -18,9 +18,15 @@ def upcast_DeploymentFailed_v1_v2(data: dict[str, Any]) -> dict[str, Any]:  # no
     return {**data, "schema_version": 2, "step": step}
 
 
+def upcast_ProjectCreated_v1_v2(data: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+    """v1 came before teams: no team, so the instance owner's personal team."""
+    return {**data, "schema_version": 2, "team_id": None}
+
+
 # (type, from_version) -> upcaster to from_version + 1.
 UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("DeploymentFailed", 1): upcast_DeploymentFailed_v1_v2,
+    ("ProjectCreated", 1): upcast_ProjectCreated_v1_v2,
 }
 
 

@@ -19,10 +19,10 @@ def create_user(user_id: str, email: str, instance_owner: bool, meta: Meta
 
 
 def issue_token(user_id: str, token_id: str, kind: TokenKind, name: str,
-                scopes: list[Scope], project_id: str | None, expires_at: datetime | None,
-                meta: Meta) -> list[Envelope]:
+                scopes: list[Scope], project_id: str | None, team_id: str | None,
+                expires_at: datetime | None, meta: Meta) -> list[Envelope]:
     return [TokenCreated(stream_id=user_id, user_id=user_id, token_id=token_id, kind=kind,
-                         name=name, scopes=scopes, project_id=project_id,
+                         name=name, scopes=scopes, project_id=project_id, team_id=team_id,
                          expires_at=expires_at, correlation_id=meta.correlation_id,
                          causation_id=meta.causation_id)]
 

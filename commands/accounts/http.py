@@ -25,6 +25,7 @@ from schemas.accounts import (
     UserOut,
 )
 from schemas.errors import Forbidden
+from schemas.teams import SignupBody
 
 router = APIRouter(prefix="/v1", tags=["accounts"])
 UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
@@ -45,7 +46,9 @@ AccountsDep = Annotated[AccountService, Depends(accounts)]
 async def signed_in(request: Request, service: AccountsDep,
                     authorization: Annotated[str | None, Header(max_length=200)] = None
                     ) -> Principal:
-    return await service.authenticate(authorization, client_ip(request))
+    """The principal the policy found (``infra.compose.policy``), or found now."""
+    known: Principal | None = getattr(request.state, "principal", None)
+    return known or await service.authenticate(authorization, client_ip(request))
 
 
 SignedIn = Annotated[Principal, Depends(signed_in)]
@@ -64,6 +67,21 @@ async def login(body: LoginBody, request: Request, service: AccountsDep) -> Sess
     """Sign in with email and password: a session token, sent as
     ``Authorization: Bearer <token>``."""
     issued = await service.login(body.email, body.password, client_ip(request))
+    assert issued.expires_at is not None
+    return SessionOut(token=issued.token, expires_at=issued.expires_at)
+
+
+@router.post("/auth/signup", status_code=status.HTTP_201_CREATED, response_model=SessionOut,
+             responses={403: {"description": "no invitation (sign-up is by invitation), or "
+                                             "one for another email"},
+                        409: {"description": "an account with this email exists"},
+                        422: {"description": "a bad field, or an unknown, used or expired "
+                                             "invitation"}})
+async def signup(body: SignupBody, service: AccountsDep) -> SessionOut:
+    """Make an account with an invitation from a team's admin (or without one when
+    ``BUILDSPACE_SIGNUP=open``) and sign in. Each account gets a personal team; the
+    invitation adds its team with the role it names."""
+    issued = await service.signup(body.email, body.password, body.invitation)
     assert issued.expires_at is not None
     return SessionOut(token=issued.token, expires_at=issued.expires_at)
 

@@ -22,6 +22,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from commands.accounts import store
 from commands.accounts.decide import create_user, handed_on, issue_token, revoke_token
 from commands.accounts.store import FailureLimits, Principal
+from commands.teams import store as teams
+from commands.teams.decide import join
+from commands.teams.service import TeamService
 from infra.kafka import EventLog, Position
 from infra.settings import Settings
 from schemas.accounts import (
@@ -36,7 +39,7 @@ from schemas.accounts import (
     token_digest,
 )
 from schemas.envelope import Envelope, Meta, new_id
-from schemas.errors import RateLimited, Unauthorized
+from schemas.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited, Unauthorized
 
 HASHER = PasswordHasher()
 UNKNOWN_USER_HASH = HASHER.hash(secrets.token_urlsafe(16))  # verified for unknown emails
@@ -70,6 +73,7 @@ class AccountService:
         self.events = events
         self.settings = settings
         self.limits = limits or FailureLimits()
+        self.teams = TeamService(events, settings)
 
     async def _append(self, events: list[Envelope]) -> list[Position]:
         return [await self.events.append(self.settings.topic_events, e.stream_id, e)
@@ -91,6 +95,7 @@ class AccountService:
             user_id = new_id()
             await self._append(create_user(user_id, email, True, Meta.new()))
             await store.add_user(conn, store.User(user_id, email, password_hash, True))
+            await self.teams.create(conn, user_id, email.partition("@")[0], personal=True)
         return None if given else password
 
     async def login(self, email: str, password: str, ip: str | None) -> Issued:
@@ -114,16 +119,52 @@ class AccountService:
                 await store.set_password_hash(conn, user.user_id, await hash_password(password))
             expires = datetime.now(UTC) + timedelta(hours=self.settings.session_hours)
             return await self._issue(conn, user.user_id, "session", "sign-in", list(SCOPES),
-                                     None, expires)
+                                     None, None, expires)
+
+    async def signup(self, email: str, password: str, invitation: str | None) -> Issued:
+        """A new account (with its personal team) and a session; with an invitation, a
+        member of its team too. An existing account with this password accepts the
+        invitation instead."""
+        if invitation is None and self.settings.signup != "open":
+            raise Forbidden("sign-up is by invitation: ask a team's admin for one",
+                            field="invitation")
+        password_hash = await hash_password(password)
+        async with self.pool.acquire() as conn, conn.transaction():
+            invited = None
+            if invitation is not None:
+                invited = await teams.take_invitation(conn, token_digest(invitation))
+                if invited is None:
+                    raise Invalid("this invitation is unknown, used or expired",
+                                  field="invitation")
+                if invited["email"] != email:
+                    raise Forbidden("this invitation is for another email", field="email")
+            user = await store.user_by_email(conn, email)
+            if user is not None and not (invited and await password_matches(
+                    user.password_hash, password)):
+                raise Conflict("an account with this email exists: sign in", field="email")
+            if user is None:
+                user = store.User(new_id(), email, password_hash, False)
+                await self._append(create_user(user.user_id, email, False, Meta.new()))
+                await store.add_user(conn, user)
+                await self.teams.create(conn, user.user_id, email.partition("@")[0],
+                                        personal=True)
+            if invited is not None:
+                await self.teams.append(join(invited["team_id"], user.user_id,
+                                             invited["role"], Meta.new()))
+                await teams.add_member(conn, invited["team_id"], user.user_id,
+                                       invited["role"])
+            expires = datetime.now(UTC) + timedelta(hours=self.settings.session_hours)
+            return await self._issue(conn, user.user_id, "session", "sign-in", list(SCOPES),
+                                     None, None, expires)
 
     async def _issue(self, conn: asyncpg.Connection, user_id: str, kind: TokenKind,
                      name: str, scopes: list[Scope], project_id: str | None,
-                     expires_at: datetime | None) -> Issued:
+                     team_id: str | None, expires_at: datetime | None) -> Issued:
         token, token_id = new_token(), new_id()
         await self._append(issue_token(user_id, token_id, kind, name, scopes, project_id,
-                                       expires_at, Meta.new()))
+                                       team_id, expires_at, Meta.new()))
         await store.add_token(conn, token_digest(token), token_id, user_id, kind, name,
-                              scopes, project_id, expires_at)
+                              scopes, project_id, team_id, expires_at)
         return Issued(token, token_id, expires_at)
 
     async def authenticate(self, authorization: str | None, ip: str | None) -> Principal:
@@ -148,8 +189,26 @@ class AccountService:
         else:
             expires = datetime.now(UTC) + timedelta(days=body.expires_in_days)
         async with self.pool.acquire() as conn, conn.transaction():
+            team_id = await self._token_team(conn, by, body, project_id)
             return await self._issue(conn, by.user_id, "personal", body.name, scopes,
-                                     project_id, expires)
+                                     project_id, team_id, expires)
+
+    async def _token_team(self, conn: asyncpg.Connection, by: Principal,
+                          body: CreateTokenBody, project_id: str | None) -> str | None:
+        """The team a new token is limited to (None when it is limited to a project),
+        which the caller must belong to."""
+        if project_id is not None:
+            team = await teams.project_team(conn, project_id)
+            limit = None
+        else:
+            team = limit = (body.team_id or by.team_id
+                            or await teams.personal_team(conn, by.user_id))
+            if by.team_id is not None and team != by.team_id:
+                raise Forbidden("this token is limited to another team", field="team_id")
+        if team is None or await teams.role_in(conn, team, by.user_id) is None:
+            what = "project" if project_id is not None else "team"
+            raise NotFound(f"{what} not found", field=f"{what}_id")
+        return limit
 
     async def tokens(self, by: Principal) -> list[TokenOut]:
         async with self.pool.acquire() as conn:

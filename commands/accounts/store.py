@@ -31,6 +31,7 @@ CREATE TABLE IF NOT EXISTS acct_tokens (
     name text NOT NULL,
     scopes text[] NOT NULL,
     project_id text,
+    team_id text,
     created_at timestamptz NOT NULL DEFAULT now(),
     expires_at timestamptz,
     revoked_at timestamptz,
@@ -74,6 +75,7 @@ class Principal:
     kind: TokenKind
     scopes: tuple[Scope, ...]
     project_id: str | None
+    team_id: str | None = None  # a personal token is limited to a team or a project
 
 
 async def any_user(conn: asyncpg.Connection) -> bool:
@@ -103,11 +105,11 @@ async def set_password_hash(conn: asyncpg.Connection, user_id: str, password_has
 
 async def add_token(conn: asyncpg.Connection, digest: str, token_id: str, user_id: str,
                     kind: TokenKind, name: str, scopes: list[Scope], project_id: str | None,
-                    expires_at: datetime | None) -> None:
+                    team_id: str | None, expires_at: datetime | None) -> None:
     await conn.execute(
         "INSERT INTO acct_tokens (token_id, user_id, token_sha256, kind, name, scopes, "
-        "project_id, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        token_id, user_id, digest, kind, name, scopes, project_id, expires_at)
+        "project_id, team_id, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        token_id, user_id, digest, kind, name, scopes, project_id, team_id, expires_at)
 
 
 async def principal(conn: asyncpg.Connection, digest: str, ip: str | None
@@ -119,17 +121,18 @@ async def principal(conn: asyncpg.Connection, digest: str, ip: str | None
         "WHERE t.token_sha256 = $1 AND u.user_id = t.user_id AND t.revoked_at IS NULL "
         "AND (t.expires_at IS NULL OR t.expires_at > now()) "
         "RETURNING u.user_id, u.email, u.instance_owner, t.token_id, t.kind, t.scopes, "
-        "t.project_id", digest, ip)
+        "t.project_id, t.team_id", digest, ip)
     if row is None:
         return None
     return Principal(row["user_id"], row["email"], row["instance_owner"], row["token_id"],
-                     row["kind"], tuple(row["scopes"]), row["project_id"])
+                     row["kind"], tuple(row["scopes"]), row["project_id"], row["team_id"])
 
 
 async def tokens(conn: asyncpg.Connection, user_id: str) -> list[asyncpg.Record]:
     """The user's live personal access tokens and sessions, oldest first."""
     return await conn.fetch(
-        "SELECT token_id AS id, name, kind, scopes, project_id, created_at, expires_at, "
+        "SELECT token_id AS id, name, kind, scopes, project_id, team_id, created_at, "
+        "expires_at, "
         "last_used_at, last_used_ip FROM acct_tokens WHERE user_id = $1 AND revoked_at IS "
         "NULL AND (expires_at IS NULL OR expires_at > now()) ORDER BY created_at, token_id",
         user_id)

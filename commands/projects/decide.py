@@ -51,6 +51,7 @@ class ProjectState(BaseModel):
     deployments: int = 0
     domains: dict[str, DomainClaim] = {}
     deleted: bool = False
+    team_id: str | None = None  # None: the instance owner's personal team
 
 
 def evolve_domains(state: ProjectState, event: Envelope) -> ProjectState:
@@ -70,6 +71,7 @@ def evolve(state: ProjectState, event: Envelope) -> ProjectState:
     if isinstance(event, ProjectCreated):
         return state.model_copy(update={
             "exists": True, "name": event.name, "subdomain": event.subdomain,
+            "team_id": event.team_id,
             "git_url": event.git_url, "branch": event.branch, "settings": event.settings,
         })
     if isinstance(event, ProjectSettingsChanged):
@@ -106,15 +108,16 @@ def set_env(state: ProjectState, names: list[str], ciphertext: str, meta: Meta
         causation_id=meta.causation_id)]
 
 
-def create_project(state: ProjectState, cmd: CreateProject, meta: Meta
-                   ) -> list[Envelope]:
+def create_project(state: ProjectState, cmd: CreateProject, meta: Meta,
+                   team_id: str | None = None) -> list[Envelope]:
     if state.exists:
         raise Conflict(f"project {state.project_id} already exists", field="name")
     settings = cmd.build_settings()
     return [ProjectCreated(
         stream_id=state.project_id, project_id=state.project_id, name=cmd.name,
         subdomain=subdomain_for(cmd.name), git_url=cmd.git_url or "", branch=cmd.branch,
-        settings=settings, correlation_id=meta.correlation_id, causation_id=meta.causation_id,
+        settings=settings, team_id=team_id, correlation_id=meta.correlation_id,
+        causation_id=meta.causation_id,
     )]
 
 

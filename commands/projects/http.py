@@ -4,7 +4,9 @@ from the decided events, never from a read model.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, status
 
 from commands.deps import WriteDep, run
 from commands.service import Outcome
@@ -30,6 +32,8 @@ from schemas.requests import (
 )
 
 router = APIRouter(prefix="/v1", tags=["commands"])
+TeamQuery = Annotated[str | None, Query(max_length=64, description="the team to create it "
+                                        "in (the policy reads it)")]
 
 
 def project_response(outcome: Outcome, settings: Settings) -> ProjectOut:
@@ -42,11 +46,15 @@ def project_response(outcome: Outcome, settings: Settings) -> ProjectOut:
 
 
 @router.post("/projects", status_code=status.HTTP_201_CREATED, response_model=ProjectOut)
-async def create_project(cmd: CreateProject, platform: WriteDep) -> ProjectOut:
-    """Create a project from a Git repository; its site is served at its subdomain."""
+async def create_project(cmd: CreateProject, platform: WriteDep, request: Request,
+                         team_id: TeamQuery = None) -> ProjectOut:
+    """Create a project from a Git repository; its site is served at its subdomain. It
+    belongs to ``team_id`` (the caller needs the admin role there), or else to the
+    token's team or the caller's personal team."""
     meta = Meta.new()
     async with platform.pool.acquire() as conn, conn.transaction():
-        outcome = await platform.commands.create_project(conn, cmd, meta, new_id())
+        outcome = await platform.commands.create_project(conn, cmd, meta, new_id(),
+                                                         request.state.team_id)
     platform.consistency.appended(outcome.positions)
     return project_response(outcome, platform.settings)
 

@@ -27,6 +27,10 @@ CREATE TABLE IF NOT EXISTS cmd_domains (
     hostname text PRIMARY KEY,
     project_id text NOT NULL
 );
+CREATE TABLE IF NOT EXISTS cmd_deployments (
+    deployment_id text PRIMARY KEY,
+    project_id text NOT NULL
+);
 CREATE TABLE IF NOT EXISTS cmd_processed (
     command_id text PRIMARY KEY,
     outcome jsonb NOT NULL,
@@ -95,3 +99,10 @@ async def record_processed(conn: asyncpg.Connection, command_id: str,
         "INSERT INTO cmd_processed (command_id, outcome) VALUES ($1, $2) "
         "ON CONFLICT DO NOTHING", command_id, orjson.dumps(outcome).decode(),
     )
+
+
+async def record_deployments(conn: asyncpg.Connection, pairs: list[tuple[str, str]]) -> None:
+    """Which project each new deployment is of (``deployment_id``, ``project_id``): the
+    policy finds a deployment's team through it, without waiting for a read model."""
+    await conn.executemany("INSERT INTO cmd_deployments VALUES ($1, $2) "
+                           "ON CONFLICT DO NOTHING", pairs)

@@ -8,7 +8,7 @@ import asyncio
 from typing import Any
 
 import asyncpg
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -23,8 +23,10 @@ from commands.domains import http as domain_http
 from commands.hooks import http as hook_http
 from commands.lifecycle import http as lifecycle_http
 from commands.projects import http as project_http
+from commands.teams import http as team_http
 from commands.uploads import http as upload_http
 from infra.compose.platform import Platform
+from infra.compose.policy import authorize
 from infra.metrics import RequestMetrics, exposition, health, health_status
 from projections import hooks as hook_queries
 from projections import http as query_http
@@ -79,6 +81,7 @@ def create_api(platform: Platform) -> FastAPI:
     app = FastAPI(
         title="Buildspace", version="0.1.0",
         description="Self-hosted deployments: Git repository in, site at its subdomain out.",
+        dependencies=[Depends(authorize)],  # who may call each route: infra.compose.policy
     )
     app.state.platform = platform
     app.add_middleware(RequestMetrics)
@@ -86,6 +89,7 @@ def create_api(platform: Platform) -> FastAPI:
     app.add_exception_handler(BuildspaceError, on_buildspace_error)
     app.add_exception_handler(ValidationError, on_model_error)
     app.include_router(account_http.router)
+    app.include_router(team_http.router)
     app.include_router(project_http.router)
     app.include_router(deployment_http.router)
     app.include_router(domain_http.router)

@@ -9,6 +9,7 @@ chdb (one process per data dir); the edge always runs in processes of its own.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import sys
 from collections.abc import Collection
@@ -110,6 +111,7 @@ class Roles:
 
     async def start_api(self) -> None:
         from infra.compose.api import create_api
+        from infra.compose.policy import may_read_logs
         from projections.socketio_gateway import LogGateway
 
         platform = await self.platform()
@@ -118,7 +120,7 @@ class Roles:
             print(f"buildspace: the instance owner is {self.settings.admin_email}, with the "
                   f"password {password} (shown once; set BUILDSPACE_ADMIN_PASSWORD to choose "
                   "it)", file=sys.stderr, flush=True)
-        gateway = LogGateway(platform)
+        gateway = LogGateway(platform, functools.partial(may_read_logs, platform))
         gateway.start()
         self._stops.append(gateway.stop)
         s = self.settings

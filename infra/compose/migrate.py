@@ -17,3 +17,7 @@ async def migrate(pool: asyncpg.Pool) -> None:
         await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
         for schema in (*WRITE_SIDE, *READ_SIDE, *WORKER):
             await conn.execute(schema)
+        # Data dirs from before accounts: the write side learns which project each
+        # deployment is of (the policy's lookup) from the read model, once.
+        await conn.execute("INSERT INTO cmd_deployments SELECT deployment_id, project_id "
+                           "FROM deployments ON CONFLICT DO NOTHING")

@@ -20,7 +20,7 @@ def bearer(token: str) -> dict[str, str]:
 def test_the_owner_signs_in_and_sees_who_they_are(platform: Platform):
     token = platform.login()
     assert token.startswith("bs_") and len(token) == 46
-    with platform.client() as c:
+    with platform.anonymous() as c:
         me = c.get("/v1/auth/me", headers=bearer(token))
         assert me.status_code == 200, me.text
         assert me.json() | {"id": "", "token_id": ""} == {
@@ -43,7 +43,7 @@ def test_the_owner_signs_in_and_sees_who_they_are(platform: Platform):
 
 def test_a_token_is_shown_once_listed_with_its_last_use_and_revoked(platform: Platform):
     session = platform.login()
-    with platform.client() as c:
+    with platform.anonymous() as c:
         made = c.post("/v1/tokens", headers=bearer(session),
                       json={"name": "ci", "scopes": ["deploy", "read"]})
         assert made.status_code == 201, made.text
@@ -83,9 +83,10 @@ def test_bad_credentials_are_401_and_bad_bodies_422_changing_nothing(platform: P
     header = base64.urlsafe_b64encode(orjson.dumps({"alg": "none"})).rstrip(b"=").decode()
     claims = base64.urlsafe_b64encode(orjson.dumps({"sub": "owner"})).rstrip(b"=").decode()
     tampered = session[:-1] + ("A" if session[-1] != "A" else "B")
-    with platform.client() as c:
-        for headers in ({}, {"Authorization": "Basic b3duZXI6eA=="}, {"Authorization": "Bearer"},
-                        bearer(f"{header}.{claims}."), bearer(tampered),
+    with platform.anonymous() as c:
+        for headers in ({}, {"Authorization": "Basic b3duZXI6eA=="},
+                        {"Authorization": "Bearer"}, bearer(f"{header}.{claims}."),
+                        bearer(tampered),
                         bearer("bs_" + "x" * 43), bearer(hashlib.sha256(b"x").hexdigest())):
             r = c.get("/v1/auth/me", headers=headers)
             assert r.status_code == 401, (headers, r.text)

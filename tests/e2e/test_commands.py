@@ -41,12 +41,19 @@ def test_bad_input_is_rejected_naming_the_field_and_appends_nothing(platform, bo
 
 
 def test_bad_deployment_requests_append_nothing(platform):
-    before = topic_size(platform.kafka, "buildspace.events")
+    """Bad input to a project the caller may deploy is 422; an unknown project is 404
+    (the policy answers before the body is read)."""
     with platform.client() as c:
+        created = c.post("/v1/projects", json={"name": f"bad-{new_id()[:6]}", "git_url": REPO})
+        assert created.status_code == 201, created.text
+        project = created.json()["id"]
+        before = topic_size(platform.kafka, "buildspace.events")
         assert c.post("/v1/projects/nope/deployments").status_code == 404
         assert c.post("/v1/projects/nope/deployments", json={"ref": "--upload-pack=x"}
+                      ).status_code == 404
+        assert c.post(f"/v1/projects/{project}/deployments", json={"ref": "--upload-pack=x"}
                       ).status_code == 422
-        assert c.post("/v1/projects/nope/deployments", content=b"{not json",
+        assert c.post(f"/v1/projects/{project}/deployments", content=b"{not json",
                       headers={"content-type": "application/json"}).status_code == 422
     assert topic_size(platform.kafka, "buildspace.events") == before
 
@@ -55,7 +62,8 @@ def test_twenty_concurrent_creates_of_one_name_make_exactly_one_project(platform
     name = f"race-{new_id()[:6]}"
 
     async def race() -> list[int]:
-        async with httpx.AsyncClient(base_url=platform.api, timeout=30) as c:
+        async with httpx.AsyncClient(base_url=platform.api, timeout=30,
+                                     headers=platform.auth()) as c:
             rs = await asyncio.gather(*[
                 c.post("/v1/projects", json={"name": name, "git_url": REPO})
                 for _ in range(20)])

@@ -20,6 +20,6 @@ def test_a_generated_owner_password_is_printed_once_and_kept(tmp_path: Path):
         platform.restart()
         assert len(PRINTED.findall(platform.log_path.read_text())) == 1
         token = platform.login("admin@localhost", password)
-        with platform.client() as c:
+        with platform.anonymous() as c:
             me = c.get("/v1/auth/me", headers={"Authorization": f"Bearer {token}"}).json()
         assert me["email"] == "admin@localhost" and me["instance_owner"]

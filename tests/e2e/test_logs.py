@@ -44,7 +44,7 @@ def ticker_site() -> dict[str, str]:
 
 def read_sse(platform: Platform, deployment_id: str, *, last_event_id: str | None = None,
              stop_after: int | None = None) -> list[tuple[str, str | None, dict]]:
-    headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
+    headers = platform.auth() | ({"Last-Event-ID": last_event_id} if last_event_id else {})
     got, lines = [], 0
     with httpx.stream("GET", f"{platform.api}/v1/deployments/{deployment_id}/logs/stream",
                       headers=headers, timeout=120) as response:
@@ -95,7 +95,7 @@ def test_the_websocket_carries_the_same_stream(platform, git_server):
 
     async def collect() -> list[dict]:
         url = platform.api.replace("http", "ws") + f"/v1/deployments/{accepted['id']}/logs/ws"
-        async with websockets.connect(url) as ws:
+        async with websockets.connect(url, additional_headers=platform.auth()) as ws:
             return [orjson.loads(message) async for message in ws]
 
     messages = asyncio.run(collect())

@@ -31,9 +31,10 @@ def test_socketio_subscribers_get_each_new_line_of_their_project(own_platform, g
         client = socketio.AsyncClient()
         client.on("message", lambda data: received.append(orjson.loads(data)["log"]))
         await client.connect(f"http://127.0.0.1:{own_platform.socketio_port}",
-                             transports=["websocket"])
+                             transports=["websocket"], auth={"token": own_platform.token()})
         await client.call("subscribe", f"logs:{project['subdomain']}")  # acked: joined
-        async with httpx.AsyncClient(base_url=own_platform.api) as api:
+        async with httpx.AsyncClient(base_url=own_platform.api,
+                                     headers=own_platform.auth()) as api:
             accepted = (await api.post(f"/v1/projects/{project['id']}/deployments")).json()
 
             async def every_line_received() -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -32,10 +33,13 @@ def write(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
-def cli(platform: Platform, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def cli(platform: Platform, *args: str, timeout: float = 300,
+        token: str | None = None) -> subprocess.CompletedProcess[str]:
+    """``buildspace deploy`` signed in with BUILDSPACE_TOKEN (the owner's, by default)."""
+    env = os.environ | {"BUILDSPACE_TOKEN": token or platform.token()}
     return subprocess.run([sys.executable, "-m", "infra.compose.cli", "deploy", *args,
                            "--api", platform.api], capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, env=env)
 
 
 def uploaded(run: subprocess.CompletedProcess[str]) -> int:
@@ -226,6 +230,8 @@ def test_the_cli_explains_usage_and_connection_problems(platform, tmp_path):
     assert missing.returncode == 2 and "not a directory" in missing.stderr
     unknown = cli(platform, str(root), "--project", "nope")
     assert unknown.returncode == 2 and "404" in unknown.stderr
+    unsigned = cli(platform, str(root), token="bs_" + "0" * 43)
+    assert unsigned.returncode == 2 and "BUILDSPACE_TOKEN" in unsigned.stderr
     both = cli(platform, str(root), "--prod", "--preview")
     assert both.returncode == 2
 

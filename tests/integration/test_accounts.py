@@ -139,6 +139,12 @@ def test_tokens_expire_are_revoked_and_hand_on_only_what_they_hold(run):
         await accounts.create_owner()
         session = await accounts.login("admin@localhost", "a long password", "::1")
         owner = await accounts.authenticate(f"Bearer {session.token}", "::1")
+        async with accounts.pool.acquire() as conn:  # a project of the owner's team
+            await conn.execute("INSERT INTO cmd_streams VALUES ('p1', "
+                               "'{\"project_id\": \"p1\", \"exists\": true}', 1)")
+        with pytest.raises(NotFound):  # a project that does not exist
+            await accounts.create_token(owner, CreateTokenBody(name="x", scopes=["read"],
+                                                               project_id="p9"))
         made = await accounts.create_token(owner, CreateTokenBody(
             name="deployer", scopes=["deploy", "read"], project_id="p1"))
         assert made.expires_at is not None

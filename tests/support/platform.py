@@ -106,6 +106,7 @@ class Platform:
         self.edge = f"http://127.0.0.1:{self.edge_port}"
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir / "platform.log"
+        self._session: str | None = None
 
     def start(self, timeout: float = 120) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -178,12 +179,26 @@ class Platform:
         lines = self.log_path.read_text(errors="replace").splitlines()
         return "\n".join(lines[-n:])
 
-    def client(self) -> httpx.Client:
+    def token(self) -> str:
+        """The instance owner's session, signed in once."""
+        if self._session is None:
+            self._session = self.login()
+        return self._session
+
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token()}"}
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        """A client of the API signed in as the instance owner (or with ``token``)."""
+        return httpx.Client(base_url=self.api, timeout=30,
+                            headers={"Authorization": f"Bearer {token or self.token()}"})
+
+    def anonymous(self) -> httpx.Client:
         return httpx.Client(base_url=self.api, timeout=30)
 
     def login(self, email: str | None = None, password: str | None = None) -> str:
         """A session token of the instance owner (or of the user named)."""
-        with self.client() as c:
+        with self.anonymous() as c:
             r = c.post("/v1/auth/login", json={"email": email or self.admin_email,
                                                "password": password or self.admin_password})
         assert r.status_code == 200, r.text

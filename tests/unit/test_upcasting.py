@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from schemas.catalog import CATALOG
-from schemas.events import DeploymentFailed, parse_event
+from schemas.events import DeploymentFailed, ProjectCreated, parse_event
 from schemas.upcasting import UPCASTERS, upcast
 
 RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "events"
@@ -45,3 +45,17 @@ def test_a_current_event_is_left_alone_and_every_upcaster_reaches_the_current_ve
     for (kind, version), upcaster in UPCASTERS.items():
         assert upcaster({"type": kind, "schema_version": version,
                          "reason": ""})["schema_version"] == version + 1
+
+
+def test_a_recorded_v1_project_is_read_as_v2_of_the_instance_owners_team():
+    """``ProjectCreated`` v1 (before teams) comes out as v2 with no team: the policy
+    gives such projects to the instance owner's personal team."""
+    recorded = (RECORDED / "ProjectCreated.v1.jsonl").read_text().splitlines()
+    for line in recorded:
+        payload = json.loads(line)
+        assert payload["schema_version"] == 1 and "team_id" not in payload
+        event = parse_event(line.encode())
+        assert isinstance(event, ProjectCreated)
+        assert (event.schema_version, event.team_id) == (2, None)
+        assert (event.event_id, event.name, event.settings.model_dump()) == (
+            payload["event_id"], payload["name"], payload["settings"])

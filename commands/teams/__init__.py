@@ -1,0 +1,1 @@
+"""Teams: a personal team per user, teams made by users, and their members' roles."""

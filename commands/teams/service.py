@@ -1,0 +1,82 @@
+"""Handle the teams' commands: make a team with its owner (a user's personal team, or
+one a user asks for), invite, change a member's role, remove a member; and list teams
+and members. Each decides, appends, then writes in the caller's transaction."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+
+from commands.teams import store
+from commands.teams.decide import change_role, create_team, invite, remove
+from infra.kafka import EventLog
+from infra.settings import Settings
+from schemas.accounts import token_digest
+from schemas.envelope import Envelope, Meta, new_id
+from schemas.errors import NotFound
+from schemas.teams import InvitationOut, InviteBody, MemberOut, Role, TeamOut
+
+INVITATION_DAYS = 7
+
+
+class TeamService:
+    def __init__(self, events: EventLog, settings: Settings) -> None:
+        self.events = events
+        self.settings = settings
+
+    async def create(self, conn: asyncpg.Connection, user_id: str, name: str,
+                     personal: bool) -> TeamOut:
+        """In ``conn``'s transaction: append the team's events, then store it."""
+        team_id = new_id()
+        await self.append(create_team(team_id, name, personal, user_id, Meta.new()))
+        await store.add_team(conn, team_id, name, personal, user_id)
+        return TeamOut(id=team_id, name=name, personal=personal, role="owner")
+
+    async def teams_of(self, conn: asyncpg.Connection, user_id: str) -> list[TeamOut]:
+        return [TeamOut(**row) for row in await store.teams_of(conn, user_id)]
+
+    async def append(self, events: list[Envelope]) -> None:
+        for event in events:
+            await self.events.append(self.settings.topic_events, event.stream_id, event)
+
+    async def caller_role(self, conn: asyncpg.Connection, team_id: str, user_id: str) -> Role:
+        role = await store.role_in(conn, team_id, user_id)
+        if role is None:  # the policy let the caller in: they left meanwhile
+            raise NotFound("team not found", field="team_id")
+        return role
+
+    async def invite(self, conn: asyncpg.Connection, team_id: str, by: str,
+                     body: InviteBody) -> InvitationOut:
+        secret, invitation_id = "bsi_" + secrets.token_urlsafe(32), new_id()
+        expires = datetime.now(UTC) + timedelta(days=INVITATION_DAYS)
+        by_role = await self.caller_role(conn, team_id, by)
+        await self.append(invite(team_id, invitation_id, body.email, body.role, by, by_role,
+                                 Meta.new()))
+        await store.add_invitation(conn, invitation_id, team_id, body.email, body.role,
+                                   token_digest(secret), by, expires)
+        return InvitationOut(id=invitation_id, team_id=team_id, email=body.email,
+                             role=body.role, expires_at=expires, invitation=secret,
+                             link=self.settings.api_url("/v1/auth/signup"))
+
+    async def members(self, conn: asyncpg.Connection, team_id: str) -> list[MemberOut]:
+        return [MemberOut(**row) for row in await store.members(conn, team_id)]
+
+    async def change_role(self, conn: asyncpg.Connection, team_id: str, by: str,
+                          user_id: str, role: Role) -> MemberOut:
+        by_role = await self.caller_role(conn, team_id, by)
+        owners = await store.owners(conn, team_id)
+        current = await store.role_in(conn, team_id, user_id)
+        await self.append(change_role(team_id, user_id, current, role, by_role, owners,
+                                      Meta.new()))
+        await store.set_role(conn, team_id, user_id, role)
+        return next(m for m in await self.members(conn, team_id) if m.user_id == user_id)
+
+    async def remove(self, conn: asyncpg.Connection, team_id: str, by: str, user_id: str
+                     ) -> None:
+        by_role = await self.caller_role(conn, team_id, by)
+        owners = await store.owners(conn, team_id)
+        current = await store.role_in(conn, team_id, user_id)
+        await self.append(remove(team_id, user_id, current, by_role, owners, Meta.new()))
+        await store.remove_member(conn, team_id, user_id)
