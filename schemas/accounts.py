@@ -21,6 +21,7 @@ Scope = Literal["read", "deploy", "write", "admin"]
 SCOPES: tuple[Scope, ...] = ("read", "deploy", "write", "admin")
 TokenKind = Literal["session", "personal"]
 TOKEN_PREFIX = "bs_"
+SESSION_COOKIE, CSRF_COOKIE, CSRF_HEADER = "bs_session", "bs_csrf", "x-csrf-token"
 TOKEN_CHARS = 43  # token_urlsafe(32)
 MAX_EMAIL = 254
 MAX_PASSWORD = 1024  # argon2 hashes any length; this bounds the work one request asks

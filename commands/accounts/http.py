@@ -8,6 +8,8 @@ and only for the caller's own tokens.
 
 from __future__ import annotations
 
+import secrets
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request, Response, status
@@ -16,6 +18,8 @@ from commands.accounts.service import AccountService
 from commands.accounts.store import Principal
 from commands.deps import WriteDep
 from schemas.accounts import (
+    CSRF_COOKIE,
+    SESSION_COOKIE,
     CreateTokenBody,
     LoginBody,
     NewTokenOut,
@@ -63,12 +67,26 @@ def holding(principal: Principal, scope: Scope) -> Principal:
 @router.post("/auth/login", response_model=SessionOut, responses={
     401: {"description": "wrong email or password"},
     429: {"description": "too many failed sign-ins; see Retry-After"}})
-async def login(body: LoginBody, request: Request, service: AccountsDep) -> SessionOut:
+async def login(body: LoginBody, request: Request, response: Response, service: AccountsDep
+                ) -> SessionOut:
     """Sign in with email and password: a session token, sent as
-    ``Authorization: Bearer <token>``."""
+    ``Authorization: Bearer <token>``. Browsers get it as an HttpOnly, SameSite=Lax
+    cookie too (``bs_session``), with a ``bs_csrf`` cookie whose value unsafe requests
+    signed in by the cookie must repeat in an ``X-CSRF-Token`` header."""
     issued = await service.login(body.email, body.password, client_ip(request))
     assert issued.expires_at is not None
+    set_session_cookies(response, issued.token, issued.expires_at,
+                        request.app.state.platform.settings.public_scheme == "https")
     return SessionOut(token=issued.token, expires_at=issued.expires_at)
+
+
+def set_session_cookies(response: Response, token: str, expires: datetime,
+                        secure: bool) -> None:
+    age = max(0, int((expires - datetime.now(UTC)).total_seconds()))
+    response.set_cookie(SESSION_COOKIE, token, max_age=age, httponly=True, samesite="lax",
+                        secure=secure, path="/")
+    response.set_cookie(CSRF_COOKIE, secrets.token_urlsafe(24), max_age=age, httponly=False,
+                        samesite="lax", secure=secure, path="/")
 
 
 @router.post("/auth/signup", status_code=status.HTTP_201_CREATED, response_model=SessionOut,
@@ -88,9 +106,12 @@ async def signup(body: SignupBody, service: AccountsDep) -> SessionOut:
 
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, responses=UNAUTHORIZED)
 async def logout(principal: SignedIn, service: AccountsDep) -> Response:
-    """Revoke the token this request carries."""
+    """Revoke the token this request carries (and clear the session cookies)."""
     await service.revoke(principal, principal.token_id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    for name in (SESSION_COOKIE, CSRF_COOKIE):
+        response.delete_cookie(name, path="/")
+    return response
 
 
 @router.get("/auth/me", response_model=UserOut, responses=UNAUTHORIZED)

@@ -18,6 +18,7 @@ rule.
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -27,7 +28,7 @@ from starlette.requests import HTTPConnection
 
 from commands.accounts.store import Principal
 from commands.teams import store as teams
-from schemas.accounts import Scope
+from schemas.accounts import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, Scope
 from schemas.errors import BuildspaceError, Forbidden, Invalid, NotFound
 from schemas.teams import ROLE_SCOPES
 
@@ -47,6 +48,7 @@ def own(why: str) -> Rule:
 
 
 PUBLIC = Rule("public", why="anyone: no secrets")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/openapi.json"): PUBLIC, ("GET", "/docs"): PUBLIC,
     ("GET", "/docs/oauth2-redirect"): PUBLIC, ("GET", "/redoc"): PUBLIC,
@@ -118,6 +120,23 @@ class Visible:
     project_id: str | None = None
 
 
+def credentials(connection: HTTPConnection) -> str | None:
+    """The ``Authorization`` header, or else the session cookie, which an unsafe request
+    must back with the CSRF cookie's value in ``X-CSRF-Token`` (a page of another site
+    can make the browser send the cookie, but cannot read it to repeat it)."""
+    header = connection.headers.get("authorization")
+    cookie = connection.cookies.get(SESSION_COOKIE)
+    if header is not None or cookie is None:
+        return header
+    if connection.scope.get("method", "GET") not in SAFE_METHODS:
+        expected = connection.cookies.get(CSRF_COOKIE, "")
+        sent = connection.headers.get(CSRF_HEADER, "")
+        if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
+            raise Forbidden(f"a request signed in by its cookie needs the {CSRF_HEADER} "
+                            f"header, with the {CSRF_COOKIE} cookie's value")
+    return f"Bearer {cookie}"
+
+
 def route_key(connection: HTTPConnection) -> tuple[str, str]:
     route = connection.scope.get("route")
     method = "WS" if connection.scope["type"] == "websocket" else connection.scope["method"]
@@ -142,8 +161,7 @@ async def _authorize(connection: HTTPConnection) -> None:
         return
     platform = connection.app.state.platform
     ip = connection.client.host if connection.client else None
-    principal = await platform.accounts.authenticate(
-        connection.headers.get("authorization"), ip)
+    principal = await platform.accounts.authenticate(credentials(connection), ip)
     connection.state.principal = principal
     if rule.needs == "signed-in":
         return

@@ -111,3 +111,27 @@ def test_bad_credentials_are_401_and_bad_bodies_422_changing_nothing(platform: P
                           {"email": platform.admin_email, "password": "x" * 1025},
                           {"email": platform.admin_email}):
             assert c.post("/v1/auth/login", json=bad_login).status_code == 422
+
+
+def test_a_browser_session_is_an_httponly_cookie_and_unsafe_requests_need_csrf(
+        platform: Platform):
+    with platform.anonymous() as browser:
+        r = browser.post("/v1/auth/login", json={"email": platform.admin_email,
+                                                 "password": platform.admin_password})
+        assert r.status_code == 200
+        cookies = r.headers.get_list("set-cookie")
+        session = next(c for c in cookies if c.startswith("bs_session="))
+        assert "HttpOnly" in session and "SameSite=lax" in session and "Path=/" in session
+        csrf = browser.cookies["bs_csrf"]
+        assert browser.get("/v1/auth/me").status_code == 200  # the cookie alone
+        body = {"name": "from the browser", "scopes": ["read"]}
+        assert browser.post("/v1/tokens", json=body).status_code == 403
+        assert browser.post("/v1/tokens", json=body,
+                            headers={"X-CSRF-Token": csrf + "x"}).status_code == 403
+        made = browser.post("/v1/tokens", json=body, headers={"X-CSRF-Token": csrf})
+        assert made.status_code == 201, made.text
+        assert browser.post("/v1/auth/logout", headers={"X-CSRF-Token": csrf}
+                            ).status_code == 204
+        assert "bs_session" not in browser.cookies
+        browser.cookies.set("bs_session", r.json()["token"])
+        assert browser.get("/v1/auth/me").status_code == 401  # revoked at logout
