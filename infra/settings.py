@@ -198,6 +198,13 @@ class Settings(BaseSettings):
     signup: Literal["invite", "open"] = Field(
         default="invite", description="invite: accounts are made by invitation only; open: "
                                       "anyone who reaches the API may sign up")
+    smtp_host: str | None = Field(default=None, description="where mail (password resets) "
+                                  "is sent; unset, the link goes to the server log")
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="the SMTP port")
+    smtp_starttls: bool = Field(default=True, description="upgrade to TLS with STARTTLS")
+    smtp_username: str | None = Field(default=None, description="SMTP user, if it needs one")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password")
+    smtp_from: str = Field(default="buildspace@localhost", description="the sender")
     session_hours: int = Field(default=168, ge=1, le=2160,
                                description="how long a sign-in session lasts")
 

@@ -77,6 +77,32 @@ class TokenCreated(Envelope):
     expires_at: datetime | None = Field(description="None: it never expires")
 
 
+class PasswordChanged(Envelope):
+    """The user set a new password through a reset link; every token they had is
+    revoked."""
+
+    type: Literal["PasswordChanged"] = "PasswordChanged"
+    user_id: str
+
+
+class ResetBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(min_length=3, max_length=MAX_EMAIL)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        return normalize_email(value)
+
+
+class NewPasswordBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=1, max_length=200)
+    password: str = Field(min_length=MIN_PASSWORD, max_length=MAX_PASSWORD)
+
+
 class TokenRevoked(Envelope):
     type: Literal["TokenRevoked"] = "TokenRevoked"
     user_id: str

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 import orjson
 from pydantic import Field, TypeAdapter, field_validator
 
-from schemas.accounts import TokenCreated, TokenRevoked, UserCreated
+from schemas.accounts import PasswordChanged, TokenCreated, TokenRevoked, UserCreated
 from schemas.builds import BuildPlan, BuildSettings, BuildSpec
 from schemas.envelope import Envelope
 from schemas.failures import FailureStep
@@ -236,6 +236,7 @@ ControlEvent = Annotated[
     | InvitationCreated
     | TokenCreated
     | TokenRevoked
+    | PasswordChanged
     | CommandAccepted
     | CommandRejected,
     Field(discriminator="type"),

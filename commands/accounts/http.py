@@ -14,7 +14,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request, Response, status
 
-from commands.accounts.service import AccountService
+from commands.accounts import reset
+from commands.accounts.service import AccountService, hash_password
 from commands.accounts.store import Principal
 from commands.deps import WriteDep
 from schemas.accounts import (
@@ -22,7 +23,9 @@ from schemas.accounts import (
     SESSION_COOKIE,
     CreateTokenBody,
     LoginBody,
+    NewPasswordBody,
     NewTokenOut,
+    ResetBody,
     Scope,
     SessionOut,
     TokenOut,
@@ -102,6 +105,27 @@ async def signup(body: SignupBody, service: AccountsDep) -> SessionOut:
     issued = await service.signup(body.email, body.password, body.invitation)
     assert issued.expires_at is not None
     return SessionOut(token=issued.token, expires_at=issued.expires_at)
+
+
+@router.post("/auth/password-reset", status_code=status.HTTP_202_ACCEPTED, responses={
+    503: {"description": "the mail server did not take the message"}})
+async def request_reset(body: ResetBody, platform: WriteDep) -> Response:
+    """Send a one-time link (valid for an hour) to choose a new password, by mail, or to
+    the server log when no SMTP server is set. The answer is the same for an email
+    without an account."""
+    await reset.request(platform.pool, platform.settings, body.email)
+    return Response(status_code=status.HTTP_202_ACCEPTED)
+
+
+@router.post("/auth/password-reset/confirm", status_code=status.HTTP_204_NO_CONTENT,
+             responses={422: {"description": "a bad password, or the link is unknown, "
+                                             "used or expired"}})
+async def confirm_reset(body: NewPasswordBody, platform: WriteDep) -> Response:
+    """Set a new password with the link's token; every session and token of the account
+    stops working."""
+    await reset.confirm(platform.pool, platform.events, platform.settings, body.token,
+                        await hash_password(body.password))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, responses=UNAUTHORIZED)

@@ -55,6 +55,10 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/healthz"): PUBLIC, ("GET", "/metrics"): PUBLIC,
     ("POST", "/v1/auth/login"): Rule("public", why="anyone, with email and password; "
                                                    "failures are rate-limited"),
+    ("POST", "/v1/auth/password-reset"): Rule("public", why="anyone: the link goes to the "
+                                                            "account's email"),
+    ("POST", "/v1/auth/password-reset/confirm"): Rule("public", why="whoever holds a "
+                                                                    "reset link"),
     ("POST", "/v1/auth/logout"): Rule("signed-in"),
     ("GET", "/v1/auth/me"): Rule("signed-in"),
     ("POST", "/v1/tokens"): Rule("admin"), ("GET", "/v1/tokens"): Rule("admin"),

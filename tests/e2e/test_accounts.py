@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 
 import orjson
 
 from tests.support.platform import Platform
+from tests.support.waiting import eventually
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -135,3 +137,38 @@ def test_a_browser_session_is_an_httponly_cookie_and_unsafe_requests_need_csrf(
         assert "bs_session" not in browser.cookies
         browser.cookies.set("bs_session", r.json()["token"])
         assert browser.get("/v1/auth/me").status_code == 401  # revoked at logout
+
+
+def test_a_forgotten_password_is_reset_through_a_one_time_link(platform: Platform):
+    with platform.client() as owner:
+        team = owner.get("/v1/teams").json()[0]["id"]
+        invite = owner.post(f"/v1/teams/{team}/invitations",
+                            json={"email": "forgetful@example.test", "role": "viewer"}).json()
+    with platform.anonymous() as c:
+        old = c.post("/v1/auth/signup", json={"email": "forgetful@example.test",
+                                              "password": "the old password",
+                                              "invitation": invite["invitation"]})
+        assert old.status_code == 201
+        seen = platform.log_path.read_text()
+        for email in ("forgetful@example.test", "nobody-here@example.test"):
+            assert c.post("/v1/auth/password-reset", json={"email": email}
+                          ).status_code == 202
+        link = eventually(lambda: re.findall(
+            r"password reset for forgetful@example\.test \(no SMTP server is set\).*"
+            r'"token": "(bsr_[\w-]+)"', platform.log_path.read_text()[len(seen):]),
+            what="the reset link in the server log")
+        assert "nobody-here" not in platform.log_path.read_text()[len(seen):]
+        assert c.post("/v1/auth/password-reset/confirm", json={
+            "token": link[0], "password": "short"}).status_code == 422
+        done = c.post("/v1/auth/password-reset/confirm", json={
+            "token": link[0], "password": "the new password"})
+        assert done.status_code == 204, done.text
+        assert c.post("/v1/auth/password-reset/confirm", json={
+            "token": link[0], "password": "another password"}).status_code == 422
+        assert c.get("/v1/auth/me", headers=bearer(old.json()["token"])).status_code == 401
+        assert c.post("/v1/auth/login", json={"email": "forgetful@example.test",
+                                              "password": "the old password"}
+                      ).status_code == 401
+        assert c.post("/v1/auth/login", json={"email": "forgetful@example.test",
+                                              "password": "the new password"}
+                      ).status_code == 200

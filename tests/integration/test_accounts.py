@@ -6,18 +6,25 @@ carry a secret."""
 from __future__ import annotations
 
 import asyncio
+import email
+import email.policy
+import re
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
+from email.message import EmailMessage
 from typing import Any
 
 import orjson
 import pytest
+from aiosmtpd.controller import Controller
 from pydantic import SecretStr
 
-from commands.accounts.service import AccountService
+from commands.accounts import reset
+from commands.accounts.service import AccountService, hash_password
 from commands.accounts.store import FailureLimits
 from infra.compose.migrate import migrate
 from infra.db import open_pool
+from infra.embedded import free_port
 from infra.kafka import EventLog, ensure_topics
 from infra.settings import Settings
 from schemas.accounts import CreateTokenBody, token_digest
@@ -179,3 +186,36 @@ def test_tokens_expire_are_revoked_and_hand_on_only_what_they_hold(run):
         assert types.count("TokenCreated") == 3 and types.count("TokenRevoked") == 1
 
     run(scenario, admin_password=SecretStr("a long password"))
+
+
+def test_a_reset_link_is_mailed_when_an_smtp_server_is_set(run):
+    """A real SMTP server (aiosmtpd) on a free port receives the one-time link."""
+    received: list[Any] = []
+
+    class Inbox:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+            received.append(envelope)
+            return "250 OK"
+
+    port = free_port()
+    controller = Controller(Inbox(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        async def scenario(accounts: AccountService, s: Settings) -> None:
+            await accounts.create_owner()
+            await reset.request(accounts.pool, s, "admin@localhost")
+            await reset.request(accounts.pool, s, "stranger@example.com")
+            assert [e.rcpt_tos for e in received] == [["admin@localhost"]]
+            message = email.message_from_bytes(received[0].content, policy=email.policy.default)
+            assert message["From"] == "buildspace@example.com"
+            assert isinstance(message, EmailMessage)
+            secret = re.search(r'"token": "(bsr_[\w-]+)"', message.get_content())
+            assert secret
+            await reset.confirm(accounts.pool, accounts.events, s, secret[1],
+                                await hash_password("a brand new password"))
+            await accounts.login("admin@localhost", "a brand new password", None)
+
+        run(scenario, admin_password=SecretStr("the first password"), smtp_host="127.0.0.1",
+            smtp_port=port, smtp_starttls=False, smtp_from="buildspace@example.com")
+    finally:
+        controller.stop()
