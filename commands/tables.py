@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from commands.accounts.reset import SCHEMA as RESETS
 from commands.accounts.store import SCHEMA as ACCOUNTS
+from commands.accounts.totp import SCHEMA as TOTP
 from commands.hooks.store import SCHEMA as HOOKS
 from commands.lifecycle.store import SCHEMA as LIFECYCLE
 from commands.projects.store import SCHEMA as STATE
 from commands.teams.store import SCHEMA as TEAMS
 
-SCHEMAS = (STATE, HOOKS, LIFECYCLE, ACCOUNTS, TEAMS, RESETS)
+SCHEMAS = (STATE, HOOKS, LIFECYCLE, ACCOUNTS, TEAMS, RESETS, TOTP)

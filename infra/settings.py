@@ -205,6 +205,9 @@ class Settings(BaseSettings):
     smtp_username: str | None = Field(default=None, description="SMTP user, if it needs one")
     smtp_password: SecretStr | None = Field(default=None, description="SMTP password")
     smtp_from: str = Field(default="buildspace@localhost", description="the sender")
+    login_free_failures: int = Field(
+        default=5, ge=1, le=10_000, description="failed sign-ins per email and per client "
+        "address before each further one blocks sign-in, for 1 s doubling to 15 minutes")
     session_hours: int = Field(default=168, ge=1, le=2160,
                                description="how long a sign-in session lasts")
 

@@ -103,6 +103,32 @@ class NewPasswordBody(BaseModel):
     password: str = Field(min_length=MIN_PASSWORD, max_length=MAX_PASSWORD)
 
 
+class TotpEnabled(Envelope):
+    type: Literal["TotpEnabled"] = "TotpEnabled"
+    user_id: str
+
+
+class TotpDisabled(Envelope):
+    type: Literal["TotpDisabled"] = "TotpDisabled"
+    user_id: str
+
+
+class CodeBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=1, max_length=32)
+
+
+class TotpSetupOut(BaseModel):
+    secret: str = Field(description="for apps that cannot read the URI")
+    otpauth_uri: str = Field(description="show it as a QR code to the authenticator app")
+
+
+class RecoveryCodesOut(BaseModel):
+    recovery_codes: list[str] = Field(description="shown once: each signs in once instead "
+                                                  "of a code")
+
+
 class TokenRevoked(Envelope):
     type: Literal["TokenRevoked"] = "TokenRevoked"
     user_id: str
@@ -116,6 +142,9 @@ class LoginBody(BaseModel):
 
     email: str = Field(min_length=3, max_length=MAX_EMAIL)
     password: str = Field(min_length=1, max_length=MAX_PASSWORD)
+    totp: str | None = Field(default=None, min_length=1, max_length=32,
+                             description="the authenticator app's code, or a recovery "
+                                         "code, for an account with two-factor sign-in")
 
     @field_validator("email")
     @classmethod

@@ -11,7 +11,14 @@ from typing import Annotated, Any, Literal
 import orjson
 from pydantic import Field, TypeAdapter, field_validator
 
-from schemas.accounts import PasswordChanged, TokenCreated, TokenRevoked, UserCreated
+from schemas.accounts import (
+    PasswordChanged,
+    TokenCreated,
+    TokenRevoked,
+    TotpDisabled,
+    TotpEnabled,
+    UserCreated,
+)
 from schemas.builds import BuildPlan, BuildSettings, BuildSpec
 from schemas.envelope import Envelope
 from schemas.failures import FailureStep
@@ -23,6 +30,7 @@ from schemas.teams import (
     MemberRemoved,
     MemberRoleChanged,
     TeamCreated,
+    TeamSettingsChanged,
 )
 from schemas.upcasting import upcast
 from schemas.webhooks import DeployHookCreated, DeployHookRevoked, WebhookSecretSet
@@ -231,12 +239,15 @@ ControlEvent = Annotated[
     | UserCreated
     | TeamCreated
     | MemberAdded
+    | TeamSettingsChanged
     | MemberRoleChanged
     | MemberRemoved
     | InvitationCreated
     | TokenCreated
     | TokenRevoked
     | PasswordChanged
+    | TotpEnabled
+    | TotpDisabled
     | CommandAccepted
     | CommandRejected,
     Field(discriminator="type"),

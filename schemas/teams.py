@@ -66,6 +66,20 @@ class TeamOut(BaseModel):
     name: str
     personal: bool
     role: Role = Field(description="the caller's role in it")
+    require_2fa: bool = Field(default=False, description="members without two-factor "
+                                                         "sign-in cannot reach its projects")
+
+
+class TeamSettingsBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    require_2fa: bool
+
+
+class TeamSettingsChanged(Envelope):
+    type: Literal["TeamSettingsChanged"] = "TeamSettingsChanged"
+    team_id: str
+    require_2fa: bool
 
 
 class InvitationCreated(Envelope):

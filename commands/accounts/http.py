@@ -14,21 +14,26 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request, Response, status
 
-from commands.accounts import reset
+from commands.accounts import reset, totp
 from commands.accounts.service import AccountService, hash_password
 from commands.accounts.store import Principal
 from commands.deps import WriteDep
 from schemas.accounts import (
     CSRF_COOKIE,
     SESSION_COOKIE,
+    CodeBody,
     CreateTokenBody,
     LoginBody,
     NewPasswordBody,
     NewTokenOut,
+    RecoveryCodesOut,
     ResetBody,
     Scope,
     SessionOut,
     TokenOut,
+    TotpDisabled,
+    TotpEnabled,
+    TotpSetupOut,
     UserOut,
 )
 from schemas.errors import Forbidden
@@ -76,7 +81,7 @@ async def login(body: LoginBody, request: Request, response: Response, service: 
     ``Authorization: Bearer <token>``. Browsers get it as an HttpOnly, SameSite=Lax
     cookie too (``bs_session``), with a ``bs_csrf`` cookie whose value unsafe requests
     signed in by the cookie must repeat in an ``X-CSRF-Token`` header."""
-    issued = await service.login(body.email, body.password, client_ip(request))
+    issued = await service.login(body.email, body.password, client_ip(request), body.totp)
     assert issued.expires_at is not None
     set_session_cookies(response, issued.token, issued.expires_at,
                         request.app.state.platform.settings.public_scheme == "https")
@@ -172,4 +177,52 @@ async def list_tokens(principal: SignedIn, service: AccountsDep) -> list[TokenOu
 async def revoke_token(token_id: str, principal: SignedIn, service: AccountsDep) -> Response:
     """Revoke one of the caller's tokens: it stops working at once."""
     await service.revoke(holding(principal, "admin"), token_id[:64])
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def own_session(principal: Principal) -> Principal:
+    """Two-factor settings change only with a sign-in session, never a stored token."""
+    if principal.kind != "session":
+        raise Forbidden("sign in with your password to change two-factor sign-in")
+    return principal
+
+
+@router.post("/auth/totp", response_model=TotpSetupOut, responses={
+    **UNAUTHORIZED, 403: {"description": "not a sign-in session"},
+    409: {"description": "two-factor sign-in is on already"}})
+async def start_totp(principal: SignedIn, platform: WriteDep) -> TotpSetupOut:
+    """Begin two-factor sign-in: a secret for the authenticator app, in force once
+    confirmed with a code."""
+    own_session(principal)
+    async with platform.pool.acquire() as conn:
+        secret, uri = await totp.start(conn, platform.accounts.cipher, principal.user_id,
+                                       principal.email)
+    return TotpSetupOut(secret=secret, otpauth_uri=uri)
+
+
+@router.post("/auth/totp/confirm", response_model=RecoveryCodesOut, responses={
+    **UNAUTHORIZED, 403: {"description": "not a sign-in session"},
+    409: {"description": "not started, or on already"},
+    422: {"description": "not the code the app shows now"}})
+async def confirm_totp(body: CodeBody, principal: SignedIn, platform: WriteDep
+                       ) -> RecoveryCodesOut:
+    """Turn two-factor sign-in on with the app's current code; the answer holds ten
+    recovery codes, shown once."""
+    own_session(principal)
+    async with platform.pool.acquire() as conn, conn.transaction():
+        codes = await totp.confirm(conn, platform.accounts.cipher, principal.user_id,
+                                   body.code)
+        await platform.accounts.note(TotpEnabled, principal.user_id)
+    return RecoveryCodesOut(recovery_codes=codes)
+
+
+@router.post("/auth/totp/disable", status_code=status.HTTP_204_NO_CONTENT, responses={
+    **UNAUTHORIZED, 403: {"description": "not a sign-in session"},
+    409: {"description": "it is off"}, 422: {"description": "a wrong code"}})
+async def disable_totp(body: CodeBody, principal: SignedIn, platform: WriteDep) -> Response:
+    """Turn two-factor sign-in off, with a code from the app or a recovery code."""
+    own_session(principal)
+    async with platform.pool.acquire() as conn, conn.transaction():
+        await totp.disable(conn, platform.accounts.cipher, principal.user_id, body.code)
+        await platform.accounts.note(TotpDisabled, principal.user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -19,13 +19,14 @@ import asyncpg
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from commands.accounts import store
+from commands.accounts import store, totp
 from commands.accounts.decide import create_user, handed_on, issue_token, revoke_token
 from commands.accounts.store import FailureLimits, Principal
 from commands.teams import store as teams
 from commands.teams.decide import join
 from commands.teams.service import TeamService
 from infra.kafka import EventLog, Position
+from infra.secrets import EnvCipher, env_key
 from infra.settings import Settings
 from schemas.accounts import (
     SCOPES,
@@ -33,6 +34,8 @@ from schemas.accounts import (
     Scope,
     TokenKind,
     TokenOut,
+    TotpDisabled,
+    TotpEnabled,
     looks_like_token,
     new_token,
     normalize_email,
@@ -68,12 +71,19 @@ async def hash_password(password: str) -> str:
 
 class AccountService:
     def __init__(self, pool: asyncpg.Pool, events: EventLog, settings: Settings,
-                 limits: FailureLimits | None = None) -> None:
+                 limits: FailureLimits | None = None, cipher: EnvCipher | None = None
+                 ) -> None:
         self.pool = pool
         self.events = events
         self.settings = settings
-        self.limits = limits or FailureLimits()
+        self.cipher = cipher or EnvCipher(env_key(settings))
+        self.limits = limits or FailureLimits(free=settings.login_free_failures)
         self.teams = TeamService(events, settings)
+
+    async def note(self, kind: type[TotpEnabled] | type[TotpDisabled], user_id: str) -> None:
+        """Append a change of the user's own settings (two-factor sign-in)."""
+        await self._append([kind(stream_id=user_id, user_id=user_id,
+                                 correlation_id=Meta.new().correlation_id)])
 
     async def _append(self, events: list[Envelope]) -> list[Position]:
         return [await self.events.append(self.settings.topic_events, e.stream_id, e)
@@ -98,7 +108,8 @@ class AccountService:
             await self.teams.create(conn, user_id, email.partition("@")[0], personal=True)
         return None if given else password
 
-    async def login(self, email: str, password: str, ip: str | None) -> Issued:
+    async def login(self, email: str, password: str, ip: str | None,
+                    code: str | None = None) -> Issued:
         keys = [f"email:{email}", f"ip:{ip or '-'}"]
         async with self.pool.acquire() as conn:
             wait = await store.blocked_for(conn, keys)
@@ -108,6 +119,14 @@ class AccountService:
             user = await store.user_by_email(conn, email)
         matches = await password_matches(user.password_hash if user else UNKNOWN_USER_HASH,
                                          password)
+        if user is not None and matches:
+            async with self.pool.acquire() as conn, conn.transaction():
+                second = await totp.enabled(conn, user.user_id)
+                if second and code is None:
+                    raise Unauthorized("this account signs in with a two-factor code too: "
+                                       "send it as totp", totp_required=True)
+                matches = not second or await totp.check(conn, self.cipher, user.user_id,
+                                                         code or "")
         if user is None or not matches:
             async with self.pool.acquire() as conn, conn.transaction():
                 for key in keys:

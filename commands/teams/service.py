@@ -16,7 +16,14 @@ from infra.settings import Settings
 from schemas.accounts import token_digest
 from schemas.envelope import Envelope, Meta, new_id
 from schemas.errors import NotFound
-from schemas.teams import InvitationOut, InviteBody, MemberOut, Role, TeamOut
+from schemas.teams import (
+    InvitationOut,
+    InviteBody,
+    MemberOut,
+    Role,
+    TeamOut,
+    TeamSettingsChanged,
+)
 
 INVITATION_DAYS = 7
 
@@ -59,6 +66,15 @@ class TeamService:
         return InvitationOut(id=invitation_id, team_id=team_id, email=body.email,
                              role=body.role, expires_at=expires, invitation=secret,
                              link=self.settings.api_url("/v1/auth/signup"))
+
+    async def change_settings(self, conn: asyncpg.Connection, team_id: str, by: str,
+                              require_2fa: bool) -> TeamOut:
+        await self.caller_role(conn, team_id, by)
+        await self.append([TeamSettingsChanged(stream_id=team_id, team_id=team_id,
+                                               require_2fa=require_2fa,
+                                               correlation_id=Meta.new().correlation_id)])
+        await store.set_require_2fa(conn, team_id, require_2fa)
+        return next(t for t in await self.teams_of(conn, by) if t.id == team_id)
 
     async def members(self, conn: asyncpg.Connection, team_id: str) -> list[MemberOut]:
         return [MemberOut(**row) for row in await store.members(conn, team_id)]

@@ -16,6 +16,7 @@ CREATE TABLE IF NOT EXISTS acct_teams (
     name text NOT NULL,
     personal boolean NOT NULL,
     created_by text NOT NULL,
+    require_2fa boolean NOT NULL DEFAULT false,
     created_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE TABLE IF NOT EXISTS acct_members (
@@ -47,7 +48,8 @@ async def add_team(conn: asyncpg.Connection, team_id: str, name: str, personal: 
 
 async def teams_of(conn: asyncpg.Connection, user_id: str) -> list[asyncpg.Record]:
     return await conn.fetch(
-        "SELECT t.team_id AS id, t.name, t.personal, m.role FROM acct_members m "
+        "SELECT t.team_id AS id, t.name, t.personal, m.role, t.require_2fa "
+        "FROM acct_members m "
         "JOIN acct_teams t USING (team_id) WHERE m.user_id = $1 "
         "ORDER BY t.personal DESC, t.created_at, t.team_id", user_id)
 
@@ -56,6 +58,19 @@ async def role_in(conn: asyncpg.Connection, team_id: str, user_id: str) -> Role 
     role: Role | None = await conn.fetchval(
         "SELECT role FROM acct_members WHERE team_id = $1 AND user_id = $2", team_id, user_id)
     return role
+
+
+async def missing_2fa(conn: asyncpg.Connection, team_id: str, user_id: str) -> bool:
+    """Whether the team asks for two-factor sign-in and the user has not turned it on."""
+    return bool(await conn.fetchval(
+        "SELECT t.require_2fa AND NOT EXISTS (SELECT 1 FROM acct_totp o WHERE "
+        "o.user_id = $2 AND o.enabled) FROM acct_teams t WHERE t.team_id = $1",
+        team_id, user_id))
+
+
+async def set_require_2fa(conn: asyncpg.Connection, team_id: str, required: bool) -> None:
+    await conn.execute("UPDATE acct_teams SET require_2fa = $2 WHERE team_id = $1",
+                       team_id, required)
 
 
 async def personal_team(conn: asyncpg.Connection, user_id: str) -> str | None:

@@ -60,6 +60,9 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/auth/password-reset/confirm"): Rule("public", why="whoever holds a "
                                                                     "reset link"),
     ("POST", "/v1/auth/logout"): Rule("signed-in"),
+    ("POST", "/v1/auth/totp"): Rule("signed-in"),
+    ("POST", "/v1/auth/totp/confirm"): Rule("signed-in"),
+    ("POST", "/v1/auth/totp/disable"): Rule("signed-in"),
     ("GET", "/v1/auth/me"): Rule("signed-in"),
     ("POST", "/v1/tokens"): Rule("admin"), ("GET", "/v1/tokens"): Rule("admin"),
     ("DELETE", "/v1/tokens/{token_id}"): Rule("admin"),
@@ -67,6 +70,7 @@ POLICY: dict[tuple[str, str], Rule] = {
                                                     "anyone, with BUILDSPACE_SIGNUP=open)"),
     ("GET", "/v1/teams"): Rule("signed-in"), ("POST", "/v1/teams"): Rule("signed-in"),
     ("GET", "/v1/teams/{team_id}/members"): Rule("read", "team"),
+    ("PATCH", "/v1/teams/{team_id}"): Rule("admin", "team"),
     ("POST", "/v1/teams/{team_id}/invitations"): Rule("admin", "team"),
     ("PATCH", "/v1/teams/{team_id}/members/{user_id}"): Rule("admin", "team"),
     ("DELETE", "/v1/teams/{team_id}/members/{user_id}"): Rule("admin", "team"),
@@ -200,6 +204,9 @@ async def permit(conn: asyncpg.Connection, principal: Principal, needs: Scope, o
         raise Forbidden(f"this token lacks the {needs} scope")
     if needs not in ROLE_SCOPES[role]:
         raise Forbidden(f"your role in this team ({role}) does not allow {needs}")
+    if await teams.missing_2fa(conn, team, principal.user_id):
+        raise Forbidden("this team requires two-factor sign-in: turn it on with "
+                        "POST /v1/auth/totp")
 
 
 async def may_read_logs(platform: Any, token: str | None, subdomain: str) -> bool:

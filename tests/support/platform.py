@@ -99,6 +99,9 @@ class Platform:
             "BUILDSPACE_EDGE_PROCESSES": "2",
             "BUILDSPACE_ADMIN_EMAIL": self.admin_email,
             "BUILDSPACE_ADMIN_PASSWORD": self.admin_password,
+            # Every test signs in from 127.0.0.1: the per-address limit is the service's
+            # (tests/integration/test_accounts.py), not the shared platform's.
+            "BUILDSPACE_LOGIN_FREE_FAILURES": "10000",
         } | env
         if database_url:
             self.env["DATABASE_URL"] = database_url

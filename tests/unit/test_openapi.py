@@ -34,7 +34,10 @@ DOCUMENTED |= {
     ("post", "/v1/tokens"), ("get", "/v1/tokens"), ("delete", "/v1/tokens/{token_id}"),
     ("get", "/v1/teams"), ("post", "/v1/teams"), ("post", "/v1/auth/signup"),
     ("post", "/v1/auth/password-reset"), ("post", "/v1/auth/password-reset/confirm"),
-    ("get", "/v1/teams/{team_id}/members"), ("post", "/v1/teams/{team_id}/invitations"),
+    ("post", "/v1/auth/totp"), ("post", "/v1/auth/totp/confirm"),
+    ("post", "/v1/auth/totp/disable"),
+    ("get", "/v1/teams/{team_id}/members"), ("patch", "/v1/teams/{team_id}"),
+    ("post", "/v1/teams/{team_id}/invitations"),
     ("patch", "/v1/teams/{team_id}/members/{user_id}"),
     ("delete", "/v1/teams/{team_id}/members/{user_id}"),
 }
