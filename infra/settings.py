@@ -208,6 +208,9 @@ class Settings(BaseSettings):
     login_free_failures: int = Field(
         default=5, ge=1, le=10_000, description="failed sign-ins per email and per client "
         "address before each further one blocks sign-in, for 1 s doubling to 15 minutes")
+    api_requests_per_minute: int = Field(
+        default=1800, ge=1, description="per token; past it the API answers 429 with "
+                                        "Retry-After until the minute is over")
     session_hours: int = Field(default=168, ge=1, le=2160,
                                description="how long a sign-in session lasts")
 

@@ -197,8 +197,13 @@ class AccountService:
             raise Unauthorized("this is not a Buildspace token")
         async with self.pool.acquire() as conn:
             found = await store.principal(conn, token_digest(token), ip)
-        if found is None:
-            raise Unauthorized("this token is unknown, expired or revoked")
+            if found is None:
+                raise Unauthorized("this token is unknown, expired or revoked")
+            count, left = await store.count_request(conn, found.token_id)
+        if count > self.settings.api_requests_per_minute:
+            raise RateLimited(f"this token made more than "
+                              f"{self.settings.api_requests_per_minute} requests this "
+                              f"minute: retry in {left:.0f} s", retry_after=max(1, round(left)))
         return found
 
     async def create_token(self, by: Principal, body: CreateTokenBody) -> Issued:

@@ -39,6 +39,12 @@ CREATE TABLE IF NOT EXISTS acct_tokens (
     last_used_ip text
 );
 CREATE INDEX IF NOT EXISTS acct_tokens_user ON acct_tokens (user_id, created_at);
+CREATE TABLE IF NOT EXISTS acct_requests (
+    token_id text NOT NULL,
+    minute timestamptz NOT NULL,
+    count integer NOT NULL,
+    PRIMARY KEY (token_id, minute)
+);
 CREATE TABLE IF NOT EXISTS acct_login_failures (
     key text PRIMARY KEY,
     failures integer NOT NULL,
@@ -174,3 +180,17 @@ async def record_failure(conn: asyncpg.Connection, key: str, limits: FailureLimi
 
 async def clear_failures(conn: asyncpg.Connection, keys: list[str]) -> None:
     await conn.execute("DELETE FROM acct_login_failures WHERE key = ANY($1)", keys)
+
+
+async def count_request(conn: asyncpg.Connection, token_id: str) -> tuple[int, float]:
+    """Count one request of the token in this minute: (requests so far in it, seconds
+    until the next). The first of a minute drops the token's older counts."""
+    row = await conn.fetchrow(
+        "INSERT INTO acct_requests AS r VALUES ($1, date_trunc('minute', now()), 1) "
+        "ON CONFLICT (token_id, minute) DO UPDATE SET count = r.count + 1 "
+        "RETURNING count, extract(epoch FROM r.minute + interval '1 minute' - now()) "
+        "AS left", token_id)
+    if row["count"] == 1:
+        await conn.execute("DELETE FROM acct_requests WHERE token_id = $1 AND "
+                           "minute < date_trunc('minute', now())", token_id)
+    return row["count"], float(row["left"])

@@ -219,3 +219,32 @@ def test_a_reset_link_is_mailed_when_an_smtp_server_is_set(run):
             smtp_port=port, smtp_starttls=False, smtp_from="buildspace@example.com")
     finally:
         controller.stop()
+
+
+def test_a_token_past_its_requests_per_minute_gets_429_until_the_minute_is_over(run):
+    async def scenario(accounts: AccountService, s: Settings) -> None:
+        await accounts.create_owner()
+        busy = await accounts.login("admin@localhost", "a long password", None)
+        calm = await accounts.login("admin@localhost", "a long password", None)
+        for _ in range(3):
+            await accounts.authenticate(f"Bearer {busy.token}", None)
+        async with accounts.pool.acquire() as conn:
+            while True:  # a fourth request in the same minute (retried across a boundary)
+                minute = await conn.fetchval("SELECT date_trunc('minute', now())")
+                await conn.execute("UPDATE acct_requests SET count = 3, minute = $2 "
+                                   "WHERE token_id = $1", busy.token_id, minute)
+                try:
+                    await accounts.authenticate(f"Bearer {busy.token}", None)
+                except RateLimited as exc:
+                    assert 1 <= exc.details["retry_after"] <= 60
+                    break
+                assert await conn.fetchval("SELECT date_trunc('minute', now())") != minute
+            await conn.execute("INSERT INTO acct_requests VALUES ($1, date_trunc('minute', "
+                               "now()) - interval '5 minutes', 99)", calm.token_id)
+        await accounts.authenticate(f"Bearer {calm.token}", None)  # another token is free
+        async with accounts.pool.acquire() as conn:  # and its first request of a minute
+            minutes = await conn.fetch("SELECT count FROM acct_requests "  # drops the older
+                                       "WHERE token_id = $1", calm.token_id)
+        assert [r["count"] for r in minutes] == [1]
+
+    run(scenario, admin_password=SecretStr("a long password"), api_requests_per_minute=3)

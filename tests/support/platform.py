@@ -102,6 +102,7 @@ class Platform:
             # Every test signs in from 127.0.0.1: the per-address limit is the service's
             # (tests/integration/test_accounts.py), not the shared platform's.
             "BUILDSPACE_LOGIN_FREE_FAILURES": "10000",
+            "BUILDSPACE_API_REQUESTS_PER_MINUTE": "1000000",  # tests poll fast
         } | env
         if database_url:
             self.env["DATABASE_URL"] = database_url
