@@ -15,6 +15,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from pydantic import BaseModel
 
+from infra import actors
 from infra.connections import kafka_options
 from infra.settings import Settings
 from schemas.envelope import dumps
@@ -134,7 +135,8 @@ class EventLog:
             # An idempotent producer retries a sent batch until the broker answers,
             # whatever request_timeout_ms says: the caller gets an answer in bounded time.
             meta = await asyncio.wait_for(
-                self._producer.send_and_wait(topic, value, key=key.encode()), APPEND_TIMEOUT_S)
+                self._producer.send_and_wait(topic, value, key=key.encode(),
+                                             headers=[actors.header()]), APPEND_TIMEOUT_S)
         except TimeoutError:
             raise Unavailable(f"Kafka did not acknowledge the append to {topic} within "
                               f"{APPEND_TIMEOUT_S:.0f} s; it may still be appended") from None

@@ -15,14 +15,16 @@ import faust
 from pydantic import ValidationError
 
 from commands.service import CommandService
+from infra import actors
 from infra.kafka import EventLog, Position
 from infra.metrics import count_log_lines
 from infra.settings import Settings
-from projections import control_plane, hooks, outgoing, routes
+from projections import audit, control_plane, hooks, outgoing, routes
 from projections.analytics import RequestAnalytics
 from projections.logs import LogStore
 from projections.tracking import apply_once
 from schemas.analytics import EdgeRequestsServed
+from schemas.audit import Actor
 from schemas.builds import BuildSpec
 from schemas.envelope import Envelope
 from schemas.events import parse_event
@@ -146,6 +148,25 @@ def request_projector(deps: WorkerDeps) -> Callable[[Any], Awaitable[None]]:
     return project_requests
 
 
+def audit_projector(deps: WorkerDeps) -> Callable[[Any], Awaitable[None]]:
+    """The audit trail: each control event with the actor in its record's header."""
+    async def project_audit(stream: Any) -> None:
+        async for event in stream.events():
+            try:
+                parsed: Envelope | None = parse_event(event.value)
+            except (ValidationError, ValueError):
+                parsed = None  # dead-lettered by the control plane's projector
+            actor = actors.from_headers(event.headers)
+
+            async def run(conn: asyncpg.Connection, e: Envelope | None = parsed,
+                          by: Actor = actor) -> None:
+                if e is not None:
+                    await audit.apply(conn, e, by)
+            await apply_once(deps.pool, audit.NAME, position_of(event), run)
+    project_audit.__qualname__ = project_audit.__name__
+    return project_audit
+
+
 def command_intake(deps: WorkerDeps) -> Callable[[Any], Awaitable[None]]:
     async def intake_commands(stream: Any) -> None:
         async for event in stream.events():
@@ -164,6 +185,7 @@ def register_agents(app: faust.App, topics: Topics, deps: WorkerDeps) -> Schedul
         (topics.events_topic, projector(hooks.NAME, deps, hooks.apply)),
         (topics.events_topic, projector(outgoing.NAME, deps, outgoing.applier(deps.settings))),
         (topics.events_topic, schedule_builds(deps, scheduler)),
+        (topics.events_topic, audit_projector(deps)),
         (topics.logs_topic, log_projector(deps, scheduler)),
         (topics.commands_topic, command_intake(deps)),
         (topics.requests_topic, request_projector(deps)),

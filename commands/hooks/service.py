@@ -30,6 +30,8 @@ from commands.hooks.decide import (
 )
 from commands.projects import store
 from commands.service import Outcome
+from infra import actors
+from schemas.audit import Actor
 from schemas.commands import RequestDeployment
 from schemas.envelope import Meta, new_id
 from schemas.errors import Malformed, NotFound, RateLimited, Unauthorized
@@ -212,6 +214,7 @@ class Webhooks:
                           ) -> Delivered | None:
         cmd = RequestDeployment(project_id=project_id, ref=push.sha, branch=push.branch)
         meta = Meta(correlation_id=new_id(), causation_id=keys[0])
+        actors.act_as(Actor(kind="webhook", id=keys[0]))
         async with self.platform.pool.acquire() as conn, conn.transaction():
             if not await hook_store.record_delivery(conn, project_id, keys):
                 return None
@@ -240,6 +243,7 @@ class Webhooks:
                 raise RateLimited(f"this deploy hook was called too often: retry in "
                                   f"{int(wait)} s", retry_after=int(wait))
             await hook_store.save_bucket(conn, hook.hook_id, bucket)
+            actors.act_as(Actor(kind="deploy-hook", id=hook.hook_id))
             cmd = RequestDeployment(project_id=hook.project_id, ref=hook.branch,
                                     branch=hook.branch)
             outcome = await self.commands.request_deployment(conn, cmd, meta)

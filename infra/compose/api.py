@@ -28,9 +28,9 @@ from commands.uploads import http as upload_http
 from infra.compose.platform import Platform
 from infra.compose.policy import authorize
 from infra.metrics import RequestMetrics, exposition, health, health_status
+from projections import audit, log_stream, outgoing_queries
 from projections import hooks as hook_queries
 from projections import http as query_http
-from projections import log_stream, outgoing_queries
 from schemas.errors import BuildspaceError, RateLimited, Unauthorized
 
 
@@ -104,6 +104,7 @@ def create_api(platform: Platform) -> FastAPI:
     app.include_router(hook_queries.router)
     app.include_router(lifecycle_http.router)
     app.include_router(outgoing_queries.router)
+    app.include_router(audit.router)
 
     @app.get("/healthz", tags=["health"], responses={503: {"description": "Unavailable"}})
     async def healthz() -> JSONResponse:

@@ -28,7 +28,9 @@ from starlette.requests import HTTPConnection
 
 from commands.accounts.store import Principal
 from commands.teams import store as teams
+from infra import actors
 from schemas.accounts import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, Scope
+from schemas.audit import Actor
 from schemas.errors import BuildspaceError, Forbidden, Invalid, NotFound
 from schemas.teams import ROLE_SCOPES
 
@@ -71,6 +73,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/teams"): Rule("signed-in"), ("POST", "/v1/teams"): Rule("signed-in"),
     ("GET", "/v1/teams/{team_id}/members"): Rule("read", "team"),
     ("PATCH", "/v1/teams/{team_id}"): Rule("admin", "team"),
+    ("GET", "/v1/teams/{team_id}/audit"): Rule("admin", "team"),
     ("POST", "/v1/teams/{team_id}/invitations"): Rule("admin", "team"),
     ("PATCH", "/v1/teams/{team_id}/members/{user_id}"): Rule("admin", "team"),
     ("DELETE", "/v1/teams/{team_id}/members/{user_id}"): Rule("admin", "team"),
@@ -171,6 +174,9 @@ async def _authorize(connection: HTTPConnection) -> None:
     ip = connection.client.host if connection.client else None
     principal = await platform.accounts.authenticate(credentials(connection), ip)
     connection.state.principal = principal
+    actors.act_as(Actor(
+        kind="user" if principal.kind == "session" else "token",
+        id=principal.token_id, user_id=principal.user_id, ip=ip))
     if rule.needs == "signed-in":
         return
     needs: Scope = rule.needs
