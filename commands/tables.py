@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from commands.accounts.reset import SCHEMA as RESETS
+from commands.accounts.sso import SCHEMA as SSO
 from commands.accounts.store import SCHEMA as ACCOUNTS
 from commands.accounts.totp import SCHEMA as TOTP
 from commands.hooks.store import SCHEMA as HOOKS
@@ -10,4 +11,4 @@ from commands.lifecycle.store import SCHEMA as LIFECYCLE
 from commands.projects.store import SCHEMA as STATE
 from commands.teams.store import SCHEMA as TEAMS
 
-SCHEMAS = (STATE, HOOKS, LIFECYCLE, ACCOUNTS, TEAMS, RESETS, TOTP)
+SCHEMAS = (STATE, HOOKS, LIFECYCLE, ACCOUNTS, TEAMS, RESETS, TOTP, SSO)

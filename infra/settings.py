@@ -211,6 +211,15 @@ class Settings(BaseSettings):
     api_requests_per_minute: int = Field(
         default=1800, ge=1, description="per token; past it the API answers 429 with "
                                         "Retry-After until the minute is over")
+    oidc_issuer: str | None = Field(default=None, description="sign-in with this OpenID "
+                                    "Connect provider (its issuer URL); unset: off")
+    oidc_client_id: str | None = Field(default=None, description="the OIDC client's id")
+    oidc_client_secret: SecretStr | None = Field(default=None, description="its secret")
+    github_client_id: str | None = Field(default=None, description="sign-in with GitHub "
+                                         "(an OAuth app's client id); unset: off")
+    github_client_secret: SecretStr | None = Field(default=None, description="its secret")
+    github_url: str = Field(default="https://github.com", description="GitHub's web URL")
+    github_api_url: str = Field(default="https://api.github.com", description="its API")
     session_hours: int = Field(default=168, ge=1, le=2160,
                                description="how long a sign-in session lasts")
 

@@ -15,7 +15,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Request, Response, status
 
 from commands.accounts import reset, totp
-from commands.accounts.service import AccountService, hash_password
+from commands.accounts.passwords import hash_password
+from commands.accounts.service import AccountService
 from commands.accounts.store import Principal
 from commands.deps import WriteDep
 from schemas.accounts import (

@@ -10,20 +10,22 @@ and per email in PostgreSQL, so every API process agrees on the wait.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 
 from commands.accounts import store, totp
 from commands.accounts.decide import create_user, handed_on, issue_token, revoke_token
+from commands.accounts.enrol import Enrolment, Issued
+from commands.accounts.passwords import (
+    HASHER,
+    UNKNOWN_USER_HASH,
+    hash_password,
+    password_matches,
+)
 from commands.accounts.store import FailureLimits, Principal
 from commands.teams import store as teams
-from commands.teams.decide import join
 from commands.teams.service import TeamService
 from infra.kafka import EventLog, Position
 from infra.secrets import EnvCipher, env_key
@@ -42,34 +44,12 @@ from schemas.accounts import (
     token_digest,
 )
 from schemas.envelope import Envelope, Meta, new_id
-from schemas.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited, Unauthorized
+from schemas.errors import Forbidden, NotFound, RateLimited, Unauthorized
 
-HASHER = PasswordHasher()
-UNKNOWN_USER_HASH = HASHER.hash(secrets.token_urlsafe(16))  # verified for unknown emails
 BAD_LOGIN = "wrong email or password"
 
 
-@dataclass(frozen=True)
-class Issued:
-    token: str
-    token_id: str
-    expires_at: datetime | None
-
-
-async def password_matches(password_hash: str, password: str) -> bool:
-    def verify() -> bool:
-        try:
-            return HASHER.verify(password_hash, password)
-        except (VerificationError, InvalidHashError):
-            return False
-    return await asyncio.to_thread(verify)
-
-
-async def hash_password(password: str) -> str:
-    return await asyncio.to_thread(HASHER.hash, password)
-
-
-class AccountService:
+class AccountService(Enrolment):
     def __init__(self, pool: asyncpg.Pool, events: EventLog, settings: Settings,
                  limits: FailureLimits | None = None, cipher: EnvCipher | None = None
                  ) -> None:
@@ -136,45 +116,12 @@ class AccountService:
             await store.clear_failures(conn, keys[:1])
             if HASHER.check_needs_rehash(user.password_hash):
                 await store.set_password_hash(conn, user.user_id, await hash_password(password))
-            expires = datetime.now(UTC) + timedelta(hours=self.settings.session_hours)
-            return await self._issue(conn, user.user_id, "session", "sign-in", list(SCOPES),
-                                     None, None, expires)
+            return await self._session(conn, user.user_id)
 
-    async def signup(self, email: str, password: str, invitation: str | None) -> Issued:
-        """A new account (with its personal team) and a session; with an invitation, a
-        member of its team too. An existing account with this password accepts the
-        invitation instead."""
-        if invitation is None and self.settings.signup != "open":
-            raise Forbidden("sign-up is by invitation: ask a team's admin for one",
-                            field="invitation")
-        password_hash = await hash_password(password)
-        async with self.pool.acquire() as conn, conn.transaction():
-            invited = None
-            if invitation is not None:
-                invited = await teams.take_invitation(conn, token_digest(invitation))
-                if invited is None:
-                    raise Invalid("this invitation is unknown, used or expired",
-                                  field="invitation")
-                if invited["email"] != email:
-                    raise Forbidden("this invitation is for another email", field="email")
-            user = await store.user_by_email(conn, email)
-            if user is not None and not (invited and await password_matches(
-                    user.password_hash, password)):
-                raise Conflict("an account with this email exists: sign in", field="email")
-            if user is None:
-                user = store.User(new_id(), email, password_hash, False)
-                await self._append(create_user(user.user_id, email, False, Meta.new()))
-                await store.add_user(conn, user)
-                await self.teams.create(conn, user.user_id, email.partition("@")[0],
-                                        personal=True)
-            if invited is not None:
-                await self.teams.append(join(invited["team_id"], user.user_id,
-                                             invited["role"], Meta.new()))
-                await teams.add_member(conn, invited["team_id"], user.user_id,
-                                       invited["role"])
-            expires = datetime.now(UTC) + timedelta(hours=self.settings.session_hours)
-            return await self._issue(conn, user.user_id, "session", "sign-in", list(SCOPES),
-                                     None, None, expires)
+    async def _session(self, conn: asyncpg.Connection, user_id: str) -> Issued:
+        expires = datetime.now(UTC) + timedelta(hours=self.settings.session_hours)
+        return await self._issue(conn, user_id, "session", "sign-in", list(SCOPES), None, None,
+                                 expires)
 
     async def _issue(self, conn: asyncpg.Connection, user_id: str, kind: TokenKind,
                      name: str, scopes: list[Scope], project_id: str | None,

@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import ValidationError
 
 from commands.accounts import http as account_http
+from commands.accounts import sso_http
 from commands.builds import http as build_http
 from commands.builds import source as build_source
 from commands.compat import http as compat_http
@@ -89,6 +90,7 @@ def create_api(platform: Platform) -> FastAPI:
     app.add_exception_handler(BuildspaceError, on_buildspace_error)
     app.add_exception_handler(ValidationError, on_model_error)
     app.include_router(account_http.router)
+    app.include_router(sso_http.router)
     app.include_router(team_http.router)
     app.include_router(project_http.router)
     app.include_router(deployment_http.router)

@@ -61,6 +61,10 @@ POLICY: dict[tuple[str, str], Rule] = {
                                                             "account's email"),
     ("POST", "/v1/auth/password-reset/confirm"): Rule("public", why="whoever holds a "
                                                                     "reset link"),
+    ("GET", "/v1/auth/{provider}/login"): Rule("public", why="anyone: the provider "
+                                                              "vouches for who signs in"),
+    ("GET", "/v1/auth/{provider}/callback"): Rule("public", why="the provider's redirect, "
+                                                                "with a one-time state"),
     ("POST", "/v1/auth/logout"): Rule("signed-in"),
     ("POST", "/v1/auth/totp"): Rule("signed-in"),
     ("POST", "/v1/auth/totp/confirm"): Rule("signed-in"),

@@ -46,7 +46,9 @@ def test_the_trail_names_who_did_what(platform: Platform, git_server):
         wanted = {f"deployment:{by_token}", f"deployment:{by_hook}"}
         return entries if wanted <= resources and joined else None
 
-    entries = eventually(complete, 60, what="the actions in the team's audit trail")
+    found = eventually(complete, 60, what="the actions in the team's audit trail")
+    assert found is not None
+    entries = found
     by = {(e["action"], e["resource"]): e["actor"] for e in entries}
     created = by[("ProjectCreated", f"project:{project}")]
     assert created == {"kind": "user", "id": me["token_id"], "user_id": me["id"],
