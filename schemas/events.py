@@ -30,6 +30,7 @@ from schemas.teams import (
     MemberRemoved,
     MemberRoleChanged,
     TeamCreated,
+    TeamDeleted,
     TeamSettingsChanged,
 )
 from schemas.upcasting import upcast
@@ -240,6 +241,7 @@ ControlEvent = Annotated[
     | TeamCreated
     | MemberAdded
     | TeamSettingsChanged
+    | TeamDeleted
     | MemberRoleChanged
     | MemberRemoved
     | InvitationCreated

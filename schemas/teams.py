@@ -70,6 +70,11 @@ class TeamOut(BaseModel):
                                                          "sign-in cannot reach its projects")
 
 
+class TeamDeleted(Envelope):
+    type: Literal["TeamDeleted"] = "TeamDeleted"
+    team_id: str
+
+
 class TeamSettingsBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

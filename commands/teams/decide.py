@@ -14,6 +14,7 @@ from schemas.teams import (
     MemberRoleChanged,
     Role,
     TeamCreated,
+    TeamDeleted,
 )
 
 
@@ -57,6 +58,21 @@ def change_role(team_id: str, user_id: str, current: Role | None, role: Role,
     return [MemberRoleChanged(stream_id=team_id, team_id=team_id, user_id=user_id, role=role,
                               correlation_id=meta.correlation_id,
                               causation_id=meta.causation_id)]
+
+
+def delete_team(team_id: str, personal: bool, by_role: Role, projects: int, meta: Meta
+                ) -> list[Envelope]:
+    """Only an owner deletes a team, never a personal one, and only once its projects
+    are gone."""
+    if by_role != "owner":
+        raise Forbidden("only an owner may delete the team")
+    if personal:
+        raise Conflict("a personal team is deleted with its account", field="team_id")
+    if projects:
+        raise Conflict(f"the team still has {projects} project(s): delete them first",
+                       field="team_id")
+    return [TeamDeleted(stream_id=team_id, team_id=team_id, correlation_id=meta.correlation_id,
+                        causation_id=meta.causation_id)]
 
 
 def remove(team_id: str, user_id: str, current: Role | None, by_role: Role, owners: int,

@@ -95,3 +95,15 @@ async def change_team(team_id: str, body: TeamSettingsBody, principal: SignedIn,
     async with platform.pool.acquire() as conn, conn.transaction():
         return await accounts.teams.change_settings(conn, team_id, principal.user_id,
                                                     body.require_2fa)
+
+
+@router.delete("/teams/{team_id}", status_code=status.HTTP_204_NO_CONTENT, responses={
+    403: {"description": "not an owner"},
+    409: {"description": "a personal team, or one that still has projects"}})
+async def delete_team(team_id: str, principal: SignedIn, platform: WriteDep,
+                      accounts: AccountsDep) -> Response:
+    """Delete a team once its projects are deleted; only an owner may. Its members,
+    invitations and tokens limited to it go with it."""
+    async with platform.pool.acquire() as conn, conn.transaction():
+        await accounts.teams.delete(conn, team_id, principal.user_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

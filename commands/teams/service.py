@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from commands.teams import store
-from commands.teams.decide import change_role, create_team, invite, remove
+from commands.teams.decide import change_role, create_team, delete_team, invite, remove
 from infra.kafka import EventLog
 from infra.settings import Settings
 from schemas.accounts import token_digest
@@ -75,6 +75,15 @@ class TeamService:
                                                correlation_id=Meta.new().correlation_id)])
         await store.set_require_2fa(conn, team_id, require_2fa)
         return next(t for t in await self.teams_of(conn, by) if t.id == team_id)
+
+    async def delete(self, conn: asyncpg.Connection, team_id: str, by: str) -> None:
+        by_role = await self.caller_role(conn, team_id, by)
+        found = await store.delete_team(conn, team_id)
+        if found is None:
+            raise NotFound("team not found", field="team_id")
+        personal, projects = found
+        await self.append(delete_team(team_id, personal, by_role, projects, Meta.new()))
+        await store.drop_team(conn, team_id)
 
     async def members(self, conn: asyncpg.Connection, team_id: str) -> list[MemberOut]:
         return [MemberOut(**row) for row in await store.members(conn, team_id)]

@@ -73,6 +73,26 @@ async def set_require_2fa(conn: asyncpg.Connection, team_id: str, required: bool
                        team_id, required)
 
 
+async def delete_team(conn: asyncpg.Connection, team_id: str) -> tuple[bool, int] | None:
+    """(personal, live projects) of a team about to be deleted (locked); None: no team."""
+    personal = await conn.fetchval("SELECT personal FROM acct_teams WHERE team_id = $1 "
+                                   "FOR UPDATE", team_id)
+    if personal is None:
+        return None
+    owner = await owner_team(conn)
+    projects = await conn.fetchval(
+        "SELECT count(*) FROM cmd_streams WHERE (state->>'exists')::boolean AND "
+        "coalesce(state->>'team_id', $2) = $1", team_id, owner)
+    return personal, projects
+
+
+async def drop_team(conn: asyncpg.Connection, team_id: str) -> None:
+    """The team, its members and invitations; the tokens limited to it are revoked."""
+    await conn.execute("UPDATE acct_tokens SET revoked_at = now() WHERE team_id = $1 AND "
+                       "revoked_at IS NULL", team_id)
+    await conn.execute("DELETE FROM acct_teams WHERE team_id = $1", team_id)
+
+
 async def personal_team(conn: asyncpg.Connection, user_id: str) -> str | None:
     team: str | None = await conn.fetchval(
         "SELECT team_id FROM acct_teams WHERE personal AND created_by = $1", user_id)

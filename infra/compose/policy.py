@@ -77,6 +77,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/teams"): Rule("signed-in"), ("POST", "/v1/teams"): Rule("signed-in"),
     ("GET", "/v1/teams/{team_id}/members"): Rule("read", "team"),
     ("PATCH", "/v1/teams/{team_id}"): Rule("admin", "team"),
+    ("DELETE", "/v1/teams/{team_id}"): Rule("admin", "team"),  # and the owner role
     ("GET", "/v1/teams/{team_id}/audit"): Rule("admin", "team"),
     ("POST", "/v1/teams/{team_id}/invitations"): Rule("admin", "team"),
     ("PATCH", "/v1/teams/{team_id}/members/{user_id}"): Rule("admin", "team"),

@@ -96,3 +96,31 @@ def test_an_account_accepts_an_invitation_with_its_password(platform: Platform):
         teams = c.get("/v1/teams", headers=bearer(accepted.json()["token"])).json()
     assert {t["name"]: t["role"] for t in teams} == {"twice": "owner", "first": "viewer",
                                                      "second": "viewer"}
+
+
+def test_only_an_owner_deletes_a_team_once_its_projects_are_gone(platform: Platform):
+    with platform.client() as owner:
+        personal = owner.get("/v1/teams").json()[0]
+        team = owner.post("/v1/teams", json={"name": "short-lived"}).json()["id"]
+        project = owner.post("/v1/projects", params={"team_id": team},
+                             json={"name": "short-lived-site"}).json()["id"]
+        invite = owner.post(f"/v1/teams/{team}/invitations",
+                            json={"email": "second@short.test", "role": "admin"}).json()
+        limited = owner.post("/v1/tokens", json={"name": "t", "scopes": ["read"],
+                                                 "team_id": team}).json()["token"]
+    with platform.anonymous() as c:
+        admin = c.post("/v1/auth/signup", json={"email": "second@short.test",
+                                                "password": PASSWORD,
+                                                "invitation": invite["invitation"]}
+                       ).json()["token"]
+    with platform.client(admin) as c:
+        assert c.delete(f"/v1/teams/{team}").status_code == 403  # an admin, not an owner
+    with platform.client() as owner:
+        assert personal["personal"] is True
+        assert owner.delete(f"/v1/teams/{personal['id']}").status_code == 409
+        assert owner.delete(f"/v1/teams/{team}").status_code == 409  # it has a project
+        assert owner.delete(f"/v1/projects/{project}").status_code == 202
+        assert owner.delete(f"/v1/teams/{team}").status_code == 204
+        assert owner.get(f"/v1/teams/{team}/members").status_code == 404
+    with platform.client(limited) as c:
+        assert c.get("/v1/auth/me").status_code == 401  # its tokens went with it

@@ -38,6 +38,7 @@ DOCUMENTED |= {
     ("post", "/v1/auth/totp/disable"), ("get", "/v1/auth/{provider}/login"),
     ("get", "/v1/auth/{provider}/callback"),
     ("get", "/v1/teams/{team_id}/members"), ("patch", "/v1/teams/{team_id}"),
+    ("delete", "/v1/teams/{team_id}"),
     ("get", "/v1/teams/{team_id}/audit"),
     ("post", "/v1/teams/{team_id}/invitations"),
     ("patch", "/v1/teams/{team_id}/members/{user_id}"),
