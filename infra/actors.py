@@ -8,7 +8,8 @@ such as the worker and the builders, acts as the system.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
@@ -25,6 +26,17 @@ _current: ContextVar[Actor] = ContextVar("buildspace_actor", default=SYSTEM)
 def act_as(actor: Actor) -> None:
     """From now on in this context (one request, one task), events are ``actor``'s."""
     _current.set(actor)
+
+
+@contextmanager
+def acting(actor: Actor) -> Iterator[None]:
+    """Events appended inside are ``actor``'s; the context's own actor comes back after
+    (for a loop that acts for one sender after another)."""
+    token = _current.set(actor)
+    try:
+        yield
+    finally:
+        _current.reset(token)
 
 
 def current() -> Actor:

@@ -8,12 +8,12 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-ActorKind = Literal["user", "token", "webhook", "deploy-hook", "system"]
+ActorKind = Literal["user", "token", "webhook", "deploy-hook", "intake", "system"]
 
 
 class Actor(BaseModel):
     kind: ActorKind
-    id: str | None = None  # the token, delivery or hook id
+    id: str | None = None  # the token, delivery or hook id; the intake's sender
     user_id: str | None = None
     ip: str | None = None
 

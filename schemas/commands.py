@@ -219,6 +219,10 @@ class CommandMessage(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    schema_version: int = 2  # v2: ``actor``
     command_id: str = Field(default_factory=new_id, min_length=1, max_length=128)
     correlation_id: str | None = None
+    actor: str | None = Field(default=None, min_length=1, max_length=200,
+                              description="who sent it, in the sending system's words: "
+                                          "the actor of the events it causes")
     command: Command

@@ -14,8 +14,10 @@ from pydantic import ValidationError
 
 from commands.projects import store
 from commands.service import CommandService, Outcome
+from infra import actors
 from infra.kafka import EventLog
 from infra.settings import Settings
+from schemas.audit import Actor
 from schemas.commands import CommandMessage
 from schemas.envelope import Meta, new_id
 from schemas.errors import BuildspaceError
@@ -66,13 +68,16 @@ async def handle_command(service: CommandService, pool: asyncpg.Pool, events: Ev
         body = orjson.loads(value or b"null")
     except orjson.JSONDecodeError:
         body = None
-    outcome: CommandAccepted | CommandRejected | None
-    try:
-        msg = CommandMessage.model_validate(body)
-        outcome = await apply(service, pool, msg)
-    except (ValidationError, BuildspaceError) as exc:
-        if isinstance(exc, BuildspaceError) and exc.status >= 500:
-            raise
-        outcome = rejection(body, exc)
-    if outcome is not None:
-        await events.append(settings.topic_events, outcome.stream_id, outcome)
+    sender = body.get("actor") if isinstance(body, dict) else None
+    with actors.acting(Actor(kind="intake", id=sender if isinstance(sender, str)
+                             and 0 < len(sender) <= 200 else None)):
+        outcome: CommandAccepted | CommandRejected | None
+        try:
+            msg = CommandMessage.model_validate(body)
+            outcome = await apply(service, pool, msg)
+        except (ValidationError, BuildspaceError) as exc:
+            if isinstance(exc, BuildspaceError) and exc.status >= 500:
+                raise
+            outcome = rejection(body, exc)
+        if outcome is not None:
+            await events.append(settings.topic_events, outcome.stream_id, outcome)

@@ -6,6 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
+from schemas.envelope import new_id
+from tests.support.kafka import produce
 from tests.support.platform import Platform
 from tests.support.waiting import eventually
 
@@ -71,3 +75,25 @@ def test_the_trail_names_who_did_what(platform: Platform, git_server):
         assert c.get(f"/v1/teams/{team}/audit").status_code == 403
     with platform.client(token["token"]) as c:
         assert c.get(f"/v1/teams/{team}/audit").status_code == 403
+
+
+def test_a_command_from_the_intake_topic_names_its_sender(platform: Platform):
+    """A project made through ``buildspace.commands`` belongs to the instance owner's
+    team, and its trail names the sender the message gave."""
+    name = f"intake-{new_id()[:6]}"
+    produce(platform.kafka, "buildspace.commands", orjson.dumps(
+        {"command_id": new_id(), "actor": "cms-sync",
+         "command": {"type": "CreateProject", "name": name,
+                     "git_url": "http://127.0.0.1:1/acme/site.git"}}))
+    with platform.client() as owner:
+        personal = owner.get("/v1/teams").json()[0]["id"]
+
+        def created() -> dict[str, Any] | None:
+            entries = owner.get(f"/v1/teams/{personal}/audit",
+                                params={"limit": 500}).json()["entries"]
+            projects = {p["name"]: p["id"] for p in owner.get("/v1/projects").json()}
+            return next((e for e in entries if e["action"] == "ProjectCreated"
+                         and e["resource"] == f"project:{projects.get(name)}"), None)
+        entry = eventually(created, 60, what="the intake's project in the owner's trail")
+    assert entry is not None
+    assert entry["actor"] == {"kind": "intake", "id": "cms-sync", "user_id": None, "ip": None}
