@@ -176,3 +176,26 @@ def test_creating_a_project_in_a_team_needs_the_admin_role_there(platform: Platf
             r = c.post("/v1/projects", params={"team_id": world.team},
                        json={"name": f"authz-new-{caller.split()[0]}"})
         assert r.status_code == status, (caller, r.text)
+
+
+def test_another_users_tokens_and_teams_are_out_of_reach(platform: Platform, world: World):
+    """IDOR: ids of another user's token, team or member do not work, whatever the
+    caller's own role elsewhere."""
+    read_token = world.tokens["read token"]
+    outsider = world.tokens["outsider"]
+    assert read_token and outsider
+    with platform.client() as owner:
+        mine = {t["id"] for t in owner.get("/v1/tokens").json()}
+    with platform.client(outsider) as c:
+        theirs = {t["id"] for t in c.get("/v1/tokens").json()}
+        assert not mine & theirs
+        for token_id in mine:
+            assert c.delete(f"/v1/tokens/{token_id}").status_code == 404
+        assert c.get(f"/v1/teams/{world.team}/members").status_code == 404
+        assert c.patch(f"/v1/teams/{world.team}/members/{world.member_id}",
+                       json={"role": "admin"}).status_code == 404
+        assert c.post(f"/v1/teams/{world.team}/invitations",
+                      json={"email": "x@y.test"}).status_code == 404
+        assert world.team not in {t["id"] for t in c.get("/v1/teams").json()}
+    with platform.client(read_token) as c:
+        assert c.get("/v1/auth/me").status_code == 200  # untouched by all of that

@@ -22,6 +22,7 @@ from pydantic import SecretStr
 from commands.accounts import reset
 from commands.accounts.service import AccountService, hash_password
 from commands.accounts.store import FailureLimits
+from commands.teams import store as teams
 from infra.compose.migrate import migrate
 from infra.db import open_pool
 from infra.embedded import free_port
@@ -248,3 +249,33 @@ def test_a_token_past_its_requests_per_minute_gets_429_until_the_minute_is_over(
         assert [r["count"] for r in minutes] == [1]
 
     run(scenario, admin_password=SecretStr("a long password"), api_requests_per_minute=3)
+
+
+def test_a_database_from_before_accounts_is_migrated(run):
+    """What ``buildspace up`` finds on a data dir from before accounts: a project stream
+    with no team and a deployment only in the read model. Migrating gives the write side
+    the deployment's project, and the project belongs to the instance owner's team once
+    the owner is made."""
+    async def scenario(accounts: AccountService, s: Settings) -> None:
+        async with accounts.pool.acquire() as conn:
+            await conn.execute("DELETE FROM cmd_deployments")  # as before accounts
+            await conn.execute(
+                "INSERT INTO cmd_streams VALUES ('old', $1, 3)",
+                orjson.dumps({"project_id": "old", "exists": True, "name": "old"}).decode())
+            await conn.execute(
+                "INSERT INTO projects (project_id, name, subdomain, git_url, branch, "
+                "settings, created_at, updated_at) VALUES ('old', 'old', 'old', '', 'main', "
+                "'{}', now(), now())")
+            await conn.execute(
+                "INSERT INTO deployments (deployment_id, project_id, number, ref, status, "
+                "created_at) VALUES ('d-old', 'old', 1, 'main', 'READY', now())")
+        await migrate(accounts.pool)
+        await migrate(accounts.pool)  # twice: nothing changes
+        await accounts.create_owner()
+        async with accounts.pool.acquire() as conn:
+            assert await conn.fetch("SELECT * FROM cmd_deployments") == [("d-old", "old")]
+            owner = await conn.fetchval("SELECT team_id FROM acct_teams WHERE personal")
+            assert await teams.project_team(conn, "old") == owner
+            assert await teams.project_team(conn, "never") is None
+
+    run(scenario, admin_password=SecretStr("a long password"))
