@@ -11,9 +11,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from schemas.envelope import Envelope
 
@@ -52,6 +52,10 @@ def normalize_email(value: str) -> str:
     return email
 
 
+Email = Annotated[str, Field(min_length=3, max_length=MAX_EMAIL),
+                  AfterValidator(normalize_email)]
+
+
 # -- events ------------------------------------------------------------------------------
 
 class UserCreated(Envelope):
@@ -88,12 +92,7 @@ class PasswordChanged(Envelope):
 class ResetBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: str = Field(min_length=3, max_length=MAX_EMAIL)
-
-    @field_validator("email")
-    @classmethod
-    def _email(cls, value: str) -> str:
-        return normalize_email(value)
+    email: Email
 
 
 class NewPasswordBody(BaseModel):
@@ -140,16 +139,11 @@ class TokenRevoked(Envelope):
 class LoginBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: str = Field(min_length=3, max_length=MAX_EMAIL)
+    email: Email
     password: str = Field(min_length=1, max_length=MAX_PASSWORD)
     totp: str | None = Field(default=None, min_length=1, max_length=32,
                              description="the authenticator app's code, or a recovery "
                                          "code, for an account with two-factor sign-in")
-
-    @field_validator("email")
-    @classmethod
-    def _email(cls, value: str) -> str:
-        return normalize_email(value)
 
 
 class SessionOut(BaseModel):

@@ -17,15 +17,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.accounts import (
-    MAX_EMAIL,
     MAX_PASSWORD,
     MIN_PASSWORD,
     SCOPES,
+    Email,
     Scope,
-    normalize_email,
 )
 from schemas.envelope import Envelope
 
@@ -114,13 +113,8 @@ class MemberRemoved(Envelope):
 class InviteBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: str = Field(min_length=3, max_length=MAX_EMAIL)
+    email: Email
     role: Role = "member"
-
-    @field_validator("email")
-    @classmethod
-    def _email(cls, value: str) -> str:
-        return normalize_email(value)
 
 
 class InvitationOut(BaseModel):
@@ -136,15 +130,10 @@ class InvitationOut(BaseModel):
 class SignupBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: str = Field(min_length=3, max_length=MAX_EMAIL)
+    email: Email
     password: str = Field(min_length=MIN_PASSWORD, max_length=MAX_PASSWORD)
     invitation: str | None = Field(default=None, max_length=200,
                                    description="required unless BUILDSPACE_SIGNUP=open")
-
-    @field_validator("email")
-    @classmethod
-    def _email(cls, value: str) -> str:
-        return normalize_email(value)
 
 
 class MemberOut(BaseModel):
