@@ -17,14 +17,23 @@ The account is the one already linked to that identity, else the one with that e
 from __future__ import annotations
 
 import secrets
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+import authlib.deprecate
 import httpx
 from authlib.integrations.base_client.errors import OAuthError
-from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.oauth2.rfc6749 import OAuth2Error
+
+# authlib 1.9 announces, with a filter of its own that always shows it, that its httpx
+# client will move to a future "httpx2" package; the client works, and the notice would
+# be printed by every ``buildspace`` command (the CLI imports the API's routes).
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message="The httpx module is deprecated",
+                            category=authlib.deprecate.AuthlibDeprecationWarning)
+    from authlib.integrations.httpx_client import AsyncOAuth2Client
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
