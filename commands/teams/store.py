@@ -60,12 +60,15 @@ async def role_in(conn: asyncpg.Connection, team_id: str, user_id: str) -> Role 
     return role
 
 
-async def missing_2fa(conn: asyncpg.Connection, team_id: str, user_id: str) -> bool:
-    """Whether the team asks for two-factor sign-in and the user has not turned it on."""
-    return bool(await conn.fetchval(
-        "SELECT t.require_2fa AND NOT EXISTS (SELECT 1 FROM acct_totp o WHERE "
-        "o.user_id = $2 AND o.enabled) FROM acct_teams t WHERE t.team_id = $1",
-        team_id, user_id))
+async def membership(conn: asyncpg.Connection, team_id: str, user_id: str
+                     ) -> tuple[Role | None, bool]:
+    """The user's role in the team (None: not a member), and whether the team asks for
+    two-factor sign-in that the user has not turned on: one query, run per request."""
+    row = await conn.fetchrow(
+        "SELECT m.role, t.require_2fa AND NOT EXISTS (SELECT 1 FROM acct_totp o WHERE "
+        "o.user_id = $2 AND o.enabled) AS missing_2fa FROM acct_members m JOIN acct_teams t "
+        "USING (team_id) WHERE m.team_id = $1 AND m.user_id = $2", team_id, user_id)
+    return (None, False) if row is None else (row["role"], bool(row["missing_2fa"]))
 
 
 async def set_require_2fa(conn: asyncpg.Connection, team_id: str, required: bool) -> None:

@@ -208,14 +208,14 @@ async def permit(conn: asyncpg.Connection, principal: Principal, needs: Scope, o
         raise NotFound(f"{what} not found")
     if principal.team_id is not None and team != principal.team_id:
         raise NotFound(f"{what} not found")
-    role = await teams.role_in(conn, team, principal.user_id)
+    role, missing_2fa = await teams.membership(conn, team, principal.user_id)
     if role is None:
         raise NotFound(f"{what} not found")
     if needs not in principal.scopes:
         raise Forbidden(f"this token lacks the {needs} scope")
     if needs not in ROLE_SCOPES[role]:
         raise Forbidden(f"your role in this team ({role}) does not allow {needs}")
-    if await teams.missing_2fa(conn, team, principal.user_id):
+    if missing_2fa:
         raise Forbidden("this team requires two-factor sign-in: turn it on with "
                         "POST /v1/auth/totp")
 
