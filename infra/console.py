@@ -29,12 +29,14 @@ from infra.console_core import (
     show,
 )
 from infra.console_deployments import register as register_deployments
+from infra.console_projects import register as register_projects
 from infra.console_tokens import tokens_app
 
 app = typer.Typer(help="Buildspace: sign in, list and inspect, follow logs, manage tokens.",
                   no_args_is_help=True, add_completion=True)
 app.add_typer(tokens_app, name="tokens")
 register_deployments(app)
+register_projects(app)
 
 
 @app.command()

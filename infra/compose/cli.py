@@ -7,7 +7,7 @@
     buildspace edge        the subdomain host on :8000 (a process of its own)
     buildspace deploy      deploy a local directory (``buildspace deploy --help``)
     buildspace login | logout | whoami | ls | inspect | logs | tokens | redeploy | cancel
-               | promote | rollback
+               | promote | rollback | link | open | domains | teams
                            talk to a running platform's API (``buildspace login --help``)
 """
 
@@ -124,7 +124,7 @@ def up(settings: Settings, verbose: bool) -> None:
 
 
 CONSOLE = {"login", "logout", "whoami", "ls", "inspect", "logs", "tokens", "redeploy",
-           "cancel", "promote", "rollback",
+           "cancel", "promote", "rollback", "link", "open", "domains", "teams",
            "--install-completion", "--show-completion"}
 
 

@@ -102,3 +102,53 @@ def test_redeploy_cancel_promote_and_rollback(platform: Platform, git_server, tm
     with platform.client() as c:
         assert c.get(f"/v1/projects/{project['id']}").json()[
             "production_deployment_id"] == second
+
+
+def test_link_open_domains_and_teams(platform: Platform, tmp_path):
+    home, here = tmp_path / "config", tmp_path / "site"
+    here.mkdir()
+    with platform.client() as c:
+        project = c.post("/v1/projects", json={"name": "cli-linked"}).json()
+    browser = tmp_path / "browser.sh"  # what `open` hands the URL to
+    browser.write_text(f"#!/bin/sh\necho \"$1\" > {tmp_path / 'opened'}\n")
+    browser.chmod(0o755)
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if k != "BUILDSPACE_TOKEN"}
+        env |= {"XDG_CONFIG_HOME": str(home), "BUILDSPACE_API_URL": platform.api,
+                "BUILDSPACE_TOKEN": platform.token(), "BROWSER": str(browser)}
+        return subprocess.run([sys.executable, "-m", "infra.compose.cli", *args], env=env,
+                              capture_output=True, text=True, timeout=120, cwd=here)
+
+    unlinked = cli("domains", "ls")
+    assert unlinked.returncode == 1 and "buildspace link" in unlinked.stderr
+    assert cli("link", "cli-linked").returncode == 0
+    assert json.loads((here / ".buildspace" / "project.json").read_text())[
+        "project_id"] == project["id"]
+    opened = cli("open")
+    assert opened.returncode == 0 and opened.stdout.strip() == project["url"]
+    assert (tmp_path / "opened").read_text().strip() == project["url"]
+
+    added = cli("domains", "add", "www.cli-linked.test")
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.startswith("pending_verification: TXT _buildspace.")
+    listed = json.loads(cli("domains", "ls", "--json").stdout)
+    assert [d["hostname"] for d in listed] == ["www.cli-linked.test"]
+    unverified = cli("domains", "verify", "www.cli-linked.test")
+    assert unverified.returncode == 1 and unverified.stderr.count("\n") == 1
+    assert cli("domains", "rm", "www.cli-linked.test").returncode == 0
+    assert json.loads(cli("domains", "ls", "--json").stdout) == []
+
+    with platform.client() as c:
+        crew = c.post("/v1/teams", json={"name": "cli-crew"}).json()
+    switched = cli("teams", "switch", "cli-crew")
+    assert switched.returncode == 0, switched.stderr
+    chosen = [line for line in cli("teams", "ls").stdout.splitlines() if "*" in line]
+    assert len(chosen) == 1 and crew["id"] in chosen[0]
+    assert cli("teams", "switch", "no-such-team").returncode == 1
+    (here / "index.html").write_text("<p>crew</p>")
+    deployed = cli("deploy", ".", "--name", "cli-crew-site")  # made in the chosen team
+    assert deployed.returncode == 0, deployed.stderr
+    with platform.client() as c:
+        made = next(p for p in c.get("/v1/projects").json() if p["name"] == "cli-crew-site")
+    assert made["team_id"] == crew["id"]
