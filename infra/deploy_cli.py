@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from infra import credentials
 from infra.deploy_client import Api, Progress, human_size
 from infra.deploy_files import DeployError, hash_files, walk
 
@@ -63,7 +64,8 @@ def note(text: str) -> None:
 def project_of(api: Api, args: argparse.Namespace) -> dict[str, Any]:
     if args.project:
         return api.project(args.project)
-    return api.project_named(args.name or args.path.resolve().name)
+    return api.project_named(args.name or args.path.resolve().name,
+                             credentials.load().get("team_id"))
 
 
 def deploy(api: Api, args: argparse.Namespace) -> int:

@@ -95,8 +95,9 @@ class Api:
     def project(self, project_id: str) -> dict[str, Any]:
         return self.call("GET", f"/v1/projects/{project_id}").json()  # type: ignore[no-any-return]
 
-    def project_named(self, name: str) -> dict[str, Any]:
-        """The project of that name (or subdomain), created when there is none."""
+    def project_named(self, name: str, team_id: str | None = None) -> dict[str, Any]:
+        """The project of that name (or subdomain), created when there is none (in
+        ``team_id``, else the token's or the caller's personal team)."""
         wanted, offset = subdomain_for(name), 0
         while True:
             page = self.call("GET", "/v1/projects", params={"limit": 100,
@@ -107,7 +108,9 @@ class Api:
             if len(page) < 100:
                 break
             offset += 100
-        return self.call("POST", "/v1/projects", json={"name": name}).json()  # type: ignore[no-any-return]
+        params = {"team_id": team_id} if team_id else {}
+        return self.call("POST", "/v1/projects", json={"name": name},  # type: ignore[no-any-return]
+                         params=params).json()
 
     def create_upload(self, project_id: str, files: list[LocalFile]) -> dict[str, Any]:
         body = {"files": {f.path: {"sha256": f.sha256, "size": f.size} for f in files}}

@@ -36,7 +36,7 @@ def project_out(row: asyncpg.Record, settings: Settings) -> ProjectOut:
         git_url=row["git_url"], branch=row["branch"], url=settings.site_url(row["subdomain"]),
         created_at=row["created_at"],
         production_deployment_id=row["production_deployment_id"],
-        auto_promotion=row["auto_promotion"], **build,
+        auto_promotion=row["auto_promotion"], team_id=row["team_id"], **build,
     )
 
 

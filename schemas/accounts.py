@@ -200,4 +200,5 @@ class UserOut(BaseModel):
     email: str
     instance_owner: bool
     token_id: str = Field(description="the token this request was made with")
+    token_kind: TokenKind = "session"
     scopes: list[Scope]

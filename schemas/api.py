@@ -31,6 +31,8 @@ class ProjectOut(BaseModel):
     url: str
     created_at: datetime
     production_deployment_id: str | None = None
+    team_id: str | None = Field(default=None, description="the team it belongs to (none: "
+                                "made before accounts, the instance owner's team)")
     auto_promotion: bool = Field(default=True, description="new production deployments "
                                  "go live when READY; paused by a rollback, resumed by a "
                                  "promote")

@@ -149,6 +149,7 @@ async def me(principal: SignedIn) -> UserOut:
     """Who the token belongs to, and what it may do."""
     return UserOut(id=principal.user_id, email=principal.email,
                    instance_owner=principal.instance_owner, token_id=principal.token_id,
+                   token_kind=principal.kind,
                    scopes=list(principal.scopes))
 
 

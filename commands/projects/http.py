@@ -41,7 +41,8 @@ def project_response(outcome: Outcome, settings: Settings) -> ProjectOut:
     return ProjectOut(
         id=created.project_id, name=created.name, subdomain=created.subdomain,
         git_url=created.git_url, branch=created.branch, url=settings.site_url(created.subdomain),
-        created_at=created.occurred_at, **created.settings.model_dump(),
+        created_at=created.occurred_at, team_id=created.team_id,
+        **created.settings.model_dump(),
     )
 
 

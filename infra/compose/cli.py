@@ -6,6 +6,9 @@
     buildspace api worker  both in one process (what ``up`` runs when ClickHouse is chdb)
     buildspace edge        the subdomain host on :8000 (a process of its own)
     buildspace deploy      deploy a local directory (``buildspace deploy --help``)
+    buildspace login | logout | whoami | ls | inspect | logs | tokens | redeploy | cancel
+               | promote | rollback | link | open | domains | teams
+                           talk to a running platform's API (``buildspace login --help``)
 """
 
 from __future__ import annotations
@@ -120,12 +123,21 @@ def up(settings: Settings, verbose: bool) -> None:
         stack.stop()
 
 
+CONSOLE = {"login", "logout", "whoami", "ls", "inspect", "logs", "tokens", "redeploy",
+           "cancel", "promote", "rollback", "link", "open", "domains", "teams",
+           "--install-completion", "--show-completion"}
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["deploy"]:
         from infra.deploy_cli import main as deploy
 
         raise SystemExit(deploy(argv[1:]))
+    if argv[:1] and argv[0] in CONSOLE:
+        from infra.console import main as console
+
+        console(argv)
     args = parse_args(argv)
     label = "up" if args.roles == ["up"] else "+".join(args.roles)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
