@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import stat
 import subprocess
 import sys
@@ -63,12 +64,13 @@ def test_sign_in_list_inspect_logs_and_tokens(platform: Platform, git_server, tm
     missing = buildspace(platform, home, "inspect", "nope")
     assert missing.returncode == 1 and "404" in missing.stderr
 
-    made = buildspace(platform, home, "tokens", "create", "ci", "--scope", "read")
+    name = f"cli-{secrets.token_hex(4)}"  # the instance owner's other tests make tokens too
+    made = buildspace(platform, home, "tokens", "create", name, "--scope", "read")
     assert made.returncode == 0 and made.stdout.strip().startswith("bs_"), made.stderr
     ci = made.stdout.strip()
     assert buildspace(platform, home, "whoami", token=ci).returncode == 0
     mine = json.loads(buildspace(platform, home, "tokens", "ls", "--json").stdout)
-    made_id = next(t["id"] for t in mine if t["name"] == "ci")
+    made_id = next(t["id"] for t in mine if t["name"] == name)
     assert buildspace(platform, home, "tokens", "revoke", made_id).returncode == 0
     revoked = buildspace(platform, home, "whoami", token=ci)
     assert revoked.returncode == 1 and "revoked" in revoked.stderr
