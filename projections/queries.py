@@ -17,7 +17,10 @@ PROJECT_SQL = (
     "SELECT p.*, (SELECT r.deployment_id FROM routes r WHERE r.project_id = p.project_id "
     "AND r.production LIMIT 1) AS production_deployment_id, COALESCE((SELECT "
     "rp.auto_promote FROM route_projects rp WHERE rp.project_id = p.project_id), true) "
-    "AS auto_promotion FROM projects p WHERE p.deleted_at IS NULL"
+    "AS auto_promotion, l.deployment_id AS latest_deployment_id, l.status AS latest_status "
+    "FROM projects p LEFT JOIN LATERAL (SELECT d.deployment_id, d.status FROM deployments d "
+    "WHERE d.project_id = p.project_id ORDER BY d.number DESC LIMIT 1) l ON true "
+    "WHERE p.deleted_at IS NULL"
 )
 DEPLOYMENT_SQL = (
     "SELECT d.*, p.subdomain, CASE WHEN d.status = 'QUEUED' AND q.state = 'queued' THEN "
@@ -36,7 +39,9 @@ def project_out(row: asyncpg.Record, settings: Settings) -> ProjectOut:
         git_url=row["git_url"], branch=row["branch"], url=settings.site_url(row["subdomain"]),
         created_at=row["created_at"],
         production_deployment_id=row["production_deployment_id"],
-        auto_promotion=row["auto_promotion"], team_id=row["team_id"], **build,
+        auto_promotion=row["auto_promotion"], team_id=row["team_id"],
+        latest_deployment_id=row["latest_deployment_id"], latest_status=row["latest_status"],
+        **build,
     )
 
 

@@ -36,6 +36,9 @@ class ProjectOut(BaseModel):
     auto_promotion: bool = Field(default=True, description="new production deployments "
                                  "go live when READY; paused by a rollback, resumed by a "
                                  "promote")
+    latest_deployment_id: str | None = Field(default=None, description="the newest "
+                                             "deployment, of any target and status")
+    latest_status: Status | None = None
 
 
 class EnvOut(BaseModel):

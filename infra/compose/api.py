@@ -25,6 +25,7 @@ from commands.hooks import http as hook_http
 from commands.lifecycle import http as lifecycle_http
 from commands.projects import http as project_http
 from commands.teams import http as team_http
+from dashboard import http as dashboard_http
 from commands.uploads import http as upload_http
 from infra.compose.platform import Platform
 from infra.compose.policy import authorize
@@ -107,6 +108,7 @@ def create_api(platform: Platform) -> FastAPI:
     app.include_router(lifecycle_http.router)
     app.include_router(outgoing_queries.router)
     app.include_router(audit.router)
+    app.include_router(dashboard_http.router)
 
     @app.get("/healthz", tags=["health"], responses={503: {"description": "Unavailable"}})
     async def healthz() -> JSONResponse:

@@ -55,6 +55,8 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/openapi.json"): PUBLIC, ("GET", "/docs"): PUBLIC,
     ("GET", "/docs/oauth2-redirect"): PUBLIC, ("GET", "/redoc"): PUBLIC,
     ("GET", "/healthz"): PUBLIC, ("GET", "/metrics"): PUBLIC,
+    ("GET", "/"): Rule("public", why="anyone: the dashboard's page, which holds no data"),
+    ("GET", "/ui/{name:path}"): Rule("public", why="anyone: the dashboard's code and style"),
     ("POST", "/v1/auth/login"): Rule("public", why="anyone, with email and password; "
                                                    "failures are rate-limited"),
     ("POST", "/v1/auth/password-reset"): Rule("public", why="anyone: the link goes to the "

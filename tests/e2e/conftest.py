@@ -8,7 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, Page
 
+from tests.support.browser import chromium, context, sign_in
 from tests.support.dns import DnsServer
 from tests.support.platform import Platform, running_platform
 
@@ -53,3 +55,22 @@ def vite_app(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, bytes]
     for argv in (["npm", "install", "--no-audit", "--no-fund"], ["npm", "run", "build"]):
         subprocess.run(argv, cwd=work, check=True, capture_output=True, timeout=300)
     return sources, read_tree(work / "dist")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """One Chromium for the dashboard tests."""
+    with chromium() as running:
+        yield running
+
+
+@pytest.fixture
+def page(platform: Platform, browser: Browser) -> Iterator[Page]:
+    """A dashboard tab signed in as the instance owner (through the sign-in form)."""
+    made = context(browser, platform.api)
+    tab = made.new_page()
+    sign_in(tab, platform.admin_email, platform.admin_password)
+    try:
+        yield tab
+    finally:
+        made.close()
