@@ -28,6 +28,7 @@ from infra.console_core import (
     run,
     show,
 )
+from infra.console_deploy import register as register_deploy
 from infra.console_deployments import register as register_deployments
 from infra.console_projects import register as register_projects
 from infra.console_tokens import tokens_app
@@ -35,6 +36,7 @@ from infra.console_tokens import tokens_app
 app = typer.Typer(help="Buildspace: sign in, list and inspect, follow logs, manage tokens.",
                   no_args_is_help=True, add_completion=True)
 app.add_typer(tokens_app, name="tokens")
+register_deploy(app)
 register_deployments(app)
 register_projects(app)
 

@@ -123,17 +123,13 @@ def up(settings: Settings, verbose: bool) -> None:
         stack.stop()
 
 
-CONSOLE = {"login", "logout", "whoami", "ls", "inspect", "logs", "tokens", "redeploy",
+CONSOLE = {"deploy", "login", "logout", "whoami", "ls", "inspect", "logs", "tokens", "redeploy",
            "cancel", "promote", "rollback", "link", "open", "domains", "teams",
            "--install-completion", "--show-completion"}
 
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["deploy"]:
-        from infra.deploy_cli import main as deploy
-
-        raise SystemExit(deploy(argv[1:]))
     if argv[:1] and argv[0] in CONSOLE:
         from infra.console import main as console
 

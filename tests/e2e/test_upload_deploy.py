@@ -43,7 +43,7 @@ def cli(platform: Platform, *args: str, timeout: float = 300,
 
 
 def uploaded(run: subprocess.CompletedProcess[str]) -> int:
-    found = re.search(r"^Uploaded (\d+) blobs$", run.stdout, re.M)
+    found = re.search(r"^Uploaded (\d+) blobs$", run.stderr, re.M)
     assert found, run.stdout + run.stderr
     return int(found.group(1))
 
@@ -66,7 +66,8 @@ def test_a_directory_is_deployed_and_only_changed_files_are_uploaded(platform, t
     first = cli(platform, str(root), "--name", "Upload Site")
     assert first.returncode == 0, first.stdout + first.stderr
     assert uploaded(first) == 6  # not .env, .git or node_modules
-    url = first.stdout.strip().splitlines()[-1]
+    assert first.stdout.count("\n") == 1, first.stdout  # the result only: its URL
+    url = first.stdout.strip()
     assert url == f"http://upload-site.localhost:{platform.edge_port}"
 
     index = platform.wait_site(host(url))
@@ -190,7 +191,8 @@ def test_a_directory_is_built_on_the_platform_when_asked(platform, tmp_path):
     root = write(tmp_path / "app", node_site("from-upload"))
     built = cli(platform, str(root), "--name", "upload-build", "--build")
     assert built.returncode == 0, built.stdout + built.stderr
-    url = built.stdout.strip().splitlines()[-1]
+    assert built.stdout.count("\n") == 1, built.stdout
+    url = built.stdout.strip()
     assert platform.wait_site(host(url)).text == "<h1>from-upload</h1>"
     assert "Fetching the files of upload" in built.stderr  # the build log, followed
 
@@ -202,7 +204,7 @@ def test_a_directory_is_built_on_the_platform_when_asked(platform, tmp_path):
     broken = write(tmp_path / "broken", node_site("three", fail=True))
     failed = cli(platform, str(broken), "--name", "upload-build", "--build")
     assert failed.returncode == 1, failed.stdout + failed.stderr
-    assert "FAILED" in failed.stdout and "exit" in failed.stderr
+    assert failed.stdout == "" and "FAILED" in failed.stderr and "exit" in failed.stderr
     assert platform.get_site(host(url)).text == "<h1>from-upload</h1>"
 
 
@@ -212,7 +214,8 @@ def test_a_malformed_site_configuration_fails_the_deployment_naming_the_line(pla
                                     "_redirects": "/fine /ok 301\n/only-a-source\n"})
     failed = cli(platform, str(root), "--name", "upload-bad-rules")
     assert failed.returncode == 1, failed.stdout + failed.stderr
-    assert "FAILED" in failed.stdout and "_redirects line 2" in failed.stderr, failed.stderr
+    assert failed.stdout == "" and "FAILED" in failed.stderr, failed.stderr
+    assert "_redirects line 2" in failed.stderr, failed.stderr
     with platform.client() as c:
         pid = next(p["id"] for p in c.get("/v1/projects").json()
                    if p["name"] == "upload-bad-rules")
@@ -242,9 +245,11 @@ def test_a_remote_builder_fetches_the_uploaded_files_with_its_grant(platform, tm
     files = node_site("slow") | {"package.json": json.dumps({"name": "s", "private": True,
                                  "scripts": {"build": "sleep 4 && node build.js"}})}
     root = write(tmp_path / "slow", files)
-    run = cli(platform, str(root), "--name", "upload-remote", "--build", "--no-wait")
+    run = cli(platform, str(root), "--name", "upload-remote", "--build", "--no-wait", "--json")
     assert run.returncode == 0, run.stdout + run.stderr
-    deployment_id = re.search(r"^Deployment ([0-9a-f]{32}) QUEUED$", run.stdout, re.M)[1]
+    accepted = json.loads(run.stdout)
+    assert accepted["status"] == "QUEUED"
+    deployment_id = accepted["id"]
     building = platform.wait_status(deployment_id, {"BUILDING", "READY", "FAILED"})
     assert building["status"] == "BUILDING", building
     grant = mint(platform_key(platform), deployment_id, building["project_id"], 600)
@@ -259,3 +264,22 @@ def test_a_remote_builder_fetches_the_uploaded_files_with_its_grant(platform, tm
     assert platform.wait_status(deployment_id, {"READY", "FAILED"})["status"] == "READY"
     with httpx.Client(base_url=platform.api, headers=target.headers) as c:
         assert c.get(f"/v1/builds/{deployment_id}/source").status_code == 409  # finished
+
+
+def test_deploy_acts_on_the_linked_project(platform, tmp_path):
+    """``buildspace link`` then ``buildspace deploy --prebuilt``, with no name: the
+    linked project gets the deployment (not one named after the directory)."""
+    with platform.client() as c:
+        project = c.post("/v1/projects", json={"name": "upload-linked"}).json()
+    root = write(tmp_path / "elsewhere", {"index.html": "<p>linked</p>"})
+    env = os.environ | {"BUILDSPACE_TOKEN": platform.token(), "BUILDSPACE_API_URL": platform.api,
+                        "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    for args in (["link", "upload-linked"], ["deploy", "--prebuilt", "--json"]):
+        run = subprocess.run([sys.executable, "-m", "infra.compose.cli", *args], cwd=root,
+                             capture_output=True, text=True, timeout=300, env=env)
+        assert run.returncode == 0, run.stdout + run.stderr
+    deployed = json.loads(run.stdout)
+    assert deployed["project_id"] == project["id"] and deployed["status"] == "READY"
+    assert platform.wait_site(host(deployed["project_url"])).text == "<p>linked</p>"
+    with platform.client() as c:
+        assert all(p["name"] != "elsewhere" for p in c.get("/v1/projects").json())
