@@ -8,8 +8,10 @@ mode 0600 (``infra.credentials``). A failure exits non-zero with one line saying
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import httpx
@@ -30,6 +32,7 @@ from infra.console_core import (
 )
 from infra.console_deploy import register as register_deploy
 from infra.console_deployments import register as register_deployments
+from infra.console_projects import Project, linked_or_none
 from infra.console_projects import register as register_projects
 from infra.console_tokens import tokens_app
 
@@ -91,17 +94,35 @@ def whoami(api: Api = None, token: Token = None, as_json: Json = False) -> None:
 
 
 @app.command("ls")
-def list_projects(api: Api = None, token: Token = None, as_json: Json = False) -> None:
-    """The projects you may read, newest first."""
+def list_things(project: Project = None,
+                projects: Annotated[bool, typer.Option(
+                    "--projects", help="list projects even in a linked directory")] = False,
+                api: Api = None, token: Token = None, as_json: Json = False) -> None:
+    """The deployments of the project (--project, else the linked one), newest first;
+    else, or with --projects, the projects you may read."""
     def body() -> None:
+        chosen = None if projects else (project or linked_or_none())
         with client(api, token) as http:
-            projects = call(http, "GET", "/v1/projects")
-        table = Table("name", "url", "production", "id")
-        for p in projects:
-            table.add_row(p["name"], p["url"], p.get("production_deployment_id") or "-",
-                          p["id"])
-        show(projects, as_json, table)
+            if chosen:
+                found = call(http, "GET", f"/v1/projects/{chosen}/deployments",
+                             params={"limit": 100})
+                return show(found, as_json, deployments_table(found))
+            found = call(http, "GET", "/v1/projects", params={"limit": 500})
+        table = Table("name", "url", "latest", "production", "id")
+        for p in found:
+            table.add_row(p["name"], p["url"], p.get("latest_status") or "-",
+                          p.get("production_deployment_id") or "-", p["id"])
+        show(found, as_json, table)
     run(body)
+
+
+def deployments_table(found: list[dict[str, Any]]) -> Table:
+    table = Table("id", "status", "target", "branch", "commit", "created", "by")
+    for d in found:
+        table.add_row(d["id"], d["status"], d.get("target") or "-", d.get("branch") or "-",
+                      (d.get("commit_sha") or "-")[:7], d["created_at"][:19],
+                      d.get("requested_by") or "-")
+    return table
 
 
 @app.command()
@@ -136,14 +157,22 @@ def sse(http: httpx.Client, path: str, after: int) -> Iterator[tuple[str, dict[s
 @app.command()
 def logs(deployment: str, follow: Annotated[bool, typer.Option("-f", "--follow",
          help="keep printing new lines until the deployment is final")] = False,
+         since: Annotated[str | None, typer.Option(
+             help="only lines from then on: a duration back from now (30s, 10m, 2h, 1d) "
+                  "or an ISO 8601 time")] = None,
          api: Api = None, token: Token = None, as_json: Json = False) -> None:
     """A deployment's build log; with -f, followed live."""
     def body() -> None:
+        cutoff = since_time(since)
+
+        def out(line: dict[str, Any]) -> None:
+            if cutoff is None or parse_time(line["timestamp"]) >= cutoff:
+                print(json.dumps(line) if as_json else line["line"], flush=True)
         with client(api, token) as http:
             if follow:
                 for event, data in sse(http, f"/v1/deployments/{deployment}/logs/stream", 0):
                     if event == "line":
-                        print(json.dumps(data) if as_json else data["line"], flush=True)
+                        out(data)
                     elif event == "end":
                         break
                 return
@@ -152,11 +181,31 @@ def logs(deployment: str, follow: Annotated[bool, typer.Option("-f", "--follow",
                 page = call(http, "GET", f"/v1/deployments/{deployment}/logs",
                             params={"after_seq": after, "limit": 5000})
                 for line in page["lines"]:
-                    print(json.dumps(line) if as_json else line["line"])
+                    out(line)
                 if not page["lines"]:
                     return
                 after = page["lines"][-1]["seq"]
     run(body)
+
+
+def parse_time(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def since_time(since: str | None) -> datetime | None:
+    """``--since``: ``30s``, ``10m``, ``2h``, ``1d`` back from now, or an ISO time."""
+    if since is None:
+        return None
+    found = re.fullmatch(r"(\d{1,9})([smhd])", since.strip())
+    if found:
+        seconds = int(found[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[found[2]]
+        return datetime.now(UTC) - timedelta(seconds=seconds)
+    try:
+        return parse_time(since.strip())
+    except ValueError:
+        raise Failed(f"--since {since[:40]!r}: give a duration (30s, 10m, 2h, 1d) or an "
+                     "ISO 8601 time") from None
 
 
 def main(argv: list[str]) -> None:

@@ -11,16 +11,9 @@ from typing import Annotated
 import typer
 
 from infra import credentials
-from infra.console_core import Api, Failed, Json, Token
-from infra.console_projects import linked
+from infra.console_core import Api, Json, Token
+from infra.console_projects import linked_or_none
 from infra.deploy_cli import DeployOptions, main, note
-
-
-def linked_project() -> str | None:
-    try:
-        return linked(None)
-    except Failed:
-        return None
 
 
 def deploy(
@@ -49,7 +42,7 @@ def deploy(
     base = (api or saved.get("api") or credentials.DEFAULT_API).rstrip("/")
     secret = token or (saved.get("token") if base == saved.get("api") else None)
     options = DeployOptions(
-        path=path, project=project or (None if name else linked_project()), name=name,
+        path=path, project=project or (None if name else linked_or_none()), name=name,
         build=build, target="preview" if preview else "production", no_wait=no_wait,
         timeout=timeout, as_json=as_json)
     raise typer.Exit(main(options, base, secret))

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from infra.console_core import Api, Json, Token, call, client, run, show
+from infra.console_projects import Project, linked
 
 
 def register(app: typer.Typer) -> None:
@@ -50,14 +51,17 @@ def promote(deployment: str, api: Api = None, token: Token = None, as_json: Json
     run(body)
 
 
-def rollback(project: Annotated[str, typer.Option(help="the project's id")],
-             deployment: Annotated[str | None, typer.Argument(
+def rollback(deployment: Annotated[str | None, typer.Argument(
                  help="an earlier production deployment; default: the one before")] = None,
-             api: Api = None, token: Token = None, as_json: Json = False) -> None:
-    """Put an earlier production deployment back."""
+             project: Project = None, api: Api = None, token: Token = None,
+             as_json: Json = False) -> None:
+    """Put an earlier production deployment back (of --project, else of the
+    deployment's project, else of the linked one)."""
     def body() -> None:
         with client(api, token) as http:
-            done = call(http, "POST", f"/v1/projects/{project}/rollback",
+            chosen = project or (call(http, "GET", f"/v1/deployments/{deployment}")[
+                "project_id"] if deployment else linked(None))
+            done = call(http, "POST", f"/v1/projects/{chosen}/rollback",
                         json={"deployment_id": deployment} if deployment else {})
         show(done, as_json, line=done["production_deployment_id"])
     run(body)

@@ -35,6 +35,14 @@ def linked(project: str | None) -> str:
     return found
 
 
+def linked_or_none() -> str | None:
+    """The project ``buildspace link`` saved here, if any."""
+    try:
+        return linked(None)
+    except Failed:
+        return None
+
+
 def register(app: typer.Typer) -> None:
     app.command()(link)
     app.command("open")(open_site)
