@@ -57,9 +57,11 @@ def vite_app(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, bytes]
     return sources, read_tree(work / "dist")
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    """One Chromium for the dashboard tests."""
+@pytest.fixture(scope="module")
+def browser(platform: Platform) -> Iterator[Browser]:
+    """Chromium for one module's dashboard tests. Playwright's sync API holds an event
+    loop in this thread while it runs, so it stops with the module: later tests call
+    ``asyncio.run``. The platform starts first for the same reason."""
     with chromium() as running:
         yield running
 
