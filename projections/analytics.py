@@ -1,6 +1,7 @@
 """Request analytics in ClickHouse's ``edge_requests``: the worker inserts the edge's
-``EdgeRequestsServed`` batches; the API reads totals, status codes, top paths and hosts
-of one project over a time range. Every query reads one ``(project_id, ts)`` key range.
+``EdgeRequestsServed`` batches; the API reads totals, status codes, top paths, hosts and
+requests over time of one project over a time range. Every query reads one
+``(project_id, ts)`` key range.
 
 A ReplacingMergeTree whose key ends in ``(batch_id, idx)`` drops a redelivered batch;
 queries read with FINAL, as the log table does.
@@ -14,7 +15,13 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from schemas.analytics import AnalyticsOut, EdgeRequestsServed, HostTraffic, PathTraffic
+from schemas.analytics import (
+    AnalyticsOut,
+    EdgeRequestsServed,
+    HostTraffic,
+    PathTraffic,
+    TrafficBucket,
+)
 from schemas.errors import Invalid
 
 TABLE = "edge_requests"
@@ -24,6 +31,11 @@ DEFAULT_RANGE = timedelta(hours=24)
 MAX_RANGE = timedelta(days=92)
 TOP_PATHS = 10
 TOP_HOSTS = 20
+# The series' step is the first of these that makes at most SERIES_BUCKETS buckets:
+# 1 minute for an hour (a little over an hour too), 30 minutes for a day, 3 hours for
+# a week.
+SERIES_BUCKETS = 72
+STEP_MINUTES = (1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440, 2880)
 
 RANGE = (f"FROM {TABLE} FINAL WHERE project_id = {{p:String}} "
          "AND ts >= fromUnixTimestamp64Milli({f:Int64}, 'UTC') "
@@ -34,6 +46,10 @@ BY_PATH = (f"SELECT path, sum(requests) AS n, sum(bytes) {RANGE} GROUP BY path "
            f"ORDER BY n DESC, path LIMIT {TOP_PATHS}")
 BY_HOST = (f"SELECT host, sum(requests) AS n, sum(bytes) {RANGE} GROUP BY host "
            f"ORDER BY n DESC, host LIMIT {TOP_HOSTS}")
+# Buckets start at whole multiples of the step since the epoch (UTC), so that the same
+# range asked twice draws the same bars.
+BY_TIME = ("SELECT intDiv(toUnixTimestamp64Milli(ts), {b:Int64}) * {b:Int64} AS bucket, "
+           f"sum(requests) {RANGE} GROUP BY bucket ORDER BY bucket")
 
 
 def table_ddl(retention_days: int, name: str = TABLE) -> str:
@@ -105,12 +121,38 @@ def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
+def bucket_size(start: datetime, end: datetime) -> timedelta:
+    """The shortest step from ``STEP_MINUTES`` that covers the range in at most
+    ``SERIES_BUCKETS`` buckets."""
+    for minutes in STEP_MINUTES:
+        if (end - start) <= timedelta(minutes=minutes) * SERIES_BUCKETS:
+            return timedelta(minutes=minutes)
+    return timedelta(minutes=STEP_MINUTES[-1])
+
+
+def series(start: datetime, end: datetime, step: timedelta, counted: dict[int, int]
+           ) -> list[TrafficBucket]:
+    """Every bucket from the one holding ``start`` to the one before ``end``, with the
+    requests ``counted`` (bucket start in ms -> requests), zero for the others."""
+    size = _ms_of(step)
+    first = _ms(start) // size * size
+    return [TrafficBucket(start=datetime.fromtimestamp(ms / 1000, UTC),
+                          requests=counted.get(ms, 0))
+            for ms in range(first, _ms(end), size)]
+
+
+def _ms_of(step: timedelta) -> int:
+    return int(step.total_seconds()) * 1000
+
+
 def summary(client: Any, project_id: str, start: datetime, end: datetime) -> AnalyticsOut:
     """The project's traffic in ``[start, end)`` (synchronous: run it in a thread)."""
     params = {"p": project_id, "f": _ms(start), "t": _ms(end)}
     statuses = client.query(BY_STATUS, parameters=params).result_rows
     paths = client.query(BY_PATH, parameters=params).result_rows
     hosts = client.query(BY_HOST, parameters=params).result_rows
+    step = bucket_size(start, end)
+    times = client.query(BY_TIME, parameters=params | {"b": _ms_of(step)}).result_rows
     return AnalyticsOut(
         project_id=project_id, from_=start, to=end,
         requests=sum(int(n) for _, n, _ in statuses),
@@ -118,6 +160,8 @@ def summary(client: Any, project_id: str, start: datetime, end: datetime) -> Ana
         status_codes={str(s): int(n) for s, n, _ in statuses},
         top_paths=[PathTraffic(path=p, requests=n, bytes=b) for p, n, b in paths],
         by_host=[HostTraffic(host=h, requests=n, bytes=b) for h, n, b in hosts],
+        bucket_seconds=int(step.total_seconds()),
+        series=series(start, end, step, {int(ms): int(n) for ms, n in times}),
     )
 
 

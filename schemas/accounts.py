@@ -202,3 +202,4 @@ class UserOut(BaseModel):
     token_id: str = Field(description="the token this request was made with")
     token_kind: TokenKind = "session"
     scopes: list[Scope]
+    totp_enabled: bool = Field(default=False, description="two-factor sign-in is on")

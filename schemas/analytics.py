@@ -53,6 +53,11 @@ class HostTraffic(BaseModel):
     bytes: int
 
 
+class TrafficBucket(BaseModel):
+    start: datetime = Field(description="the bucket's start (UTC); it spans bucket_seconds")
+    requests: int
+
+
 class AnalyticsOut(BaseModel):
     project_id: str
     from_: datetime = Field(serialization_alias="from", description="start (inclusive)")
@@ -62,3 +67,8 @@ class AnalyticsOut(BaseModel):
     status_codes: dict[str, int] = Field(description='status -> requests, e.g. {"200": 12}')
     top_paths: list[PathTraffic] = Field(description="the 10 most requested paths")
     by_host: list[HostTraffic] = Field(description="hostnames served, most requested first")
+    bucket_seconds: int = Field(description="each series bucket's length: a whole number "
+                                            "of minutes or hours, for at most 72 buckets")
+    series: list[TrafficBucket] = Field(description="requests over time, oldest first, a "
+                                                    "bucket for each step (empty ones too); "
+                                                    "the first starts at or before from")

@@ -145,12 +145,15 @@ async def logout(principal: SignedIn, service: AccountsDep) -> Response:
 
 
 @router.get("/auth/me", response_model=UserOut, responses=UNAUTHORIZED)
-async def me(principal: SignedIn) -> UserOut:
-    """Who the token belongs to, and what it may do."""
+async def me(principal: SignedIn, platform: WriteDep) -> UserOut:
+    """Who the token belongs to, what it may do, and whether they sign in with a second
+    factor."""
+    async with platform.pool.acquire() as conn:
+        second_factor = await totp.enabled(conn, principal.user_id)
     return UserOut(id=principal.user_id, email=principal.email,
                    instance_owner=principal.instance_owner, token_id=principal.token_id,
-                   token_kind=principal.kind,
-                   scopes=list(principal.scopes))
+                   token_kind=principal.kind, scopes=list(principal.scopes),
+                   totp_enabled=second_factor)
 
 
 @router.post("/tokens", status_code=status.HTTP_201_CREATED, response_model=NewTokenOut,

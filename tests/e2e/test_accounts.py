@@ -27,7 +27,8 @@ def test_the_owner_signs_in_and_sees_who_they_are(platform: Platform):
         assert me.status_code == 200, me.text
         assert me.json() | {"id": "", "token_id": ""} == {
             "id": "", "token_id": "", "email": platform.admin_email, "instance_owner": True,
-            "scopes": ["read", "deploy", "write", "admin"], "token_kind": "session"}
+            "scopes": ["read", "deploy", "write", "admin"], "token_kind": "session",
+            "totp_enabled": False}
         # The email is not case-sensitive; a wrong password and an unknown email get the
         # same answer.
         upper = c.post("/v1/auth/login", json={"email": platform.admin_email.upper(),

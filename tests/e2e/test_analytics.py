@@ -1,6 +1,7 @@
-"""``GET /v1/projects/{id}/analytics`` on the running platform: its range defaults,
-validation and 404, and requests through the edge counted there: the edge processes
-publish them on ``buildspace.requests``, the worker projects them into ClickHouse."""
+"""``GET /v1/projects/{id}/analytics`` on the running platform: its range defaults, the
+series' buckets, validation and 404, and requests through the edge counted there: the
+edge processes publish them on ``buildspace.requests``, the worker projects them into
+ClickHouse."""
 
 from __future__ import annotations
 
@@ -23,14 +24,26 @@ def test_analytics_of_a_project_without_traffic_covers_the_last_day(platform: Pl
         end = datetime.fromisoformat(body["to"])
         assert end - start == timedelta(hours=24)
         assert abs(datetime.now(UTC) - end) < timedelta(minutes=1)
+        series = body.pop("series")
         assert body | {"from": None, "to": None} == {
             "project_id": project["id"], "from": None, "to": None, "requests": 0, "bytes": 0,
-            "status_codes": {}, "top_paths": [], "by_host": []}
+            "status_codes": {}, "top_paths": [], "by_host": [], "bucket_seconds": 1800}
+        assert len(series) in (48, 49) and {b["requests"] for b in series} == {0}
+        starts = [datetime.fromisoformat(b["start"]) for b in series]  # half-hours
+        assert starts[0] <= start < starts[0] + timedelta(minutes=30)
+        assert {(s.minute, s.second) for s in starts} <= {(0, 0), (30, 0)}
+        assert all(b - a == timedelta(minutes=30) for a, b in zip(starts, starts[1:],
+                                                                  strict=False))
 
         week = {"from": "2025-01-01T00:00:00Z", "to": "2025-01-08T00:00:00+00:00"}
         body = c.get(f"/v1/projects/{project['id']}/analytics", params=week).json()
         assert datetime.fromisoformat(body["from"]) == datetime(2025, 1, 1, tzinfo=UTC)
         assert datetime.fromisoformat(body["to"]) == datetime(2025, 1, 8, tzinfo=UTC)
+        assert body["bucket_seconds"] == 3 * 3600 and len(body["series"]) == 56
+        assert body["series"][0]["start"] == "2025-01-01T00:00:00Z"
+        hour = {"from": "2025-01-01T00:00:00Z", "to": "2025-01-01T01:00:00Z"}
+        body = c.get(f"/v1/projects/{project['id']}/analytics", params=hour).json()
+        assert body["bucket_seconds"] == 60 and len(body["series"]) == 60
 
 
 def test_analytics_rejects_bad_ranges_and_unknown_projects(platform: Platform, git_server):
@@ -77,6 +90,10 @@ def test_requests_through_the_edge_show_up_in_analytics(platform: Platform, git_
     assert (paths["/a.txt"]["requests"], paths["/a.txt"]["bytes"]) == (1, 4)
     assert paths["/missing"]["requests"] == 1 and paths["/"]["requests"] >= 2
     assert [h["host"] for h in body["by_host"]] == [host]
+    busy = [b for b in body["series"] if b["requests"]]
+    assert sum(b["requests"] for b in busy) == body["requests"], body["series"]
+    assert all(abs(datetime.fromisoformat(b["start"]) - datetime.now(UTC)) < timedelta(hours=1)
+               for b in busy)
 
 
 def _analytics(platform: Platform, project_id: str) -> dict:
