@@ -92,8 +92,8 @@ def _node_plan(settings: BuildSettings, checkout: Path, root: str, project: Path
     fallback = framework.output if framework else None
     return Plan(root, manager, install, runner_build if at_workspace else build,
                 output if output is not None else fallback, framework, chosen,
-                requested_node(project, package) or (requested_node(top, top_package)
-                                                     if workspace else None),
+                requested_node(project, package, settings.node_version)
+                or (requested_node(top, top_package) if workspace else None),
                 requested_manager(top, manager), notes, workspace, at_workspace)
 
 
@@ -114,7 +114,7 @@ def _generator_plan(settings: BuildSettings, root: str, project: Path,
         if framework.slug == "hugo" and settings.build_command is None:
             require_hugo()
     return Plan(root, None, install, build, output, framework, chosen,
-                requested_node(project, None))
+                requested_node(project, None, settings.node_version))
 
 
 def require_hugo() -> None:

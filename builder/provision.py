@@ -3,10 +3,11 @@ asks for, resolved against the npm registry and installed once per version into 
 host's tool cache (``builder.tool_cache``), then mounted read-only into the sandbox at
 ``/opt/buildspace/<tool>``, so no build can change another's tools.
 
-Node.js comes from ``.nvmrc``, ``.node-version`` or ``engines.node`` (see
-``builder.node_versions``); the default is the current LTS line
-(``node_default_version``). A request nothing satisfies fails the build in words. When
-the registry cannot be reached, the versions already in the tool cache are used.
+Node.js comes from the project's ``node_version`` setting, else ``.nvmrc``,
+``.node-version`` or ``engines.node`` (see ``builder.node_versions``); the default is
+the current LTS line (``node_default_version``). A request nothing satisfies fails the
+build in words. When the registry cannot be reached, the versions already in the tool
+cache are used.
 
     python -m builder.provision    # fill the tool cache with the default versions
 """
@@ -20,11 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from builder.manager_versions import DEFAULTS, ManagerRequest
-from builder.node_versions import RangeError, Version, parse_range, parse_version
+from builder.node_versions import SETTING, parse_version
 from builder.registry import RegistryError, Release, newest, releases
 from builder.tool_cache import PACKAGES, ToolCache
 from infra.kafka_jars import cache_root
 from infra.settings import Settings
+from schemas.node_ranges import RangeError, Version, parse_range
 
 log = logging.getLogger("buildspace.builder")
 TOOLS_INSIDE = "/opt/buildspace"
@@ -138,6 +140,11 @@ def _newest_where(found: list[Release], wanted: str) -> Release | None:
     return max(matching, key=_key) if matching else None
 
 
+def _wants(source: str, wanted: str) -> str:
+    """Why: ``.nvmrc wants 20``, or ``20.x from the project settings``."""
+    return f"{wanted} from {source}" if source == SETTING else f"{source} wants {wanted}"
+
+
 def choose_node(found: list[Release], request: tuple[str, str] | None,
                 default: str) -> tuple[Release, str]:
     """The Node.js release for ``(source, range)``: the default LTS line when it
@@ -150,21 +157,22 @@ def choose_node(found: list[Release], request: tuple[str, str] | None,
     source, wanted = request
     alias = wanted.strip().lower()
     if alias in LTS_ALIASES:
-        return lts, f"{source} wants {wanted}: the current LTS line, {default}"
+        return lts, f"{_wants(source, wanted)}: the current LTS line, {default}"
     if alias in NEWEST_ALIASES:
-        return max(found, key=_key), f"{source} wants {wanted}"
+        return max(found, key=_key), _wants(source, wanted)
     try:
         test = parse_range(wanted)
     except RangeError:
         return lts, f"could not read {source} {wanted!r}; the default line, {default}"
     if test(lts.key):
-        return lts, f"{source} wants {wanted}"
+        return lts, _wants(source, wanted)
     chosen = max((r for r in found if test(r.key)), key=_key, default=None)
     if chosen is None:
         newest_known = max(found, key=_key).version
-        raise ProvisionError(f"{source} asks for Node.js {wanted!r}, and no Node.js release "
+        asks = "ask" if source == SETTING else "asks"
+        raise ProvisionError(f"{source} {asks} for Node.js {wanted!r}, and no Node.js release "
                              f"satisfies it (the newest is {newest_known})")
-    return chosen, f"{source} wants {wanted}"
+    return chosen, _wants(source, wanted)
 
 
 def provision_tools(toolchain: Toolchain, node_request: tuple[str, str] | None,

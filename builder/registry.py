@@ -20,7 +20,8 @@ from urllib.parse import quote, urlsplit
 import httpx
 import orjson
 
-from builder.node_versions import RangeError, Version, parse_range, parse_version
+from builder.node_versions import parse_version
+from schemas.node_ranges import RangeError, Version, parse_range
 
 NPM = "https://registry.npmjs.org/"
 ACCEPT = "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8"

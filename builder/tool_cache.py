@@ -22,9 +22,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from builder.node_versions import Version, parse_version
+from builder.node_versions import parse_version
 from builder.registry import RegistryError, Release
 from builder.tarballs import download, extract
+from schemas.node_ranges import Version
 
 LAUNCHER = '#!/bin/sh\nexec node "$(dirname "$0")/../package/bin/{script}" "$@"\n'
 

@@ -32,6 +32,7 @@ from infra.console_core import (
 )
 from infra.console_deploy import register as register_deploy
 from infra.console_deployments import register as register_deployments
+from infra.console_env import register as register_env
 from infra.console_projects import Project, linked_or_none
 from infra.console_projects import register as register_projects
 from infra.console_tokens import tokens_app
@@ -41,6 +42,7 @@ app = typer.Typer(help="Buildspace: sign in, list and inspect, follow logs, mana
 app.add_typer(tokens_app, name="tokens")
 register_deploy(app)
 register_deployments(app)
+register_env(app)
 register_projects(app)
 
 

@@ -1,5 +1,6 @@
 """Project control-plane events into the ``projects``, ``deployments`` and ``domains``
-tables.
+tables; a deployment keeps the user who requested it, from its event's actor header
+(``infra.actors``).
 
 Status only moves forward (QUEUED -> BUILDING -> READY | FAILED), so a late or
 replayed event never drags a deployment back.
@@ -10,6 +11,8 @@ from __future__ import annotations
 import asyncpg
 import orjson
 
+from infra import actors
+from schemas.audit import Actor
 from schemas.envelope import Envelope
 from schemas.events import (
     BuildPlanned,
@@ -39,12 +42,15 @@ async def project_created(conn: asyncpg.Connection, e: ProjectCreated) -> None:
         orjson.dumps(e.settings.model_dump()).decode(), e.occurred_at, e.team_id)
 
 
-async def deployment_requested(conn: asyncpg.Connection, e: DeploymentRequested) -> None:
+async def deployment_requested(conn: asyncpg.Connection, e: DeploymentRequested,
+                               by: Actor) -> None:
+    """``by.user_id``: a user's session or token; none for hooks, webhooks, the intake."""
     await conn.execute(
         "INSERT INTO deployments (deployment_id, project_id, number, ref, status, created_at, "
-        "branch, target) VALUES ($1, $2, $3, $4, 'QUEUED', $5, $6, $7) "
-        "ON CONFLICT (deployment_id) DO NOTHING",
-        e.deployment_id, e.project_id, e.number, e.spec.ref, e.occurred_at, e.branch, e.target)
+        "branch, target, requested_by_user_id) VALUES ($1, $2, $3, $4, 'QUEUED', $5, $6, $7, "
+        "$8) ON CONFLICT (deployment_id) DO NOTHING",
+        e.deployment_id, e.project_id, e.number, e.spec.ref, e.occurred_at, e.branch, e.target,
+        by.user_id)
 
 
 async def build_started(conn: asyncpg.Connection, e: BuildStarted) -> None:
@@ -136,7 +142,6 @@ HANDLERS = {
     ProjectEnvSet: env_set,
     DeploymentCanceled: deployment_canceled,
     ProjectCreated: project_created,
-    DeploymentRequested: deployment_requested,
     BuildStarted: build_started,
     BuildPlanned: build_planned,
     DeploymentReady: deployment_ready,
@@ -144,7 +149,12 @@ HANDLERS = {
 }
 
 
-async def apply(conn: asyncpg.Connection, event: Envelope) -> None:
+async def apply(conn: asyncpg.Connection, event: Envelope, by: Actor = actors.SYSTEM
+                ) -> None:
+    """One event, appended by ``by`` (the actor of its record's header)."""
+    if isinstance(event, DeploymentRequested):
+        await deployment_requested(conn, event, by)
+        return
     handler = HANDLERS.get(type(event))
     if handler is not None:
         await handler(conn, event)  # type: ignore[operator]

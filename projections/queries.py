@@ -22,12 +22,14 @@ PROJECT_SQL = (
     "WHERE d.project_id = p.project_id ORDER BY d.number DESC LIMIT 1) l ON true "
     "WHERE p.deleted_at IS NULL"
 )
+# The requester's email is looked up when asked: a changed email shows as it is now.
 DEPLOYMENT_SQL = (
     "SELECT d.*, p.subdomain, CASE WHEN d.status = 'QUEUED' AND q.state = 'queued' THEN "
     "(SELECT count(*) FROM build_queue w WHERE w.state = 'queued' "
     "AND (w.requested_at, w.deployment_id) <= (q.requested_at, q.deployment_id)) END "
-    "AS queue_position FROM deployments d JOIN projects p USING (project_id) "
-    "LEFT JOIN build_queue q USING (deployment_id) WHERE p.deleted_at IS NULL"
+    "AS queue_position, u.email AS requested_by FROM deployments d "
+    "JOIN projects p USING (project_id) LEFT JOIN build_queue q USING (deployment_id) "
+    "LEFT JOIN acct_users u ON u.user_id = d.requested_by_user_id WHERE p.deleted_at IS NULL"
 )
 
 
@@ -48,6 +50,7 @@ def project_out(row: asyncpg.Record, settings: Settings) -> ProjectOut:
 def deployment_out(row: asyncpg.Record, settings: Settings) -> DeploymentOut:
     fields: dict[str, Any] = dict(row)
     sub = fields.pop("subdomain")
+    fields.pop("requested_by_user_id", None)
     plan = fields.pop("build_plan", None)
     fields["build"] = BuildPlan.model_validate_json(plan) if plan else None
     return DeploymentOut(

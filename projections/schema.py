@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS deployments (
 ALTER TABLE deployments ADD COLUMN IF NOT EXISTS log_lines bigint;
 ALTER TABLE deployments ADD COLUMN IF NOT EXISTS build_plan jsonb;
 ALTER TABLE deployments ADD COLUMN IF NOT EXISTS failure_step text;
+ALTER TABLE deployments ADD COLUMN IF NOT EXISTS requested_by_user_id text;
 CREATE INDEX IF NOT EXISTS deployments_project ON deployments (project_id, number DESC);
 CREATE TABLE IF NOT EXISTS route_projects (
     project_id text PRIMARY KEY,

@@ -28,6 +28,8 @@ class ProjectOut(BaseModel):
     output_directory: str | None
     framework: str | None = None
     build_network: bool = False
+    node_version: str | None = Field(default=None, description="the Node.js version or range "
+                                     "builds use; null: from the repository")
     url: str
     created_at: datetime
     production_deployment_id: str | None = None
@@ -44,6 +46,12 @@ class ProjectOut(BaseModel):
 class EnvOut(BaseModel):
     project_id: str
     vars: dict[str, str] = Field(description="NAME -> masked value")
+
+
+class EnvValuesOut(EnvOut):
+    """``EnvOut``'s shape, with the real values: for the team's admins only."""
+
+    vars: dict[str, str] = Field(description="NAME -> value, in clear")
 
 
 class DeploymentOut(BaseModel):
@@ -75,6 +83,10 @@ class DeploymentOut(BaseModel):
         default=None, description="how it was built: preset, package manager, Node.js")
     queue_position: int | None = Field(
         default=None, description="1 = next to start, while waiting for a build slot")
+    requested_by: str | None = Field(
+        default=None, description="the email of the user who requested it (directly or "
+        "with one of their tokens); null for deploy hooks, Git webhooks, commands of other "
+        "systems, and deployments made before this was recorded")
 
 
 class DeploymentAccepted(BaseModel):

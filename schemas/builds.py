@@ -21,6 +21,10 @@ class BuildSettings(BaseModel):
     framework: str | None = Field(default=None, description="preset name; None detects")
     build_network: bool = Field(default=False, description="network while building (install "
                                                            "always has it)")
+    node_version: str | None = Field(
+        default=None, description="the Node.js version or range to build with (e.g. 22, lts, "
+                                  "20.x), over the repository's; None reads .nvmrc, "
+                                  ".node-version or engines.node")
 
 
 class BuildSpec(BaseModel):

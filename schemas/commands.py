@@ -14,6 +14,7 @@ from schemas.builds import FRAMEWORKS, BuildSettings
 from schemas.domains import check_hostname
 from schemas.envelope import new_id
 from schemas.git_urls import check_git_url_shape
+from schemas.node_ranges import RangeError, parse_range
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]*$")
 REF_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/+-]*$")
@@ -21,6 +22,7 @@ REF_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/+-]*$")
 DEPLOYMENT_HOST_RE = re.compile(r"^[0-9a-f]{12}-")
 
 Command_str = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+NODE_VERSION_MAX = 64
 
 
 def subdomain_for(name: str) -> str:
@@ -34,6 +36,17 @@ def check_ref(value: str) -> str:
         (".lock", "/", ".")
     ) or "//" in value or "@{" in value:
         raise ValueError("must be a valid git branch, tag or commit name")
+    return value
+
+
+def check_node_version(value: str) -> str:
+    """A Node.js version the builder can resolve: a major (``22``), ``lts``, or a range
+    (``20.x``, ``>=18 <21``), read by the builder's own grammar."""
+    try:
+        parse_range(value)
+    except RangeError:
+        raise ValueError("must be a Node.js version, lts, or a semver range such as 22, "
+                         "20.x or >=18 <21") from None
     return value
 
 
@@ -57,6 +70,10 @@ class BuildSettingsFields(CommandModel):
     output_directory: str | None = Field(default=None, max_length=255)
     framework: Literal[FRAMEWORKS] | None = None  # type: ignore[valid-type]
     build_network: bool = False
+    node_version: str | None = Field(
+        default=None, min_length=1, max_length=NODE_VERSION_MAX,
+        description="e.g. 22, lts, 20.x or >=18 <21; overrides .nvmrc, .node-version and "
+                    "engines.node (null reads them)")
 
     @field_validator("root_directory", "output_directory")
     @classmethod
@@ -70,12 +87,18 @@ class BuildSettingsFields(CommandModel):
             raise ValueError("must not contain NUL")
         return value
 
+    @field_validator("node_version")
+    @classmethod
+    def _node_version(cls, value: str | None) -> str | None:
+        return None if value is None else check_node_version(value)
+
     def build_settings(self) -> BuildSettings:
         return BuildSettings(**{k: getattr(self, k) for k in BuildSettings.model_fields})
 
 
 class CreateProject(BuildSettingsFields):
     type: Literal["CreateProject"] = "CreateProject"
+    schema_version: int = 2  # v2: ``node_version``
     name: str = Field(min_length=1, max_length=63)
     git_url: str | None = Field(default=None, min_length=1, max_length=2048,
                                 description="none: a project deployed from uploaded files "
@@ -125,6 +148,7 @@ class UpdateProject(BuildSettingsFields):
     """Change build settings; only the fields given change (``null`` restores detection)."""
 
     type: Literal["UpdateProject"] = "UpdateProject"
+    schema_version: int = 2  # v2: ``node_version``
     project_id: str = Field(min_length=1, max_length=64)
     branch: str | None = None
 
@@ -148,16 +172,27 @@ class SetProjectEnv(CommandModel):
     @field_validator("vars")
     @classmethod
     def _vars(cls, value: dict[str, str]) -> dict[str, str]:
-        for name, val in value.items():
-            if not ENV_NAME_RE.match(name):
-                raise ValueError(f"{name!r} is not a valid variable name")
-            if name in RESERVED_ENV or name.startswith(("npm_config_", "BUILDSPACE_")):
-                raise ValueError(f"{name!r} is reserved by the platform")
-            if "\x00" in val:
-                raise ValueError(f"{name!r} must not contain NUL")
-        if sum(len(k) + len(v) for k, v in value.items()) > 65536:
-            raise ValueError("variables exceed 64 KiB in all")
-        return value
+        return check_env_vars(value)
+
+
+def check_env_name(name: str) -> str:
+    if not ENV_NAME_RE.match(name):
+        raise ValueError(f"{name!r} is not a valid variable name")
+    if name in RESERVED_ENV or name.startswith(("npm_config_", "BUILDSPACE_")):
+        raise ValueError(f"{name!r} is reserved by the platform")
+    return name
+
+
+def check_env_vars(value: dict[str, str]) -> dict[str, str]:
+    """Build variables: valid names that are not the platform's, no NUL, 64 KiB in all.
+    Messages name the variable, never its value."""
+    for name, val in value.items():
+        check_env_name(name)
+        if "\x00" in val:
+            raise ValueError(f"{name!r} must not contain NUL")
+    if sum(len(k) + len(v) for k, v in value.items()) > 65536:
+        raise ValueError("variables exceed 64 KiB in all")
+    return value
 
 
 class CancelDeployment(CommandModel):
@@ -219,7 +254,7 @@ class CommandMessage(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    schema_version: int = 2  # v2: ``actor``
+    schema_version: int = 3  # v2: ``actor``; v3: CreateProject and UpdateProject v2
     command_id: str = Field(default_factory=new_id, min_length=1, max_length=128)
     correlation_id: str | None = None
     actor: str | None = Field(default=None, min_length=1, max_length=200,

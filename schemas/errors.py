@@ -68,6 +68,13 @@ class Unavailable(BuildspaceError):
     code = "unavailable"
 
 
+class Undecryptable(BuildspaceError):
+    """Build variables that do not decrypt with this platform's key."""
+
+    status = 500
+    code = "undecryptable"
+
+
 class RunnerError(BuildspaceError):
     """A runner could not start a build (refused, misconfigured, no capacity)."""
 

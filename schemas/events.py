@@ -39,10 +39,11 @@ from schemas.webhooks import DeployHookCreated, DeployHookRevoked, WebhookSecret
 
 class ProjectCreated(Envelope):
     """v2 names the team the project belongs to; v1 projects (made before accounts)
-    have none and belong to the instance owner's personal team."""
+    have none and belong to the instance owner's personal team. v3 settings may name a
+    Node.js version (``node_version``); before, builds read it from the repository."""
 
     type: Literal["ProjectCreated"] = "ProjectCreated"
-    schema_version: int = 2
+    schema_version: int = 3
     project_id: str
     name: str
     subdomain: str
@@ -53,9 +54,11 @@ class ProjectCreated(Envelope):
 
 
 class ProjectSettingsChanged(Envelope):
-    """New build settings (and production branch) for deployments requested from now on."""
+    """New build settings (and production branch) for deployments requested from now on.
+    v2 settings may name a Node.js version (``node_version``)."""
 
     type: Literal["ProjectSettingsChanged"] = "ProjectSettingsChanged"
+    schema_version: int = 2
     project_id: str
     branch: str
     settings: BuildSettings
@@ -72,7 +75,10 @@ class ProjectEnvSet(Envelope):
 
 
 class DeploymentRequested(Envelope):
+    """v2: the spec's settings may name a Node.js version (``node_version``)."""
+
     type: Literal["DeploymentRequested"] = "DeploymentRequested"
+    schema_version: int = 2
     project_id: str
     deployment_id: str
     number: int = Field(description="1 for the project's first deployment, then 2, 3, …")

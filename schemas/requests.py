@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from schemas.commands import BuildSettingsFields, check_ref
+from schemas.commands import BuildSettingsFields, check_env_name, check_env_vars, check_ref
 
 
 class DeploymentBody(BaseModel):
@@ -28,6 +28,38 @@ class EnvBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     vars: dict[str, str] = Field(description="NAME -> value; replaces all variables")
+
+
+class EnvPatchBody(BaseModel):
+    """Changes to some build variables; the others are kept. Names and values are
+    checked as ``SetProjectEnv`` checks them, and so is the result."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    set: dict[str, str] = Field(default_factory=dict, max_length=200,
+                                description="NAME -> value: added, or replacing the value")
+    unset: list[str] = Field(default_factory=list, max_length=200,
+                             description="names to remove; each must be set")
+
+    @field_validator("set")
+    @classmethod
+    def _set(cls, value: dict[str, str]) -> dict[str, str]:
+        return check_env_vars(value)
+
+    @field_validator("unset")
+    @classmethod
+    def _unset(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        for name in value:
+            check_env_name(name)
+            if name in info.data.get("set", {}):
+                raise ValueError(f"{name!r} is both set and unset")
+        return value
+
+    @model_validator(mode="after")
+    def _something(self) -> EnvPatchBody:
+        if not self.set and not self.unset:
+            raise ValueError("nothing to change: give set, unset or both")
+        return self
 
 
 class PromoteBody(BaseModel):

@@ -23,10 +23,31 @@ def upcast_ProjectCreated_v1_v2(data: dict[str, Any]) -> dict[str, Any]:  # noqa
     return {**data, "schema_version": 2, "team_id": None}
 
 
+def _settings_without_node_version(data: dict[str, Any], version: int) -> dict[str, Any]:
+    """Settings before ``node_version`` read the Node.js version from the repository,
+    which is what its absence (None) still means: only the version changes."""
+    return {**data, "schema_version": version}
+
+
+def upcast_ProjectCreated_v2_v3(data: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+    return _settings_without_node_version(data, 3)
+
+
+def upcast_ProjectSettingsChanged_v1_v2(data: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+    return _settings_without_node_version(data, 2)
+
+
+def upcast_DeploymentRequested_v1_v2(data: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+    return _settings_without_node_version(data, 2)
+
+
 # (type, from_version) -> upcaster to from_version + 1.
 UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("DeploymentFailed", 1): upcast_DeploymentFailed_v1_v2,
     ("ProjectCreated", 1): upcast_ProjectCreated_v1_v2,
+    ("ProjectCreated", 2): upcast_ProjectCreated_v2_v3,
+    ("ProjectSettingsChanged", 1): upcast_ProjectSettingsChanged_v1_v2,
+    ("DeploymentRequested", 1): upcast_DeploymentRequested_v1_v2,
 }
 
 

@@ -63,34 +63,50 @@ def position_of(event: Any) -> Position:
     return Position(msg.topic, msg.partition, msg.offset)
 
 
+Apply = Callable[[asyncpg.Connection, Envelope], Awaitable[Any]]
+ApplyBy = Callable[[asyncpg.Connection, Envelope, Actor], Awaitable[Any]]
+
+
 async def parsed_events(stream: Any, deps: WorkerDeps, dead_letters: bool
-                        ) -> AsyncIterator[tuple[Position, Envelope | None]]:
-    """Each control event with its position; a malformed one is yielded as ``None`` so
-    the projection still advances past it, and dead-lettered by one agent only."""
+                        ) -> AsyncIterator[tuple[Position, Envelope | None, Actor]]:
+    """Each control event with its position and the actor of its record's header; a
+    malformed one is yielded as ``None`` so the projection still advances past it, and
+    dead-lettered by one agent only."""
     async for event in stream.events():
-        pos, value = position_of(event), event.value
+        pos, value, by = position_of(event), event.value, actors.from_headers(event.headers)
         try:
-            yield pos, parse_event(value)
+            yield pos, parse_event(value), by
         except (ValidationError, ValueError) as exc:
             if dead_letters:
                 await dead_letter(deps.events, pos, event.key, value, f"malformed event: {exc}")
-            yield pos, None
+            yield pos, None, by
 
 
-def projector(name: str, deps: WorkerDeps,
-              apply: Callable[[asyncpg.Connection, Envelope], Awaitable[Any]],
-              dead_letters: bool = False) -> Callable[[Any], Awaitable[None]]:
+def projector(name: str, deps: WorkerDeps, apply: Apply, dead_letters: bool = False
+              ) -> Callable[[Any], Awaitable[None]]:
+    return projector_by(name, deps, ignoring_actor(apply), dead_letters)
+
+
+def projector_by(name: str, deps: WorkerDeps, apply: ApplyBy, dead_letters: bool = False
+                 ) -> Callable[[Any], Awaitable[None]]:
+    """A projection of events and who appended each."""
     async def agent(stream: Any) -> None:
-        async for pos, event in parsed_events(stream, deps, dead_letters):
-            await apply_once(deps.pool, name, pos, _handler(apply, event))
+        async for pos, event, by in parsed_events(stream, deps, dead_letters):
+            await apply_once(deps.pool, name, pos, _handler(apply, event, by))
     agent.__name__ = agent.__qualname__ = f"project_{name}"
     return agent
 
 
-def _handler(apply: Callable[[asyncpg.Connection, Envelope], Awaitable[Any]],
-             event: Envelope | None) -> Callable[[asyncpg.Connection], Awaitable[Any]]:
+def ignoring_actor(apply: Apply) -> ApplyBy:
+    async def apply_by(conn: asyncpg.Connection, event: Envelope, by: Actor) -> Any:
+        return await apply(conn, event)
+    return apply_by
+
+
+def _handler(apply: ApplyBy, event: Envelope | None, by: Actor
+             ) -> Callable[[asyncpg.Connection], Awaitable[Any]]:
     async def run(conn: asyncpg.Connection) -> Any:
-        return None if event is None else await apply(conn, event)
+        return None if event is None else await apply(conn, event, by)
     return run
 
 
@@ -105,8 +121,9 @@ def route_applier(deps: WorkerDeps) -> Callable[[asyncpg.Connection, Envelope], 
 def schedule_builds(deps: WorkerDeps, scheduler: Scheduler) -> Callable[[Any], Awaitable[None]]:
     """Project events into the build queue, then act on it (launch, cancel)."""
     async def schedule_builds(stream: Any) -> None:
-        async for pos, event in parsed_events(stream, deps, False):
-            await apply_once(deps.pool, scheduler_name, pos, _handler(scheduler.apply, event))
+        async for pos, event, by in parsed_events(stream, deps, False):
+            await apply_once(deps.pool, scheduler_name, pos,
+                             _handler(ignoring_actor(scheduler.apply), event, by))
             await scheduler.after_commit()
     schedule_builds.__qualname__ = schedule_builds.__name__
     return schedule_builds
@@ -148,25 +165,6 @@ def request_projector(deps: WorkerDeps) -> Callable[[Any], Awaitable[None]]:
     return project_requests
 
 
-def audit_projector(deps: WorkerDeps) -> Callable[[Any], Awaitable[None]]:
-    """The audit trail: each control event with the actor in its record's header."""
-    async def project_audit(stream: Any) -> None:
-        async for event in stream.events():
-            try:
-                parsed: Envelope | None = parse_event(event.value)
-            except (ValidationError, ValueError):
-                parsed = None  # dead-lettered by the control plane's projector
-            actor = actors.from_headers(event.headers)
-
-            async def run(conn: asyncpg.Connection, e: Envelope | None = parsed,
-                          by: Actor = actor) -> None:
-                if e is not None:
-                    await audit.apply(conn, e, by)
-            await apply_once(deps.pool, audit.NAME, position_of(event), run)
-    project_audit.__qualname__ = project_audit.__name__
-    return project_audit
-
-
 def command_intake(deps: WorkerDeps) -> Callable[[Any], Awaitable[None]]:
     async def intake_commands(stream: Any) -> None:
         async for event in stream.events():
@@ -180,12 +178,13 @@ def register_agents(app: faust.App, topics: Topics, deps: WorkerDeps) -> Schedul
     """Register the agents and timers; the scheduler is returned to be closed."""
     scheduler = Scheduler(deps, deps.commands.cipher)
     agents = [
-        (topics.events_topic, projector(control_plane.NAME, deps, control_plane.apply, True)),
+        (topics.events_topic, projector_by(control_plane.NAME, deps, control_plane.apply,
+                                           True)),
         (topics.events_topic, projector(routes.NAME, deps, route_applier(deps))),
         (topics.events_topic, projector(hooks.NAME, deps, hooks.apply)),
         (topics.events_topic, projector(outgoing.NAME, deps, outgoing.applier(deps.settings))),
         (topics.events_topic, schedule_builds(deps, scheduler)),
-        (topics.events_topic, audit_projector(deps)),
+        (topics.events_topic, projector_by(audit.NAME, deps, audit.apply)),
         (topics.logs_topic, log_projector(deps, scheduler)),
         (topics.commands_topic, command_intake(deps)),
         (topics.requests_topic, request_projector(deps)),

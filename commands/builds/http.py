@@ -40,13 +40,13 @@ from schemas.build_reports import (
 from schemas.builds import BuildSpec
 from schemas.envelope import dumps
 from schemas.errors import (
-    BuildspaceError,
     Conflict,
     Forbidden,
     Invalid,
     NotFound,
     Unauthorized,
     Unavailable,
+    Undecryptable,
 )
 from schemas.logs import BuildLogAppended, LogMessage
 from schemas.uploads import BlobUpload
@@ -67,11 +67,6 @@ NOT_RUNNING = {"queued": "it is still queued", "done": "it has finished or was c
 
 
 
-
-
-class Undecryptable(BuildspaceError):
-    status = 500
-    code = "undecryptable"
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,14 @@
 """Deciding, pure: the state of one project stream (``ProjectState``), rebuilt from its
 events by ``evolve``, and the project's own commands: create it, change its settings,
-set its build variables. Deployments and domains decide in ``commands.deployments`` and
-``commands.domains`` against the same state.
+set or change its build variables. Deployments and domains decide in
+``commands.deployments`` and ``commands.domains`` against the same state.
 
 Nothing here touches a service, so every rule is testable on its own.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
@@ -52,6 +54,9 @@ class ProjectState(BaseModel):
     domains: dict[str, DomainClaim] = {}
     deleted: bool = False
     team_id: str | None = None  # None: the instance owner's personal team
+    # The build variables as the last ProjectEnvSet encrypted them; "" before any, and
+    # in states saved before it was kept (``commands.projects.env`` reads build_env then).
+    env_ciphertext: str = ""
 
 
 def evolve_domains(state: ProjectState, event: Envelope) -> ProjectState:
@@ -76,6 +81,8 @@ def evolve(state: ProjectState, event: Envelope) -> ProjectState:
         })
     if isinstance(event, ProjectSettingsChanged):
         return state.model_copy(update={"branch": event.branch, "settings": event.settings})
+    if isinstance(event, ProjectEnvSet):
+        return state.model_copy(update={"env_ciphertext": event.ciphertext})
     if isinstance(event, DeploymentRequested):
         return state.model_copy(update={"deployments": max(state.deployments, event.number)})
     if isinstance(event, ProjectDeleted):  # every later command on it is a 404
@@ -106,6 +113,17 @@ def set_env(state: ProjectState, names: list[str], ciphertext: str, meta: Meta
         stream_id=state.project_id, project_id=state.project_id, names=sorted(names),
         ciphertext=ciphertext, correlation_id=meta.correlation_id,
         causation_id=meta.causation_id)]
+
+
+def change_env(current: Mapping[str, str], changes: Mapping[str, str],
+               removed: Sequence[str]) -> dict[str, str]:
+    """The variables after setting ``changes`` and removing ``removed``, each of which
+    must be set (as ``vercel env rm`` and ``netlify env:unset`` refuse an unknown name)."""
+    missing = [name for name in removed if name not in current]
+    if missing:
+        raise NotFound(f"no build variable named {missing[0]!r}", field="unset")
+    kept = {name: value for name, value in current.items() if name not in removed}
+    return kept | dict(changes)
 
 
 def create_project(state: ProjectState, cmd: CreateProject, meta: Meta,

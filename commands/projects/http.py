@@ -6,14 +6,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from commands.deps import WriteDep, run
+from commands.projects.env import env_values, patch_env
 from commands.service import Outcome
 from infra.settings import Settings
 from schemas.api import (
     MASK,
     EnvOut,
+    EnvValuesOut,
     ProjectOut,
     SettingsOut,
 )
@@ -25,9 +27,11 @@ from schemas.commands import (
 from schemas.envelope import Meta, new_id
 from schemas.events import (
     ProjectCreated,
+    ProjectEnvSet,
 )
 from schemas.requests import (
     EnvBody,
+    EnvPatchBody,
     SettingsBody,
 )
 
@@ -79,3 +83,27 @@ async def set_env(project_id: str, body: EnvBody, platform: WriteDep) -> EnvOut:
     return EnvOut(project_id=project_id, vars=dict.fromkeys(sorted(cmd.vars), MASK))
 
 
+@router.patch("/projects/{project_id}/env", response_model=EnvOut, responses={
+    404: {"description": "no such project, or a name in unset is not set"}})
+async def change_env(project_id: str, body: EnvPatchBody, platform: WriteDep) -> EnvOut:
+    """Set some build variables and remove others; the rest are kept.
+
+    Removing a name that is not set is a 404 naming it, as Vercel's and Netlify's
+    APIs and CLIs answer for an unknown variable: a typo in ``unset`` is reported
+    instead of passing silently, and nothing changes. A name both set and unset is a
+    422. The answer lists every variable, values masked."""
+    outcome = await run(platform, lambda conn, meta: patch_env(
+        conn, platform.commands, project_id, body, meta))
+    done = next(e for e in outcome.events if isinstance(e, ProjectEnvSet))
+    return EnvOut(project_id=project_id, vars=dict.fromkeys(done.names, MASK))
+
+
+@router.get("/projects/{project_id}/env/values", response_model=EnvValuesOut)
+async def read_env_values(project_id: str, platform: WriteDep, response: Response
+                          ) -> EnvValuesOut:
+    """The build variables with their real values, as of the last change (for the
+    team's admins: ``buildspace env pull``)."""
+    response.headers["Cache-Control"] = "no-store"
+    async with platform.pool.acquire() as conn:
+        found = await env_values(conn, platform.commands, project_id)
+    return EnvValuesOut(project_id=project_id, vars=found)

@@ -71,11 +71,24 @@ async def project_for_subdomain(conn: asyncpg.Connection, subdomain: str) -> str
 
 
 async def load_for_update(conn: asyncpg.Connection, stream_id: str) -> ProjectState:
-    row = await conn.fetchrow(
-        "SELECT state FROM cmd_streams WHERE stream_id = $1 FOR UPDATE", stream_id)
+    return await load(conn, stream_id, lock=True)
+
+
+async def load(conn: asyncpg.Connection, stream_id: str, lock: bool = False) -> ProjectState:
+    """The stream's state; with ``lock``, its row stays locked until the transaction ends."""
+    row = await conn.fetchrow("SELECT state FROM cmd_streams WHERE stream_id = $1"
+                              + (" FOR UPDATE" if lock else ""), stream_id)
     if row is None:
         return ProjectState(project_id=stream_id)
     return ProjectState.model_validate(orjson.loads(row["state"]))
+
+
+async def projected_env(conn: asyncpg.Connection, project_id: str) -> str | None:
+    """The variables' ciphertext as the build queue keeps it: for states saved before
+    they kept their own (``ProjectState.env_ciphertext``)."""
+    ciphertext: str | None = await conn.fetchval(
+        "SELECT ciphertext FROM build_env WHERE project_id = $1", project_id)
+    return ciphertext
 
 
 async def save(conn: asyncpg.Connection, state: ProjectState) -> None:

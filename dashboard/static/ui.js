@@ -133,3 +133,109 @@ export function table(head, rows, caption) {
     h('thead', {}, h('tr', {}, head.map((c) => h('th', { scope: 'col' }, c)))),
     h('tbody', {}, rows.map((r) => h('tr', {}, r.map((c) => h('td', {}, c))))));
 }
+
+// --- Appended for the project and settings views: confirmations, action buttons and
+// in-place refreshes that keep the keyboard focus.
+
+let dialogIds = 0;
+
+// A modal question before a destructive or consequential action: resolves true when the
+// user confirms, false on Cancel or Escape. Focus starts on Cancel and goes back after.
+export function confirmAction(question, confirmText = 'Confirm', { danger = false } = {}) {
+  return new Promise((resolve) => {
+    const back = document.activeElement;
+    const id = `confirm${++dialogIds}`;
+    const dialog = h('dialog', { class: 'confirm', 'aria-labelledby': id },
+      h('p', { id }, question));
+    const cancel = h('button', { type: 'button', class: 'secondary',
+      onclick: () => dialog.close('') }, 'Cancel');
+    const ok = h('button', { type: 'button', class: danger ? 'danger' : null,
+      onclick: () => dialog.close('ok') }, confirmText);
+    dialog.append(h('div', { class: 'actions' }, cancel, ok));
+    dialog.addEventListener('close', () => {
+      dialog.remove();
+      if (back && back.isConnected) back.focus();
+      resolve(dialog.returnValue === 'ok');
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+    cancel.focus();
+  });
+}
+
+// A button that runs fn(button) on click, disabled meanwhile; a failure is a toast.
+// Disabling drops the focus: it comes back after, if the button is still on the page.
+export function actionButton(text, fn, props = {}) {
+  const button = h('button', { type: 'button', ...props }, text);
+  button.addEventListener('click', async () => {
+    button.disabled = true;
+    try {
+      await fn(button);
+    } catch (err) {
+      if (!(err instanceof Error)) throw err;
+      toast(err.message, true);
+    } finally {
+      button.disabled = false;
+      const lost = !document.activeElement || document.activeElement === document.body;
+      if (lost && button.isConnected) button.focus();
+    }
+  });
+  return button;
+}
+
+// Run update(), which may replace parts of root: if that took the focus from an element
+// with a data-key, the new element with the same key gets it.
+export function keepFocus(root, update) {
+  const active = document.activeElement;
+  const key = active && root.contains(active) ? active.dataset.key : undefined;
+  update();
+  if (key && !root.contains(document.activeElement)) {
+    root.querySelector(`[data-key="${CSS.escape(key)}"]`)?.focus();
+  }
+}
+
+const shown = new WeakMap(); // element -> the signature of what it shows
+
+// Show build()'s nodes in el, unless el already shows what `signature` describes: a
+// poll that finds nothing new changes nothing on the page.
+export function renew(el, signature, build) {
+  const sig = JSON.stringify(signature);
+  if (shown.get(el) === sig) return;
+  shown.set(el, sig);
+  keepFocus(el, () => el.replaceChildren(...[build()].flat().filter(Boolean)));
+}
+
+// An SVG element (h() makes HTML ones): attributes are set as given, children appended;
+// text is always text.
+const SVG_NS = 'http://www.w3.org/2000/svg';
+export function svg(tag, attrs = {}, ...children) {
+  const el = document.createElementNS(SVG_NS, tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value !== undefined && value !== null && value !== false) el.setAttribute(key, value);
+  }
+  for (const child of children.flat(Infinity)) {
+    if (child === undefined || child === null || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+// A read-only field holding a value to copy (a secret shown once, a link) with a Copy
+// button; where the clipboard is not allowed, the value is selected for the user to copy.
+export function copyable(label, value, props = {}) {
+  const box = field(label, props.name || 'copy', { readonly: true, value, spellcheck: 'false',
+    autocomplete: 'off', class: 'copy-value', hint: props.hint });
+  const input = box.querySelector('input');
+  input.addEventListener('focus', () => input.select());
+  box.append(h('button', { type: 'button', class: 'secondary', onclick: async () => {
+    try {
+      await navigator.clipboard.writeText(value);
+      toast(`${label}: copied`);
+    } catch {
+      input.focus();
+      toast('Press Ctrl+C (or ⌘C) to copy the selected text');
+    }
+  } }, `Copy ${label.toLowerCase()}`));
+  box.classList.add('copyable');
+  return box;
+}

@@ -25,8 +25,8 @@ from commands.hooks import http as hook_http
 from commands.lifecycle import http as lifecycle_http
 from commands.projects import http as project_http
 from commands.teams import http as team_http
-from dashboard import http as dashboard_http
 from commands.uploads import http as upload_http
+from dashboard import http as dashboard_http
 from infra.compose.platform import Platform
 from infra.compose.policy import authorize
 from infra.metrics import RequestMetrics, exposition, health, health_status

@@ -124,13 +124,14 @@ def up(settings: Settings, verbose: bool) -> None:
 
 
 CONSOLE = {"deploy", "login", "logout", "whoami", "ls", "inspect", "logs", "tokens", "redeploy",
-           "cancel", "promote", "rollback", "link", "open", "domains", "teams",
+           "cancel", "promote", "rollback", "link", "open", "domains", "teams", "env",
            "--install-completion", "--show-completion"}
 
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] and argv[0] in CONSOLE:
+    # The shell's completion script calls the bare command with this set.
+    if argv[:1] and argv[0] in CONSOLE or "_BUILDSPACE_COMPLETE" in os.environ:
         from infra.console import main as console
 
         console(argv)

@@ -92,6 +92,8 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("DELETE", "/v1/projects/{project_id}"): Rule("admin", "project"),
     ("GET", "/v1/projects/{project_id}/env"): Rule("read", "project"),
     ("PUT", "/v1/projects/{project_id}/env"): Rule("write", "project"),
+    ("PATCH", "/v1/projects/{project_id}/env"): Rule("write", "project"),
+    ("GET", "/v1/projects/{project_id}/env/values"): Rule("admin", "project"),
     ("GET", "/v1/projects/{project_id}/deployments"): Rule("read", "project"),
     ("POST", "/v1/projects/{project_id}/deployments"): Rule("deploy", "project"),
     ("POST", "/v1/projects/{project_id}/promote"): Rule("deploy", "project"),

@@ -65,6 +65,22 @@ def test_an_nvmrc_is_the_node_request(tmp_path: Path):
     assert plan_build(tmp_path, NO_SETTINGS).node_request == (".nvmrc", "18")
 
 
+def test_the_node_version_setting_overrides_the_repositorys_files(tmp_path: Path):
+    """Over the member's and the workspace root's .nvmrc, and for a site without
+    package.json too."""
+    write(tmp_path, {"package.json": json.dumps({"workspaces": ["apps/*"]}), ".nvmrc": "18\n",
+                     "apps/web/package.json": package(), "apps/web/.node-version": "20\n",
+                     "docs/index.html": "<p>hi</p>", "docs/.nvmrc": "20\n"})
+    web = BuildSettings(root_directory="apps/web")
+    assert plan_build(tmp_path, web).node_request == (".node-version", "20")
+    (tmp_path / "apps/web/.node-version").unlink()
+    assert plan_build(tmp_path, web).node_request == (".nvmrc", "18")
+    chosen = ("the project settings", "22.x")
+    for root in ("", "apps/web", "docs"):
+        settings = BuildSettings(root_directory=root, node_version="22.x")
+        assert plan_build(tmp_path, settings).node_request == chosen
+
+
 def test_no_build_script_means_no_build(tmp_path: Path):
     write(tmp_path, {"package.json": package(build=None)})
     plan = plan_build(tmp_path, NO_SETTINGS)

@@ -6,11 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from builder.node_versions import (
-    RangeError,
-    parse_range,
-    requested_node,
-)
+from builder.node_versions import SETTING, requested_node
+from schemas.node_ranges import RangeError, parse_range
 
 
 @pytest.mark.parametrize(("wanted", "yes", "no"), [
@@ -58,3 +55,21 @@ def test_nvmrc_wins_over_node_version_and_engines(tmp_path: Path):
     (tmp_path / ".nvmrc").write_text("# pinned\nlts/iron # current LTS\n")
     assert requested_node(tmp_path, package) == (".nvmrc", "lts/iron")
     assert requested_node(tmp_path / "none", None) is None
+
+
+def test_the_setting_wins_over_every_file_then_each_file_in_turn(tmp_path: Path):
+    """setting > .nvmrc > .node-version > engines.node > None (the default LTS line,
+    chosen by ``builder.provision.choose_node``)."""
+    package = {"engines": {"node": ">=18"}}
+    (tmp_path / ".nvmrc").write_text("20\n")
+    (tmp_path / ".node-version").write_text("18\n")
+    assert requested_node(tmp_path, package, "22.x") == (SETTING, "22.x")
+    assert requested_node(tmp_path, package, None) == (".nvmrc", "20")
+    (tmp_path / ".nvmrc").unlink()
+    assert requested_node(tmp_path, package, "lts") == (SETTING, "lts")
+    assert requested_node(tmp_path, package, None) == (".node-version", "18")
+    (tmp_path / ".node-version").unlink()
+    assert requested_node(tmp_path, package, " 22 ") == (SETTING, "22")
+    assert requested_node(tmp_path, package, None) == ("engines.node", ">=18")
+    assert requested_node(tmp_path, {}, "20") == (SETTING, "20")
+    assert requested_node(tmp_path, {}, None) is None

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from builder.manager_versions import ManagerRequest
+from builder.node_versions import SETTING
 from builder.provision import (
     ProvisionError,
     Toolchain,
@@ -45,6 +46,9 @@ def chosen(request: tuple[str, str] | None, default: str = "24") -> tuple[str, s
     ((".nvmrc", "node"), "26.12.1", ".nvmrc wants node"),
     ((".nvmrc", "lts/iron"), "20.20.2", ".nvmrc wants lts/iron"),
     ((".nvmrc", "banana"), "24.22.3", "could not read .nvmrc 'banana'; the default line, 24"),
+    ((SETTING, "22.x"), "22.23.5", "22.x from the project settings"),
+    ((SETTING, "20"), "20.20.2", "20 from the project settings"),
+    ((SETTING, "lts"), "24.22.3", "lts from the project settings: the current LTS line, 24"),
 ], ids=lambda v: str(v))
 def test_the_node_version_and_the_reason(request_, version: str, reason: str):
     assert chosen(request_) == (version, reason)
@@ -55,6 +59,8 @@ def test_a_range_nothing_satisfies_fails_in_words():
                                              r"Node.js release satisfies it \(the newest is "
                                              r"26.12.1\)"):
         chosen(("engines.node", ">=30"))
+    with pytest.raises(ProvisionError, match=r"the project settings ask for Node.js '>=30'"):
+        chosen((SETTING, ">=30"))
     with pytest.raises(ProvisionError, match="no Node.js 99 release"):
         chosen(None, default="99")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from builder.node_versions import RangeError
 from builder.registry import RegistryError, Release, newest, packument_url, releases
+from schemas.node_ranges import RangeError
 
 
 def _release(version: str, engines_node: str | None = None) -> Release:

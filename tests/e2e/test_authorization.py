@@ -45,6 +45,8 @@ CALLS = [
     Call("POST", "/v1/projects/{P}/uploads", "deploy", {"files": {}}),
     Call("PATCH", "/v1/projects/{P}", "write", {"root_directory": "x" * 300}),
     Call("PUT", "/v1/projects/{P}/env", "write", {"vars": "not a map"}),
+    Call("PATCH", "/v1/projects/{P}/env", "write", {"set": "not a map"}),
+    Call("GET", "/v1/projects/{P}/env/values", "admin"),
     Call("POST", "/v1/projects/{P}/domains", "write", {"hostname": ""}),
     Call("POST", "/v1/projects/{P}/deploy-hooks", "write", {"name": ""}),
     Call("POST", "/v1/projects/{P}/webhooks", "write", {"url": "not a url"}),

@@ -145,3 +145,49 @@ def test_settings_changes_apply_to_the_next_deployment(platform, git_server):
     accepted = deploy(platform, project["id"])
     assert platform.wait_status(accepted["id"], {"READY", "FAILED"})["status"] == "READY"
     assert platform.wait_site(host(project["url"])).text.strip() == "alternative"
+
+
+def node_log_line(platform: Platform, deployment_id: str) -> str:
+    with platform.client() as c:
+        lines = c.get(f"/v1/deployments/{deployment_id}/logs",
+                      params={"stream": "system", "q": "Node.js"}).json()["lines"]
+    return next(line["plain"] for line in lines if line["plain"].startswith("Node.js "))
+
+
+def test_the_node_version_setting_overrides_the_repositorys_nvmrc(platform, git_server):
+    """22 and 26 are the versions the other tests put in the host's tool cache."""
+    site = {".nvmrc": "26\n", "package.json": json.dumps({"name": "pinned", "private": True,
+            "scripts": {"build": "mkdir -p dist && node --version > dist/index.html"}})}
+    project = create(platform, "node-setting", git_server.make_repo("node-setting", site))
+    assert project["node_version"] is None
+    path = f"/v1/projects/{project['id']}"
+    before = topic_size(platform.kafka, "buildspace.events")
+    with platform.client() as c:
+        for bad in ("banana", ">=", "lts/nope", "2" * 65):
+            r = c.patch(path, json={"node_version": bad, "build_network": True})
+            assert r.status_code == 422, r.text
+            assert [f["field"] for f in r.json()["error"]["fields"]] == ["node_version"]
+        assert topic_size(platform.kafka, "buildspace.events") == before
+        r = c.patch(path, json={"node_version": "22"})
+        assert r.status_code == 200, r.text
+        assert r.json()["settings"]["node_version"] == "22"
+        shown = c.get(path).json()
+        assert (shown["node_version"], shown["build_network"]) == ("22", False)
+
+    accepted = deploy(platform, project["id"])
+    done = platform.wait_status(accepted["id"], {"READY", "FAILED"})
+    assert done["status"] == "READY", done
+    version = done["build"]["node_version"]
+    assert version.startswith("22.")
+    assert platform.wait_site(host(project["url"])).text.strip() == f"v{version}"
+    assert node_log_line(platform, accepted["id"]) == \
+        f"Node.js {version} (22 from the project settings)"
+
+    with platform.client() as c:  # null: the repository's .nvmrc decides again
+        r = c.patch(path, json={"node_version": None})
+        assert r.status_code == 200 and r.json()["settings"]["node_version"] is None
+    again = platform.wait_status(deploy(platform, project["id"])["id"], {"READY", "FAILED"})
+    assert again["status"] == "READY", again
+    assert again["build"]["node_version"].startswith("26.")
+    assert node_log_line(platform, again["id"]) == \
+        f"Node.js {again['build']['node_version']} (.nvmrc wants 26)"

@@ -154,3 +154,63 @@ def test_link_open_domains_and_teams(platform: Platform, tmp_path):
     with platform.client() as c:
         made = next(p for p in c.get("/v1/projects").json() if p["name"] == "cli-crew-site")
     assert made["team_id"] == crew["id"]
+
+
+def test_env_add_ls_rm_and_pull(platform: Platform, tmp_path):
+    home, here = tmp_path / "config", tmp_path / "site"
+    here.mkdir()
+    with platform.client() as c:
+        project = c.post("/v1/projects", json={"name": "cli-env"}).json()
+        narrow = c.post("/v1/tokens", json={"name": f"cli-env-{secrets.token_hex(4)}",
+                                            "scopes": ["read", "write"]}).json()["token"]
+
+    def cli(*args: str, stdin: str = "", token: str | None = None
+            ) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if k != "BUILDSPACE_TOKEN"}
+        env |= {"XDG_CONFIG_HOME": str(home), "BUILDSPACE_API_URL": platform.api,
+                "BUILDSPACE_TOKEN": token or platform.token()}
+        return subprocess.run([sys.executable, "-m", "infra.compose.cli", *args], env=env,
+                              input=stdin, capture_output=True, text=True, timeout=120,
+                              cwd=here)
+
+    added = cli("env", "add", "PLAIN", "https://api.example.com", "--project", project["id"])
+    assert added.returncode == 0 and added.stdout == "Set PLAIN\n", added.stderr
+    assert cli("link", "cli-env").returncode == 0
+    secret = "s3cr3t value " + secrets.token_hex(4)
+    piped = cli("env", "add", "API_TOKEN", stdin=secret + "\n")  # out of shell history
+    assert piped.returncode == 0 and secret not in piped.stdout + piped.stderr
+    assert cli("env", "add", "MULTI", "-", stdin='line one\nsays "hi"').returncode == 0
+    assert cli("env", "add", "GONE", "soon").returncode == 0
+    listed = json.loads(cli("env", "ls", "--json").stdout)
+    assert listed["vars"] == dict.fromkeys(["API_TOKEN", "GONE", "MULTI", "PLAIN"], "••••••••")
+    table = cli("env", "ls").stdout
+    assert "API_TOKEN" in table and secret not in table and "api.example.com" not in table
+
+    assert cli("env", "rm", "GONE").stdout == "Removed GONE\n"
+    again = cli("env", "rm", "GONE")
+    assert again.returncode == 1 and again.stdout == "" and again.stderr.count("\n") == 1
+    assert "404" in again.stderr and "GONE" in again.stderr
+    bad = cli("env", "add", "NOT-A-NAME", "x")
+    assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "422" in bad.stderr
+
+    pulled = cli("env", "pull")
+    assert pulled.returncode == 0, pulled.stderr
+    dotenv = here / ".env"
+    assert dotenv.read_text() == (f"API_TOKEN='{secret}'\n"
+                                  'MULTI="line one\\nsays \\"hi\\""\n'
+                                  "PLAIN=https://api.example.com\n")
+    assert stat.S_IMODE(dotenv.stat().st_mode) == 0o600
+    refused = cli("env", "pull")
+    assert refused.returncode == 1 and "--yes" in refused.stderr
+    dotenv.chmod(0o644)
+    assert cli("env", "pull", "--yes").returncode == 0
+    assert stat.S_IMODE(dotenv.stat().st_mode) == 0o600
+    assert cli("env", "pull", "other.env").returncode == 0
+    assert (here / "other.env").read_text() == dotenv.read_text()
+    printed = json.loads(cli("env", "pull", "--json").stdout)
+    assert printed["vars"] == {"API_TOKEN": secret, "MULTI": 'line one\nsays "hi"',
+                               "PLAIN": "https://api.example.com"}
+
+    not_admin = cli("env", "pull", "mine.env", token=narrow)
+    assert not_admin.returncode == 1 and not_admin.stderr.count("\n") == 1
+    assert "403" in not_admin.stderr and not (here / "mine.env").exists()

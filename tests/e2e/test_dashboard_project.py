@@ -22,6 +22,7 @@ from tests.support.dns import DnsServer
 from tests.support.gitserver import GitServer
 from tests.support.platform import Platform
 from tests.support.receiver import Receiver
+from tests.support.waiting import eventually
 
 BUILD = 240_000  # ms: a build on a shared, busy machine
 NOWHERE = "http://127.0.0.1:1/acme/site.git"  # a project that never deploys
@@ -137,14 +138,31 @@ def test_build_settings_are_saved_and_a_bad_one_is_shown_beside_its_field(
     build = page.get_by_role("form", name="Build settings")
     build.get_by_label("Build command").fill("npm run build:site")
     build.get_by_label("Framework").select_option("vite")
+    build.get_by_label("Node.js version").fill("22.x")
     build.get_by_role("button", name="Save build settings").click()
     expect(page.locator("#toast")).to_contain_text("Build settings saved")
     page.reload()
     expect(build.get_by_label("Build command")).to_have_value("npm run build:site")
     expect(build.get_by_label("Framework")).to_have_value("vite")
-    with platform.client() as c:
-        saved = c.get(f"/v1/projects/{project['id']}").json()
-    assert (saved["build_command"], saved["framework"]) == ("npm run build:site", "vite")
+    expect(build.get_by_label("Node.js version")).to_have_value("22.x")
+
+    def saved() -> dict:
+        with platform.client() as c:
+            found: dict = c.get(f"/v1/projects/{project['id']}").json()
+            return found
+    assert (saved()["build_command"], saved()["framework"], saved()["node_version"]) == (
+        "npm run build:site", "vite", "22.x")
+
+    node = build.get_by_label("Node.js version")
+    node.fill("banana")
+    build.get_by_role("button", name="Save build settings").click()
+    expect(build.locator("[data-field=node_version] .error")).to_contain_text("semver range")
+    expect(node).to_have_attribute("aria-invalid", "true")
+    assert saved()["node_version"] == "22.x"
+    node.fill("")  # blank sends null: the repository's files decide again
+    build.get_by_role("button", name="Save build settings").click()
+    eventually(lambda: saved()["node_version"] is None, what="node_version cleared")
+    expect(node).not_to_have_attribute("aria-invalid", "true")
 
     build.get_by_label("Root directory").fill("../elsewhere")
     build.get_by_role("button", name="Save build settings").click()

@@ -156,3 +156,32 @@ def test_a_redeploy_of_the_same_commit_reuses_the_output_unless_asked_not_to(
     log = system_log(platform, forced["id"])
     assert "Running `npm run build` (no network)" in log, log
     assert not any(line.startswith("Build output restored") for line in log)
+
+
+def test_a_deployment_names_the_user_who_requested_it(platform, git_server):
+    project = create(platform, "requested", git_server.make_repo("requested", {
+        "index.html": "<p>requested</p>"}))
+    by_owner = deploy(platform, project["id"])
+    with platform.client() as c:
+        hook = c.post(f"/v1/projects/{project['id']}/deploy-hooks", json={"name": "CMS"}).json()
+        token = c.post("/v1/tokens", json={"name": "requested-ci", "scopes": ["deploy"]}
+                       ).json()["token"]
+    by_token = deploy_with(platform, token, project["id"])
+    with platform.anonymous() as anyone:
+        by_hook = anyone.post("/v1/hooks/" + hook["url"].rsplit("/v1/hooks/", 1)[1]).json()
+    for accepted, email in ((by_owner, platform.admin_email), (by_token, platform.admin_email),
+                            (by_hook, None)):
+        done = platform.wait_status(accepted["id"], {"READY", "FAILED", "CANCELED"})
+        assert done["requested_by"] == email, done
+    with platform.client() as c:
+        listed = c.get(f"/v1/projects/{project['id']}/deployments").json()
+    assert {d["id"]: d["requested_by"] for d in listed} == {
+        by_owner["id"]: platform.admin_email, by_token["id"]: platform.admin_email,
+        by_hook["id"]: None}
+
+
+def deploy_with(platform: Platform, token: str, project_id: str) -> dict:
+    with platform.client(token) as c:
+        r = c.post(f"/v1/projects/{project_id}/deployments")
+        assert r.status_code == 202, r.text
+        return r.json()

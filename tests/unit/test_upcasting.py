@@ -1,6 +1,7 @@
 """Old events in the log are read as the current version: ``DeploymentFailed`` v1
 payloads recorded from the v1 model (``tests/fixtures/events``) come out as v2, with the
-step that failed told from their reason, through every parse path."""
+step that failed told from their reason, through every parse path; build settings
+recorded before ``node_version`` come out without one."""
 
 from __future__ import annotations
 
@@ -9,8 +10,15 @@ from pathlib import Path
 
 import pytest
 
+from schemas.builds import BuildSettings
 from schemas.catalog import CATALOG
-from schemas.events import DeploymentFailed, ProjectCreated, parse_event
+from schemas.events import (
+    DeploymentFailed,
+    DeploymentRequested,
+    ProjectCreated,
+    ProjectSettingsChanged,
+    parse_event,
+)
 from schemas.upcasting import UPCASTERS, upcast
 
 RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "events"
@@ -47,15 +55,39 @@ def test_a_current_event_is_left_alone_and_every_upcaster_reaches_the_current_ve
                          "reason": ""})["schema_version"] == version + 1
 
 
-def test_a_recorded_v1_project_is_read_as_v2_of_the_instance_owners_team():
-    """``ProjectCreated`` v1 (before teams) comes out as v2 with no team: the policy
-    gives such projects to the instance owner's personal team."""
+def test_a_recorded_v1_project_is_read_as_the_current_version_of_the_instance_owners_team():
+    """``ProjectCreated`` v1 (before teams) comes out with no team: the policy gives
+    such projects to the instance owner's personal team."""
     recorded = (RECORDED / "ProjectCreated.v1.jsonl").read_text().splitlines()
     for line in recorded:
         payload = json.loads(line)
         assert payload["schema_version"] == 1 and "team_id" not in payload
         event = parse_event(line.encode())
         assert isinstance(event, ProjectCreated)
-        assert (event.schema_version, event.team_id) == (2, None)
+        assert (event.schema_version, event.team_id) == (3, None)
         assert (event.event_id, event.name, event.settings.model_dump()) == (
-            payload["event_id"], payload["name"], payload["settings"])
+            payload["event_id"], payload["name"], {**payload["settings"], "node_version": None})
+
+
+def _settings(event: object) -> BuildSettings:
+    if isinstance(event, DeploymentRequested):
+        return event.spec.settings
+    assert isinstance(event, ProjectCreated | ProjectSettingsChanged)
+    return event.settings
+
+
+@pytest.mark.parametrize("recorded", ["ProjectCreated.v2", "ProjectSettingsChanged.v1",
+                                      "DeploymentRequested.v1"])
+def test_settings_recorded_before_node_version_still_read_it_from_the_repository(
+        recorded: str):
+    """Payloads recorded from the models before ``node_version`` parse as the current
+    version, every setting kept, and ``node_version`` None: detect, as they did."""
+    kind, version = recorded.split(".v")
+    for line in (RECORDED / f"{recorded}.jsonl").read_text().splitlines():
+        payload = json.loads(line)
+        before = payload["spec"]["settings"] if "spec" in payload else payload["settings"]
+        assert payload["schema_version"] == int(version) and "node_version" not in before
+        event = parse_event(line.encode())
+        assert (type(event).__name__, event.schema_version) == (kind, int(version) + 1)
+        assert event.event_id == payload["event_id"]
+        assert _settings(event).model_dump() == {**before, "node_version": None}

@@ -28,6 +28,13 @@ BAD = [
     ({"root_directory": "../outside"}, "root_directory"),
     ({"output_directory": "/etc"}, "output_directory"),
     ({"unknown": 1}, "unknown"),
+    ({"node_version": "banana"}, "node_version"),
+    ({"node_version": ">="}, "node_version"),
+    ({"node_version": "lts/nope"}, "node_version"),
+    ({"node_version": "1.2.3.4"}, "node_version"),
+    ({"node_version": ""}, "node_version"),
+    ({"node_version": "1" * 65}, "node_version"),
+    ({"node_version": 22}, "node_version"),
 ]
 
 
@@ -41,6 +48,14 @@ def test_bad_input_names_the_field(change, field):
 def test_good_input_is_accepted_and_normalised():
     cmd = CreateProject.model_validate(GOOD | {"root_directory": "./apps/web/"})
     assert cmd.root_directory == "apps/web"
+
+
+@pytest.mark.parametrize("wanted", ["22", "20", "lts", "20.x", ">=18 <21", "^20.11",
+                                    "lts/iron", "v22.1.0", " 22.x "])
+def test_a_node_version_the_builder_reads_is_accepted(wanted: str):
+    cmd = CreateProject.model_validate(GOOD | {"node_version": wanted})
+    assert cmd.node_version == wanted.strip()
+    assert cmd.build_settings().node_version == wanted.strip()
 
 
 def test_subdomains_are_dns_labels():

@@ -1,5 +1,5 @@
-// Build settings: framework preset, commands, directories, the production branch and
-// network access while building. Empty means "detect". A form for those who may write,
+// Build settings: framework preset, commands, directories, the Node.js version, the
+// production branch and network access while building. Empty means "detect". A form for those who may write,
 // a list of the values for the others.
 
 import { patch } from '../../api.js';
@@ -13,6 +13,8 @@ const TEXTS = [
   ['install_command', 'Install command', 1000, 'Empty: detected from the lockfile'],
   ['build_command', 'Build command', 1000, "Empty: the framework's, or the build script"],
   ['output_directory', 'Output directory', 255, "Empty: the framework's"],
+  ['node_version', 'Node.js version', 64,
+    'Empty: from the repository (.nvmrc, .node-version, engines.node); e.g. 22, lts, 20.x'],
 ];
 
 function readOnly(project) {
