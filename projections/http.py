@@ -29,7 +29,7 @@ StreamFilter = Annotated[Literal["stdout", "stderr", "system"] | None, Query()]
 def line_out(row: LogRow) -> LogLineOut:
     return LogLineOut(seq=row.seq, stream=row.stream, timestamp=row.ts, line=row.line,
                       plain=row.plain)
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=2**31 - 1)]  # bounded: a bigger one is no page
 Since = Annotated[datetime | None, Query(alias="from", description="ISO 8601; default: to - 24 h")]
 Until = Annotated[datetime | None, Query(alias="to", description="ISO 8601; default: now")]
 
