@@ -13,6 +13,7 @@ from fastapi import Depends, Request
 from commands.accounts.service import AccountService
 from commands.service import CommandService, Outcome
 from infra.kafka import EventLog
+from infra.outbox import Relay
 from infra.settings import Settings
 from projections.consistency import ReadYourWrites
 from schemas.envelope import Meta
@@ -25,6 +26,7 @@ class WriteSide(Protocol):
     commands: CommandService
     accounts: AccountService
     consistency: ReadYourWrites
+    relay: Relay
 
 
 def get_write_side(request: Request) -> WriteSide:
@@ -39,5 +41,13 @@ async def run(platform: WriteSide, handle: Callable[[asyncpg.Connection, Meta], 
     """Run one command in a transaction and remember where its events landed."""
     async with platform.pool.acquire() as conn, conn.transaction():
         outcome = await handle(conn, Meta.new())
+    return await settled(platform, outcome)
+
+
+async def settled(platform: WriteSide, outcome: Outcome) -> Outcome:
+    """After the commit: wait (bounded) until the relay has appended the outcome's
+    events, so a read by this caller waits for the projections to apply them."""
+    outcome.positions = await platform.relay.published(
+        outcome.staged, platform.settings.query_wait_seconds)
     platform.consistency.appended(outcome.positions)
     return outcome

@@ -1,5 +1,6 @@
-"""Handle a command: validate against settings, decide against current state, append
-the events to Kafka, then commit the write-side state. Never writes a read model.
+"""Handle a command: validate against settings, decide against current state, and
+write the events to the outbox with the write-side state, in the caller's transaction
+(``infra.outbox``: relayed to Kafka after the commit). Never writes a read model.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from commands.projects.decide import (
     set_env,
     update_project,
 )
+from infra import actors, outbox
 from infra.dns import TxtResolver
-from infra.kafka import EventLog, Position
+from infra.kafka import Position
 from infra.secrets import EnvCipher
 from infra.settings import Settings
 from schemas.commands import (
@@ -51,7 +53,8 @@ from schemas.uploads import UPLOAD_REF
 class Outcome:
     state: ProjectState
     events: list[Envelope]
-    positions: list[Position] = field(default_factory=list)
+    staged: list[int] = field(default_factory=list)  # outbox ids, in order
+    positions: list[Position] = field(default_factory=list)  # where they landed, once known
 
 
 def host_allowed(host: str, allowed: Sequence[str]) -> bool:
@@ -59,10 +62,9 @@ def host_allowed(host: str, allowed: Sequence[str]) -> bool:
 
 
 class CommandService:
-    def __init__(self, pool: asyncpg.Pool, events: EventLog, settings: Settings,
-                 cipher: EnvCipher, dns: TxtResolver | None = None) -> None:
+    def __init__(self, pool: asyncpg.Pool, settings: Settings, cipher: EnvCipher,
+                 dns: TxtResolver | None = None) -> None:
         self.pool = pool
-        self.events = events
         self.settings = settings
         self.cipher = cipher
         self.dns = dns or TxtResolver(settings)
@@ -88,15 +90,16 @@ class CommandService:
     async def request_deployment(self, conn: asyncpg.Connection, cmd: RequestDeployment,
                                  meta: Meta) -> Outcome:
         state = await store.load_for_update(conn, cmd.project_id)
-        return await self._append(conn, state, request_deployment(state, cmd, meta))
+        events = request_deployment(state, cmd, meta, requested_by=actors.current())
+        return await self._append(conn, state, events)
 
     async def _append(self, conn: asyncpg.Connection, state: ProjectState,
                       events: list[Envelope]) -> Outcome:
         outcome = Outcome(state, events)
         for event in events:
             outcome.state = evolve(outcome.state, event)
-            outcome.positions.append(
-                await self.events.append(self.settings.topic_events, event.stream_id, event))
+            outcome.staged.append(
+                await outbox.stage(conn, self.settings.topic_events, event.stream_id, event))
         await store.save(conn, outcome.state)
         await store.record_deployments(conn, [(e.deployment_id, e.project_id) for e in events
                                               if isinstance(e, DeploymentRequested)])

@@ -33,19 +33,37 @@ class Position:
     offset: int
 
 
+DAY_MS = 86_400_000
+# The routes topic is small: with Kafka's defaults (segments of 1 GiB or 7 days, cleaned
+# once half the log is dirty) it would be one segment, the active one, which is never
+# compacted, so it would hold every change for a week. Hourly segments and a low dirty
+# ratio keep what an edge reads at start close to one record per hostname; a tombstone
+# stays a day, far longer than an edge takes to read the topic, so none misses a removal.
+ROUTES_COMPACTION = {"cleanup.policy": "compact", "segment.ms": str(3_600_000),
+                     "min.cleanable.dirty.ratio": "0.1", "delete.retention.ms": str(DAY_MS)}
+
+
+def _kept(days: int) -> dict[str, str]:
+    """Retention deletes whole segments once their newest record is ``days`` old, never
+    the one being written: daily segments (not Kafka's 7 days) keep it within a day."""
+    return {"cleanup.policy": "delete", "retention.ms": str(days * DAY_MS),
+            "segment.ms": str(DAY_MS)}
+
+
 def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
-    retention_ms = str(settings.log_retention_days * 86_400_000)
-    requests_ms = str(settings.request_retention_days * 86_400_000)
+    """Each topic's configuration at creation: the events are kept for ever (the source
+    of truth), the routes compacted, everything else for the days its setting says."""
+    dead_letters = _kept(settings.dlq_retention_days)
     return {
         settings.topic_events: {"cleanup.policy": "delete", "retention.ms": "-1"},
-        settings.topic_logs: {"cleanup.policy": "delete", "retention.ms": retention_ms},
-        settings.topic_commands: {"cleanup.policy": "delete"},
-        settings.topic_routes: {"cleanup.policy": "compact"},
-        settings.topic_requests: {"cleanup.policy": "delete", "retention.ms": requests_ms},
-        f"{settings.topic_events}.dlq": {},
-        f"{settings.topic_logs}.dlq": {},
-        f"{settings.topic_commands}.dlq": {},
-        f"{settings.topic_requests}.dlq": {},
+        settings.topic_logs: _kept(settings.log_retention_days),
+        settings.topic_commands: _kept(settings.command_retention_days),
+        settings.topic_routes: ROUTES_COMPACTION,
+        settings.topic_requests: _kept(settings.request_retention_days),
+        f"{settings.topic_events}.dlq": dead_letters,
+        f"{settings.topic_logs}.dlq": dead_letters,
+        f"{settings.topic_commands}.dlq": dead_letters,
+        f"{settings.topic_requests}.dlq": dead_letters,
     }
 
 
@@ -143,6 +161,22 @@ class EventLog:
         except KafkaError as exc:
             raise Unavailable(f"could not append to {topic}: {type(exc).__name__}") from None
         return Position(meta.topic, meta.partition, meta.offset)
+
+    async def append_batch(self, records: Sequence[tuple[str, bytes | None, bytes | None,
+                                                     list[tuple[str, bytes]]]]
+                           ) -> list[Position]:
+        """Append ``(topic, key, value, headers)`` records in order (the idempotent
+        producer keeps a partition's order across retries); where each landed."""
+        try:
+            sent = [await self._producer.send(topic, value, key=key, headers=headers)
+                    for topic, key, value, headers in records]
+            metas = await asyncio.wait_for(asyncio.gather(*sent), APPEND_TIMEOUT_S)
+        except TimeoutError:
+            raise Unavailable(f"Kafka did not acknowledge {len(records)} appends within "
+                              f"{APPEND_TIMEOUT_S:.0f} s; they may still be appended") from None
+        except KafkaError as exc:
+            raise Unavailable(f"could not append: {type(exc).__name__}") from None
+        return [Position(m.topic, m.partition, m.offset) for m in metas]
 
     async def append_raw(self, topic: str, key: bytes | None, value: bytes) -> None:
         await self._producer.send_and_wait(topic, value, key=key)

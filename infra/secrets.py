@@ -47,6 +47,13 @@ class EnvCipher:
 
         return self._fernet.encrypt(orjson.dumps(variables)).decode()
 
+    def encrypt_bytes(self, data: bytes) -> str:
+        """Seal anything else kept at rest (a stored answer that may hold a secret)."""
+        return self._fernet.encrypt(data).decode()
+
+    def decrypt_bytes(self, ciphertext: str) -> bytes:
+        return self._fernet.decrypt(ciphertext.encode())
+
     def decrypt(self, ciphertext: str) -> dict[str, str]:
         import orjson
 

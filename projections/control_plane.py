@@ -1,6 +1,6 @@
 """Project control-plane events into the ``projects``, ``deployments`` and ``domains``
-tables; a deployment keeps the user who requested it, from its event's actor header
-(``infra.actors``).
+tables; a deployment keeps the user who requested it: the event's ``requested_by``
+(v3), else, for events recorded before, its record's actor header (``infra.actors``).
 
 Status only moves forward (QUEUED -> BUILDING -> READY | FAILED), so a late or
 replayed event never drags a deployment back.
@@ -42,15 +42,21 @@ async def project_created(conn: asyncpg.Connection, e: ProjectCreated) -> None:
         orjson.dumps(e.settings.model_dump()).decode(), e.occurred_at, e.team_id)
 
 
+def requester(e: DeploymentRequested, by: Actor) -> Actor:
+    """Who asked: the event says since v3; the record's header ``by`` said before."""
+    return e.requested_by or by
+
+
 async def deployment_requested(conn: asyncpg.Connection, e: DeploymentRequested,
                                by: Actor) -> None:
-    """``by.user_id``: a user's session or token; none for hooks, webhooks, the intake."""
+    """The requester's ``user_id``: a user's session or token; none for hooks, webhooks,
+    the intake."""
     await conn.execute(
         "INSERT INTO deployments (deployment_id, project_id, number, ref, status, created_at, "
         "branch, target, requested_by_user_id) VALUES ($1, $2, $3, $4, 'QUEUED', $5, $6, $7, "
         "$8) ON CONFLICT (deployment_id) DO NOTHING",
         e.deployment_id, e.project_id, e.number, e.spec.ref, e.occurred_at, e.branch, e.target,
-        by.user_id)
+        requester(e, by).user_id)
 
 
 async def build_started(conn: asyncpg.Connection, e: BuildStarted) -> None:

@@ -8,6 +8,11 @@ CREATE TABLE IF NOT EXISTS projection_positions (
     "offset" bigint NOT NULL,
     PRIMARY KEY (projection, topic, partition)
 );
+CREATE TABLE IF NOT EXISTS projected_events (
+    projection text NOT NULL,
+    event_id text NOT NULL,
+    PRIMARY KEY (projection, event_id)
+);
 CREATE TABLE IF NOT EXISTS projects (
     project_id text PRIMARY KEY,
     name text NOT NULL,

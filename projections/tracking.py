@@ -1,6 +1,10 @@
 """Idempotent projection: the rows and the tracking row ``(projection, topic,
 partition, offset)`` are written in one transaction; a replayed event is a no-op and
 events a projection ignores still advance its tracking.
+
+An event appended twice (the outbox relay crashed between Kafka's acknowledgement and
+its own commit) lands at two offsets with one ``event_id``: ``projected_events``
+remembers the ids each projection applied, and the second is skipped.
 """
 
 from __future__ import annotations
@@ -19,21 +23,26 @@ Handler = Callable[[asyncpg.Connection], Awaitable[T]]
 
 
 async def apply_once(pool: asyncpg.Pool, projection: str, position: Position,
-                     handler: Handler[T]) -> tuple[bool, T | None]:
-    """Run ``handler`` unless ``position`` was already applied; returns (applied, result)."""
+                     handler: Handler[T], event_id: str | None = None
+                     ) -> tuple[bool, T | None]:
+    """Run ``handler`` unless ``position``, or the event ``event_id``, was already
+    applied; returns (applied, result)."""
     async with pool.acquire() as conn, conn.transaction():
         stored = await conn.fetchval(
             'SELECT "offset" FROM projection_positions WHERE projection = $1 AND topic = $2 '
             "AND partition = $3 FOR UPDATE", projection, position.topic, position.partition)
         if stored is not None and position.offset <= stored:
             return False, None
-        result = await handler(conn)
+        fresh = event_id is None or await conn.fetchval(
+            "INSERT INTO projected_events (projection, event_id) VALUES ($1, $2) "
+            "ON CONFLICT DO NOTHING RETURNING true", projection, event_id)
+        result = await handler(conn) if fresh else None
         await conn.execute(
             'INSERT INTO projection_positions (projection, topic, partition, "offset") '
             "VALUES ($1, $2, $3, $4) ON CONFLICT (projection, topic, partition) "
             'DO UPDATE SET "offset" = EXCLUDED."offset"',
             projection, position.topic, position.partition, position.offset)
-        return True, result
+        return bool(fresh), result
 
 
 async def positions_reached(conn: asyncpg.Connection, projection: str,

@@ -19,6 +19,7 @@ from schemas.accounts import (
     TotpEnabled,
     UserCreated,
 )
+from schemas.audit import Actor
 from schemas.builds import BuildPlan, BuildSettings, BuildSpec
 from schemas.envelope import Envelope
 from schemas.failures import FailureStep
@@ -75,10 +76,12 @@ class ProjectEnvSet(Envelope):
 
 
 class DeploymentRequested(Envelope):
-    """v2: the spec's settings may name a Node.js version (``node_version``)."""
+    """v2: the spec's settings may name a Node.js version (``node_version``). v3: who
+    asked for it travels in the event (``requested_by``), not only in the record's
+    ``actor`` header, so a consumer of the topic sees it."""
 
     type: Literal["DeploymentRequested"] = "DeploymentRequested"
-    schema_version: int = 2
+    schema_version: int = 3
     project_id: str
     deployment_id: str
     number: int = Field(description="1 for the project's first deployment, then 2, 3, …")
@@ -87,6 +90,9 @@ class DeploymentRequested(Envelope):
     target: Literal["production", "preview"] = Field(
         default="production", description="production: the project's branch (its READY "
         "becomes the production deployment); preview: any other branch or a fixed commit")
+    requested_by: Actor | None = Field(
+        default=None, description="who asked for it; None in events recorded before v3, "
+        "whose record's actor header names who")
 
     @field_validator("spec")
     @classmethod

@@ -41,6 +41,12 @@ def upcast_DeploymentRequested_v1_v2(data: dict[str, Any]) -> dict[str, Any]:  #
     return _settings_without_node_version(data, 2)
 
 
+def upcast_DeploymentRequested_v2_v3(data: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+    """Before v3 who asked travelled only in the record's ``actor`` header: readers that
+    have the record fall back to it (``projections.control_plane``)."""
+    return {**data, "schema_version": 3, "requested_by": None}
+
+
 # (type, from_version) -> upcaster to from_version + 1.
 UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("DeploymentFailed", 1): upcast_DeploymentFailed_v1_v2,
@@ -48,6 +54,7 @@ UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("ProjectCreated", 2): upcast_ProjectCreated_v2_v3,
     ("ProjectSettingsChanged", 1): upcast_ProjectSettingsChanged_v1_v2,
     ("DeploymentRequested", 1): upcast_DeploymentRequested_v1_v2,
+    ("DeploymentRequested", 2): upcast_DeploymentRequested_v2_v3,
 }
 
 

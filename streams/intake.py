@@ -1,7 +1,11 @@
 """Commands from other systems on ``buildspace.commands``: the same models and
 validation as HTTP; the outcome is published as ``CommandAccepted`` or
 ``CommandRejected`` (keyed by the command's project, else by the command id).
-A command id already processed is not applied twice.
+
+The command id is the idempotency key: its outcome, accepted or rejected, is recorded in
+the transaction that writes the events and the outcome event to the outbox, so a
+redelivered command (the worker died before committing its offset) appends nothing and
+publishes nothing again.
 """
 
 from __future__ import annotations
@@ -14,8 +18,7 @@ from pydantic import ValidationError
 
 from commands.projects import store
 from commands.service import CommandService, Outcome
-from infra import actors
-from infra.kafka import EventLog
+from infra import actors, outbox
 from infra.settings import Settings
 from schemas.audit import Actor
 from schemas.commands import CommandMessage
@@ -49,20 +52,39 @@ async def execute(service: CommandService, conn: asyncpg.Connection, msg: Comman
     return await service.execute(conn, msg.command, meta)
 
 
-async def apply(service: CommandService, pool: asyncpg.Pool, msg: CommandMessage
-                ) -> CommandAccepted | None:
+async def apply(service: CommandService, pool: asyncpg.Pool, msg: CommandMessage) -> None:
+    """Apply ``msg`` once: its events and ``CommandAccepted`` in one transaction."""
     async with pool.acquire() as conn, conn.transaction():
         if await store.processed_outcome(conn, msg.command_id) is not None:
-            return None
+            return
         outcome = await execute(service, conn, msg)
+        accepted = CommandAccepted(
+            stream_id=outcome.state.project_id, command_id=msg.command_id,
+            command_type=msg.command.type, event_ids=[e.event_id for e in outcome.events],
+            correlation_id=msg.correlation_id or msg.command_id, causation_id=msg.command_id)
+        await outbox.stage(conn, service.settings.topic_events, accepted.stream_id, accepted)
         await store.record_processed(conn, msg.command_id, {"accepted": True})
-    return CommandAccepted(
-        stream_id=outcome.state.project_id, command_id=msg.command_id,
-        command_type=msg.command.type, event_ids=[e.event_id for e in outcome.events],
-        correlation_id=msg.correlation_id or msg.command_id, causation_id=msg.command_id)
 
 
-async def handle_command(service: CommandService, pool: asyncpg.Pool, events: EventLog,
+async def reject(pool: asyncpg.Pool, settings: Settings, rejected: CommandRejected,
+                 recorded: bool) -> None:
+    """Publish ``rejected``; with ``recorded`` (the sender named a command id), only the
+    first time that id is rejected or accepted."""
+    async with pool.acquire() as conn, conn.transaction():
+        if recorded:
+            if await store.processed_outcome(conn, rejected.command_id) is not None:
+                return
+            await store.record_processed(conn, rejected.command_id, {
+                "accepted": False, "status": rejected.status, "reason": rejected.reason})
+        await outbox.stage(conn, settings.topic_events, rejected.stream_id, rejected)
+
+
+def named_command_id(body: Any) -> bool:
+    given = body.get("command_id") if isinstance(body, dict) else None
+    return isinstance(given, str) and 0 < len(given) <= 128
+
+
+async def handle_command(service: CommandService, pool: asyncpg.Pool,
                          settings: Settings, value: bytes | None) -> None:
     try:
         body = orjson.loads(value or b"null")
@@ -71,13 +93,10 @@ async def handle_command(service: CommandService, pool: asyncpg.Pool, events: Ev
     sender = body.get("actor") if isinstance(body, dict) else None
     with actors.acting(Actor(kind="intake", id=sender if isinstance(sender, str)
                              and 0 < len(sender) <= 200 else None)):
-        outcome: CommandAccepted | CommandRejected | None
         try:
             msg = CommandMessage.model_validate(body)
-            outcome = await apply(service, pool, msg)
+            await apply(service, pool, msg)
         except (ValidationError, BuildspaceError) as exc:
             if isinstance(exc, BuildspaceError) and exc.status >= 500:
                 raise
-            outcome = rejection(body, exc)
-        if outcome is not None:
-            await events.append(settings.topic_events, outcome.stream_id, outcome)
+            await reject(pool, settings, rejection(body, exc), named_command_id(body))

@@ -40,8 +40,8 @@ class Enrolment(ABC):
     teams: TeamService
 
     @abstractmethod
-    async def _append(self, events: list[Envelope]) -> object:
-        """Append events to the log (``AccountService``)."""
+    async def _append(self, conn: asyncpg.Connection, events: list[Envelope]) -> None:
+        """Write events to the outbox in ``conn``'s transaction (``AccountService``)."""
 
     @abstractmethod
     async def _session(self, conn: asyncpg.Connection, user_id: str) -> Issued:
@@ -71,7 +71,7 @@ class Enrolment(ABC):
             if user is None:
                 user = await self._new_user(conn, email, password_hash)
             if invited is not None:
-                await self.teams.append(join(invited["team_id"], user.user_id,
+                await self.teams.append(conn, join(invited["team_id"], user.user_id,
                                              invited["role"], Meta.new()))
                 await teams.add_member(conn, invited["team_id"], user.user_id,
                                        invited["role"])
@@ -98,7 +98,7 @@ class Enrolment(ABC):
                         ) -> store.User:
         """A new account with its personal team (in ``conn``'s transaction)."""
         user = store.User(new_id(), email, password_hash, False)
-        await self._append(create_user(user.user_id, email, False, Meta.new()))
+        await self._append(conn, create_user(user.user_id, email, False, Meta.new()))
         await store.add_user(conn, user)
         await self.teams.create(conn, user.user_id, email.partition("@")[0], personal=True)
         return user

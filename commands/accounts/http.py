@@ -129,7 +129,7 @@ async def request_reset(body: ResetBody, platform: WriteDep) -> Response:
 async def confirm_reset(body: NewPasswordBody, platform: WriteDep) -> Response:
     """Set a new password with the link's token; every session and token of the account
     stops working."""
-    await reset.confirm(platform.pool, platform.events, platform.settings, body.token,
+    await reset.confirm(platform.pool, platform.settings, body.token,
                         await hash_password(body.password))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -217,7 +217,7 @@ async def confirm_totp(body: CodeBody, principal: SignedIn, platform: WriteDep
     async with platform.pool.acquire() as conn, conn.transaction():
         codes = await totp.confirm(conn, platform.accounts.cipher, principal.user_id,
                                    body.code)
-        await platform.accounts.note(TotpEnabled, principal.user_id)
+        await platform.accounts.note(conn, TotpEnabled, principal.user_id)
     return RecoveryCodesOut(recovery_codes=codes)
 
 
@@ -229,5 +229,5 @@ async def disable_totp(body: CodeBody, principal: SignedIn, platform: WriteDep) 
     own_session(principal)
     async with platform.pool.acquire() as conn, conn.transaction():
         await totp.disable(conn, platform.accounts.cipher, principal.user_id, body.code)
-        await platform.accounts.note(TotpDisabled, principal.user_id)
+        await platform.accounts.note(conn, TotpDisabled, principal.user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

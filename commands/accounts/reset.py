@@ -14,8 +14,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from commands.accounts import store
-from infra import mail
-from infra.kafka import EventLog
+from infra import mail, outbox
 from infra.settings import Settings
 from schemas.accounts import PasswordChanged, token_digest
 from schemas.envelope import Meta
@@ -55,7 +54,7 @@ async def request(pool: asyncpg.Pool, settings: Settings, email: str) -> None:
         log.warning("password reset for %s (no SMTP server is set): %s", email, text)
 
 
-async def confirm(pool: asyncpg.Pool, events: EventLog, settings: Settings, secret: str,
+async def confirm(pool: asyncpg.Pool, settings: Settings, secret: str,
                   password_hash: str) -> None:
     async with pool.acquire() as conn, conn.transaction():
         user_id = await conn.fetchval(
@@ -63,7 +62,7 @@ async def confirm(pool: asyncpg.Pool, events: EventLog, settings: Settings, secr
             "used_at IS NULL AND expires_at > now() RETURNING user_id", token_digest(secret))
         if user_id is None:
             raise Invalid("this reset link is unknown, used or expired", field="token")
-        await events.append(settings.topic_events, user_id, PasswordChanged(
+        await outbox.stage(conn, settings.topic_events, user_id, PasswordChanged(
             stream_id=user_id, user_id=user_id, correlation_id=Meta.new().correlation_id))
         await store.set_password_hash(conn, user_id, password_hash)
         await conn.execute("UPDATE acct_tokens SET revoked_at = now() WHERE user_id = $1 "

@@ -27,7 +27,7 @@ from commands.accounts.passwords import (
 from commands.accounts.store import FailureLimits, Principal
 from commands.teams import store as teams
 from commands.teams.service import TeamService
-from infra.kafka import EventLog, Position
+from infra import outbox
 from infra.secrets import EnvCipher, env_key
 from infra.settings import Settings
 from schemas.accounts import (
@@ -50,24 +50,24 @@ BAD_LOGIN = "wrong email or password"
 
 
 class AccountService(Enrolment):
-    def __init__(self, pool: asyncpg.Pool, events: EventLog, settings: Settings,
+    def __init__(self, pool: asyncpg.Pool, settings: Settings,
                  limits: FailureLimits | None = None, cipher: EnvCipher | None = None
                  ) -> None:
         self.pool = pool
-        self.events = events
         self.settings = settings
         self.cipher = cipher or EnvCipher(env_key(settings))
         self.limits = limits or FailureLimits(free=settings.login_free_failures)
-        self.teams = TeamService(events, settings)
+        self.teams = TeamService(settings)
 
-    async def note(self, kind: type[TotpEnabled] | type[TotpDisabled], user_id: str) -> None:
-        """Append a change of the user's own settings (two-factor sign-in)."""
-        await self._append([kind(stream_id=user_id, user_id=user_id,
+    async def note(self, conn: asyncpg.Connection, kind: type[TotpEnabled] | type[TotpDisabled],
+                   user_id: str) -> None:
+        """Record a change of the user's own settings (two-factor sign-in)."""
+        await self._append(conn, [kind(stream_id=user_id, user_id=user_id,
                                  correlation_id=Meta.new().correlation_id)])
 
-    async def _append(self, events: list[Envelope]) -> list[Position]:
-        return [await self.events.append(self.settings.topic_events, e.stream_id, e)
-                for e in events]
+    async def _append(self, conn: asyncpg.Connection, events: list[Envelope]) -> None:
+        for e in events:
+            await outbox.stage(conn, self.settings.topic_events, e.stream_id, e)
 
     async def create_owner(self) -> str | None:
         """Create the instance owner when no user exists: from ``admin_email`` and
@@ -83,7 +83,7 @@ class AccountService(Enrolment):
             if await store.any_user(conn):
                 return None
             user_id = new_id()
-            await self._append(create_user(user_id, email, True, Meta.new()))
+            await self._append(conn, create_user(user_id, email, True, Meta.new()))
             await store.add_user(conn, store.User(user_id, email, password_hash, True))
             await self.teams.create(conn, user_id, email.partition("@")[0], personal=True)
         return None if given else password
@@ -127,7 +127,7 @@ class AccountService(Enrolment):
                      name: str, scopes: list[Scope], project_id: str | None,
                      team_id: str | None, expires_at: datetime | None) -> Issued:
         token, token_id = new_token(), new_id()
-        await self._append(issue_token(user_id, token_id, kind, name, scopes, project_id,
+        await self._append(conn, issue_token(user_id, token_id, kind, name, scopes, project_id,
                                        team_id, expires_at, Meta.new()))
         await store.add_token(conn, token_digest(token), token_id, user_id, kind, name,
                               scopes, project_id, team_id, expires_at)
@@ -189,4 +189,4 @@ class AccountService(Enrolment):
     async def revoke(self, by: Principal, token_id: str) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
             exists = await store.revoke(conn, by.user_id, token_id)
-            await self._append(revoke_token(by.user_id, token_id, exists, Meta.new()))
+            await self._append(conn, revoke_token(by.user_id, token_id, exists, Meta.new()))

@@ -17,7 +17,7 @@ import asyncpg
 from fastapi import APIRouter, Body, Request
 from pydantic import ValidationError
 
-from commands.deps import WriteDep, WriteSide
+from commands.deps import WriteDep, WriteSide, settled
 from commands.service import Outcome
 from commands.teams.store import owner_team
 from schemas.commands import CreateProject, RequestDeployment, subdomain_for
@@ -77,7 +77,7 @@ async def seed_project(platform: WriteDep, body: Annotated[dict[str, Any], Body(
                                            request.state.team_id)
         outcome: Outcome = await platform.commands.request_deployment(
             conn, RequestDeployment(project_id=project_id), meta)
-    platform.consistency.appended(outcome.positions)
+    await settled(platform, outcome)
     deployment = next(e for e in outcome.events if isinstance(e, DeploymentRequested))
     slug, url = outcome.state.subdomain, platform.settings.site_url(outcome.state.subdomain)
     if named:

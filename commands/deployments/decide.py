@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 
 from commands.projects.decide import ProjectState, create_project, require
+from infra.actors import SYSTEM
+from schemas.audit import Actor
 from schemas.builds import BuildSpec
 from schemas.commands import CreateProject, RequestDeployment
 from schemas.envelope import Envelope, Meta, new_id
@@ -68,8 +70,9 @@ def rollback(state: ProjectState, current: str | None, earlier: list[str],
 
 
 def request_deployment(state: ProjectState, cmd: RequestDeployment,
-                       meta: Meta, deployment_id: str | None = None
+                       meta: Meta, deployment_id: str | None = None, *, requested_by: Actor
                        ) -> list[Envelope]:
+    """``requested_by``: who asks (``infra.actors.current()`` at the service)."""
     require(state, cmd.project_id)
     if not state.git_url:
         raise Conflict(f"project {cmd.project_id} has no git repository: deploy files with "
@@ -86,12 +89,13 @@ def request_deployment(state: ProjectState, cmd: RequestDeployment,
     return [DeploymentRequested(
         stream_id=state.project_id, project_id=state.project_id, deployment_id=deployment_id,
         number=state.deployments + 1, spec=spec, branch=branch, target=target,
-        correlation_id=meta.correlation_id, causation_id=meta.causation_id,
+        requested_by=requested_by, correlation_id=meta.correlation_id,
+        causation_id=meta.causation_id,
     )]
 
 
 def decide(state: ProjectState, cmd: CreateProject | RequestDeployment,
-           meta: Meta) -> list[Envelope]:
+           meta: Meta, requested_by: Actor = SYSTEM) -> list[Envelope]:
     if isinstance(cmd, CreateProject):
         return create_project(state, cmd, meta)
-    return request_deployment(state, cmd, meta)
+    return request_deployment(state, cmd, meta, requested_by=requested_by)

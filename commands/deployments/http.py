@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, status
 
-from commands.deps import WriteDep, run
+from commands.deps import WriteDep, run, settled
 from commands.projects.decide import ProjectState
 from commands.service import Outcome
 from infra.settings import Settings
@@ -63,7 +63,7 @@ async def request_deployment(project_id: str, platform: WriteDep,
     meta = Meta.new()
     async with platform.pool.acquire() as conn, conn.transaction():
         outcome = await platform.commands.request_deployment(conn, cmd, meta)
-    platform.consistency.appended(outcome.positions)
+    await settled(platform, outcome)
     return deployment_response(outcome, platform.settings)
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 from cryptography.fernet import InvalidToken
 
-from commands.deps import WriteSide
+from commands.deps import WriteSide, settled
 from commands.hooks import store as hook_store
 from commands.hooks.decide import (
     Bucket,
@@ -219,7 +219,7 @@ class Webhooks:
             if not await hook_store.record_delivery(conn, project_id, keys):
                 return None
             outcome = await self.commands.request_deployment(conn, cmd, meta)
-        self.platform.consistency.appended(outcome.positions)
+        await settled(self.platform, outcome)
         return self.delivered(outcome)
 
     def delivered(self, outcome: Outcome) -> Delivered:
@@ -247,5 +247,5 @@ class Webhooks:
             cmd = RequestDeployment(project_id=hook.project_id, ref=hook.branch,
                                     branch=hook.branch)
             outcome = await self.commands.request_deployment(conn, cmd, meta)
-        self.platform.consistency.appended(outcome.positions)
+        await settled(self.platform, outcome)
         return outcome

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response, status
 
-from commands.deps import WriteDep, run
+from commands.deps import WriteDep, run, settled
 from commands.lifecycle.service import ProjectLifecycle
 from schemas.envelope import Meta, new_id
 from schemas.lifecycle import ProjectDeleted, ProjectDeletedOut
@@ -49,7 +49,7 @@ async def add_webhook(project_id: str, body: WebhookBody, platform: WriteDep,
     webhook_id, meta = new_id(), Meta.new()
     async with platform.pool.acquire() as conn, conn.transaction():
         made = await lifecycle.add_webhook(conn, project_id, body, webhook_id, meta)
-    platform.consistency.appended(made.outcome.positions)
+    await settled(platform, made.outcome)
     added = next(e for e in made.outcome.events if isinstance(e, WebhookAdded))
     return WebhookOut(id=webhook_id, project_id=project_id, url=added.url,
                       events=added.events, secret=made.secret,

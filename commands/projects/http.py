@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from commands.deps import WriteDep, run
+from commands.deps import WriteDep, run, settled
 from commands.projects.env import env_values, patch_env
 from commands.service import Outcome
 from infra.settings import Settings
@@ -60,7 +60,7 @@ async def create_project(cmd: CreateProject, platform: WriteDep, request: Reques
     async with platform.pool.acquire() as conn, conn.transaction():
         outcome = await platform.commands.create_project(conn, cmd, meta, new_id(),
                                                          request.state.team_id)
-    platform.consistency.appended(outcome.positions)
+    await settled(platform, outcome)
     return project_response(outcome, platform.settings)
 
 

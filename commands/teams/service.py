@@ -11,7 +11,7 @@ import asyncpg
 
 from commands.teams import store
 from commands.teams.decide import change_role, create_team, delete_team, invite, remove
-from infra.kafka import EventLog
+from infra import outbox
 from infra.settings import Settings
 from schemas.accounts import token_digest
 from schemas.envelope import Envelope, Meta, new_id
@@ -29,24 +29,24 @@ INVITATION_DAYS = 7
 
 
 class TeamService:
-    def __init__(self, events: EventLog, settings: Settings) -> None:
-        self.events = events
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
     async def create(self, conn: asyncpg.Connection, user_id: str, name: str,
                      personal: bool) -> TeamOut:
-        """In ``conn``'s transaction: append the team's events, then store it."""
+        """In ``conn``'s transaction: the team's events and the team."""
         team_id = new_id()
-        await self.append(create_team(team_id, name, personal, user_id, Meta.new()))
+        await self.append(conn, create_team(team_id, name, personal, user_id, Meta.new()))
         await store.add_team(conn, team_id, name, personal, user_id)
         return TeamOut(id=team_id, name=name, personal=personal, role="owner")
 
     async def teams_of(self, conn: asyncpg.Connection, user_id: str) -> list[TeamOut]:
         return [TeamOut(**row) for row in await store.teams_of(conn, user_id)]
 
-    async def append(self, events: list[Envelope]) -> None:
+    async def append(self, conn: asyncpg.Connection, events: list[Envelope]) -> None:
+        """Write ``events`` to the outbox in ``conn``'s transaction."""
         for event in events:
-            await self.events.append(self.settings.topic_events, event.stream_id, event)
+            await outbox.stage(conn, self.settings.topic_events, event.stream_id, event)
 
     async def caller_role(self, conn: asyncpg.Connection, team_id: str, user_id: str) -> Role:
         role = await store.role_in(conn, team_id, user_id)
@@ -59,7 +59,7 @@ class TeamService:
         secret, invitation_id = "bsi_" + secrets.token_urlsafe(32), new_id()
         expires = datetime.now(UTC) + timedelta(days=INVITATION_DAYS)
         by_role = await self.caller_role(conn, team_id, by)
-        await self.append(invite(team_id, invitation_id, body.email, body.role, by, by_role,
+        await self.append(conn, invite(team_id, invitation_id, body.email, body.role, by, by_role,
                                  Meta.new()))
         await store.add_invitation(conn, invitation_id, team_id, body.email, body.role,
                                    token_digest(secret), by, expires)
@@ -70,7 +70,7 @@ class TeamService:
     async def change_settings(self, conn: asyncpg.Connection, team_id: str, by: str,
                               require_2fa: bool) -> TeamOut:
         await self.caller_role(conn, team_id, by)
-        await self.append([TeamSettingsChanged(stream_id=team_id, team_id=team_id,
+        await self.append(conn, [TeamSettingsChanged(stream_id=team_id, team_id=team_id,
                                                require_2fa=require_2fa,
                                                correlation_id=Meta.new().correlation_id)])
         await store.set_require_2fa(conn, team_id, require_2fa)
@@ -82,7 +82,7 @@ class TeamService:
         if found is None:
             raise NotFound("team not found", field="team_id")
         personal, projects = found
-        await self.append(delete_team(team_id, personal, by_role, projects, Meta.new()))
+        await self.append(conn, delete_team(team_id, personal, by_role, projects, Meta.new()))
         await store.drop_team(conn, team_id)
 
     async def members(self, conn: asyncpg.Connection, team_id: str) -> list[MemberOut]:
@@ -93,7 +93,7 @@ class TeamService:
         by_role = await self.caller_role(conn, team_id, by)
         owners = await store.owners(conn, team_id)
         current = await store.role_in(conn, team_id, user_id)
-        await self.append(change_role(team_id, user_id, current, role, by_role, owners,
+        await self.append(conn, change_role(team_id, user_id, current, role, by_role, owners,
                                       Meta.new()))
         await store.set_role(conn, team_id, user_id, role)
         return next(m for m in await self.members(conn, team_id) if m.user_id == user_id)
@@ -103,5 +103,5 @@ class TeamService:
         by_role = await self.caller_role(conn, team_id, by)
         owners = await store.owners(conn, team_id)
         current = await store.role_in(conn, team_id, user_id)
-        await self.append(remove(team_id, user_id, current, by_role, owners, Meta.new()))
+        await self.append(conn, remove(team_id, user_id, current, by_role, owners, Meta.new()))
         await store.remove_member(conn, team_id, user_id)

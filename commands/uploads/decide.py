@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Literal
 
 from commands.projects.decide import ProjectState, require
+from schemas.audit import Actor
 from schemas.builds import BuildSpec
 from schemas.envelope import Meta
 from schemas.events import DeploymentRequested
@@ -19,7 +20,8 @@ from schemas.uploads import UPLOAD_REF
 
 def request_upload_deployment(state: ProjectState, upload_id: str, deployment_id: str,
                               build: bool, target: Literal["production", "preview"],
-                              build_cache: bool, meta: Meta) -> DeploymentRequested:
+                              build_cache: bool, meta: Meta, *, requested_by: Actor
+                              ) -> DeploymentRequested:
     require(state, state.project_id)
     spec = BuildSpec(
         project_id=state.project_id, deployment_id=deployment_id, git_url=state.git_url,
@@ -28,5 +30,6 @@ def request_upload_deployment(state: ProjectState, upload_id: str, deployment_id
     return DeploymentRequested(
         stream_id=state.project_id, project_id=state.project_id, deployment_id=deployment_id,
         number=state.deployments + 1, spec=spec, branch=None, target=target,
-        correlation_id=meta.correlation_id, causation_id=meta.causation_id)
+        requested_by=requested_by, correlation_id=meta.correlation_id,
+        causation_id=meta.causation_id)
 

@@ -19,11 +19,12 @@ from fastapi import APIRouter, Body, status
 
 from commands.builds.http import Ingest, IngestDep, in_store, store, stored_sizes
 from commands.deployments.http import deployment_response
-from commands.deps import WriteDep, WriteSide
+from commands.deps import WriteDep, WriteSide, settled
 from commands.projects import store as write_side
 from commands.projects.decide import require
 from commands.uploads.decide import request_upload_deployment
 from commands.uploads.store import admit, read_record
+from infra import actors
 from infra.grants import grant_upload
 from schemas.api import DeploymentAccepted
 from schemas.envelope import Meta, dumps, new_id
@@ -101,9 +102,10 @@ async def deploy(project_id: str, upload_id: str, platform: WriteDep, ingest: In
     async with platform.pool.acquire() as conn, conn.transaction():
         state = await write_side.load_for_update(conn, project_id)
         requested = request_upload_deployment(state, upload_id, new_id(), body.build,
-                                              body.target, body.build_cache, meta)
+                                              body.target, body.build_cache, meta,
+                                              requested_by=actors.current())
         outcome = await platform.commands.append_decided(conn, state, [requested])
-    platform.consistency.appended(outcome.positions)
+    await settled(platform, outcome)
     return deployment_response(outcome, platform.settings)
 
 

@@ -29,6 +29,7 @@ from infra.db import clickhouse_client, open_pool
 from infra.kafka import EventLog, ensure_topics
 from infra.metrics import MetricsServer, service_check
 from infra.object_store import Bucket
+from infra.outbox import Relay
 from infra.secrets import EnvCipher, env_key
 from infra.settings import Settings
 from infra.uvicorn_server import AsgiServer
@@ -65,6 +66,7 @@ class Roles:
         self.logs: LogStore | None = None
         self.analytics: RequestAnalytics | None = None
         self.commands: CommandService | None = None
+        self.relay: Relay | None = None
 
     async def start(self, roles: Collection[str]) -> None:
         await ensure_topics(self.settings, groups=[APP_ID] if "worker" in roles else [])
@@ -89,23 +91,28 @@ class Roles:
         self._stops.append(self.pool.close)
         await migrate(self.pool)
         events = await self.open_events()
-        self.commands = CommandService(self.pool, events, s, EnvCipher(env_key(s)))
+        self.commands = CommandService(self.pool, s, EnvCipher(env_key(s)))
+        self.relay = Relay(self.pool, events)
+        await self.relay.start()
+        self._stops.append(self.relay.stop)
+        self.watched.append(self.relay.task)
         client = await asyncio.to_thread(clickhouse_client, s)
         self.logs = LogStore(client, s.log_retention_days)
         self._stops.append(lambda: asyncio.to_thread(self.logs.close))  # type: ignore[union-attr]
         self.analytics = RequestAnalytics(client, self.logs._lock, s.request_retention_days)
 
     async def platform(self) -> Platform:
-        assert self.pool and self.events and self.commands and self.logs and self.analytics, \
-            "open() first"
+        assert self.pool and self.events and self.commands and self.logs and self.analytics \
+            and self.relay, "open() first"
         live = LiveLogs(self.settings)
         await live.start()
         self._stops.append(live.stop)
         self.watched.append(live.task)
         return Platform(
             settings=self.settings, pool=self.pool, events=self.events, commands=self.commands,
-            accounts=AccountService(self.pool, self.events, self.settings),
+            accounts=AccountService(self.pool, self.settings),
             consistency=ReadYourWrites(self.pool, self.settings.query_wait_seconds),
+            relay=self.relay,
             logs=self.logs, live=live, analytics=self.analytics,
         )
 

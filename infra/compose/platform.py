@@ -11,6 +11,7 @@ import asyncpg
 from commands.accounts.service import AccountService
 from commands.service import CommandService
 from infra.kafka import EventLog
+from infra.outbox import Relay
 from infra.settings import Settings
 from projections.analytics import RequestAnalytics
 from projections.consistency import ReadYourWrites
@@ -29,3 +30,4 @@ class Platform:
     logs: LogStore
     live: LiveLogs
     analytics: RequestAnalytics
+    relay: Relay

@@ -27,6 +27,7 @@ from infra.compose.migrate import migrate
 from infra.db import open_pool
 from infra.embedded import free_port
 from infra.kafka import EventLog, ensure_topics
+from infra.outbox import Relay
 from infra.settings import Settings
 from schemas.accounts import CreateTokenBody, token_digest
 from schemas.errors import Forbidden, NotFound, RateLimited, Unauthorized
@@ -68,9 +69,12 @@ class Service:
         await migrate(self.pool)
         self.events = EventLog(self.settings)
         await self.events.start()
-        return AccountService(self.pool, self.events, self.settings, self.limits)
+        self.relay = Relay(self.pool, self.events)
+        await self.relay.start()
+        return AccountService(self.pool, self.settings, self.limits)
 
     async def __aexit__(self, *_: object) -> None:
+        await self.relay.stop()
         await self.events.stop()
         await self.pool.close()
 
@@ -212,7 +216,7 @@ def test_a_reset_link_is_mailed_when_an_smtp_server_is_set(run):
             assert isinstance(message, EmailMessage)
             secret = re.search(r'"token": "(bsr_[\w-]+)"', message.get_content())
             assert secret
-            await reset.confirm(accounts.pool, accounts.events, s, secret[1],
+            await reset.confirm(accounts.pool, s, secret[1],
                                 await hash_password("a brand new password"))
             await accounts.login("admin@localhost", "a brand new password", None)
 

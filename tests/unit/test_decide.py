@@ -4,6 +4,8 @@ import pytest
 
 from commands.deployments.decide import decide
 from commands.projects.decide import ProjectState, evolve
+from infra.actors import SYSTEM
+from schemas.audit import Actor
 from schemas.commands import CreateProject, RequestDeployment
 from schemas.envelope import Meta
 from schemas.errors import Conflict, NotFound
@@ -46,6 +48,15 @@ def test_deployments_are_numbered_and_carry_the_build_spec():
         assert event.spec.settings.build_command == "npm run build:prod"
         assert event.spec.ref == (ref or "main")
     assert numbers == [1, 2]
+
+
+def test_a_deployment_names_who_asked_for_it():
+    """The requester travels in the event (v3), for consumers without the record."""
+    user = Actor(kind="user", user_id="u1", ip="203.0.113.7")
+    [event] = decide(created_state(), RequestDeployment(project_id="p1"), META, user)
+    assert isinstance(event, DeploymentRequested) and event.requested_by == user
+    [unnamed] = decide(created_state(), RequestDeployment(project_id="p1"), META)
+    assert isinstance(unnamed, DeploymentRequested) and unnamed.requested_by == SYSTEM
 
 
 def test_deploying_an_unknown_project_is_not_found():

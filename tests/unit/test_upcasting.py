@@ -1,7 +1,9 @@
 """Old events in the log are read as the current version: ``DeploymentFailed`` v1
 payloads recorded from the v1 model (``tests/fixtures/events``) come out as v2, with the
 step that failed told from their reason, through every parse path; build settings
-recorded before ``node_version`` come out without one."""
+recorded before ``node_version`` come out without one; ``DeploymentRequested`` recorded
+before v3 names no requester in its body, and the deployments read model falls back to
+its record's actor header."""
 
 from __future__ import annotations
 
@@ -10,8 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from projections.control_plane import requester
+from schemas.audit import Actor
 from schemas.builds import BuildSettings
 from schemas.catalog import CATALOG
+from schemas.catalog import version as current_version
 from schemas.events import (
     DeploymentFailed,
     DeploymentRequested,
@@ -82,12 +87,57 @@ def test_settings_recorded_before_node_version_still_read_it_from_the_repository
         recorded: str):
     """Payloads recorded from the models before ``node_version`` parse as the current
     version, every setting kept, and ``node_version`` None: detect, as they did."""
-    kind, version = recorded.split(".v")
+    kind, recorded_version = recorded.split(".v")
     for line in (RECORDED / f"{recorded}.jsonl").read_text().splitlines():
         payload = json.loads(line)
         before = payload["spec"]["settings"] if "spec" in payload else payload["settings"]
-        assert payload["schema_version"] == int(version) and "node_version" not in before
+        assert payload["schema_version"] == int(recorded_version)
+        assert "node_version" not in before
         event = parse_event(line.encode())
-        assert (type(event).__name__, event.schema_version) == (kind, int(version) + 1)
+        assert type(event).__name__ == kind
+        assert event.schema_version == current_version(type(event)) > int(recorded_version)
         assert event.event_id == payload["event_id"]
         assert _settings(event).model_dump() == {**before, "node_version": None}
+
+
+REQUESTED = [json.loads(line) for line in
+             (RECORDED / "DeploymentRequested.v2.jsonl").read_text().splitlines()]
+USER = Actor(kind="token", id="t1", user_id="u1", ip="203.0.113.7")
+
+
+@pytest.mark.parametrize("payload", REQUESTED, ids=[p["deployment_id"] for p in REQUESTED])
+def test_a_recorded_v2_request_is_read_as_v3_naming_no_requester(payload):
+    """Every field of the recorded v2 payload comes out as it went in."""
+    assert payload["schema_version"] == 2 and "requested_by" not in payload
+    event = parse_event(json.dumps(payload).encode())
+    assert isinstance(event, DeploymentRequested)
+    assert (event.schema_version, event.requested_by) == (3, None)
+    assert event.model_dump(mode="json") == {**payload, "schema_version": 3,
+                                             "requested_by": None}
+
+
+def test_recorded_v1_requests_go_through_v2_to_v3():
+    for line in (RECORDED / "DeploymentRequested.v1.jsonl").read_text().splitlines():
+        event = parse_event(line.encode())
+        assert isinstance(event, DeploymentRequested)
+        assert (event.schema_version, event.requested_by) == (3, None)
+
+
+def test_a_v3_request_round_trips_with_its_requester_as_the_catalog_describes_it():
+    event = parse_event(json.dumps({**REQUESTED[0], "schema_version": 3,
+                                    "requested_by": USER.model_dump()}).encode())
+    assert isinstance(event, DeploymentRequested) and event.requested_by == USER
+    assert parse_event(event.model_dump_json().encode()) == event
+    v3 = json.loads((CATALOG / "DeploymentRequested.v3.json").read_text())
+    v2 = json.loads((CATALOG / "DeploymentRequested.v2.json").read_text())
+    assert "requested_by" in v3["properties"] and "requested_by" not in v2["properties"]
+
+
+def test_the_read_model_names_the_bodys_requester_else_the_records_header():
+    header = Actor(kind="user", user_id="u-header")
+    old = parse_event(json.dumps(REQUESTED[0]).encode())
+    new = parse_event(json.dumps({**REQUESTED[0], "schema_version": 3,
+                                  "requested_by": USER.model_dump()}).encode())
+    assert isinstance(old, DeploymentRequested) and isinstance(new, DeploymentRequested)
+    assert requester(old, header) == header
+    assert requester(new, header) == USER

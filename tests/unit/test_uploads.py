@@ -8,6 +8,7 @@ import pytest
 from commands.projects.decide import ProjectState
 from commands.uploads.decide import request_upload_deployment
 from infra.deploy_files import hash_files, walk
+from schemas.audit import Actor
 from schemas.envelope import Meta
 from schemas.errors import Invalid, NotFound
 from schemas.uploads import UploadedFile, check_files, check_upload_path
@@ -59,14 +60,16 @@ def test_the_client_skips_what_is_never_deployed(tmp_path):
 def test_an_upload_is_requested_like_any_deployment():
     """Only ``DeploymentRequested`` is decided: the worker publishes or builds it."""
     state = ProjectState(project_id="p", exists=True, subdomain="s", deployments=4)
+    token = Actor(kind="token", id="t1", user_id="u1")
     requested = request_upload_deployment(state, "u" * 32, "d", False, "preview", True,
-                                          Meta.new())
+                                          Meta.new(), requested_by=token)
     assert requested.number == 5 and requested.spec.ref == "upload"
+    assert requested.requested_by == token
     assert requested.spec.upload_id == "u" * 32 and requested.spec.prebuilt
     assert requested.target == "preview" and requested.branch is None
     built = request_upload_deployment(state, "u" * 32, "d2", True, "production", True,
-                                      Meta.new())
+                                      Meta.new(), requested_by=token)
     assert not built.spec.prebuilt and built.target == "production"
     with pytest.raises(NotFound):
         request_upload_deployment(ProjectState(project_id="q"), "u", "d", False,
-                                  "production", True, Meta.new())
+                                  "production", True, Meta.new(), requested_by=token)
