@@ -30,20 +30,24 @@ from infra.console_core import (
     run,
     show,
 )
+from infra.console_dead_letters import register as register_dead_letters
 from infra.console_deploy import register as register_deploy
 from infra.console_deployments import register as register_deployments
 from infra.console_env import register as register_env
 from infra.console_projects import Project, linked_or_none
 from infra.console_projects import register as register_projects
+from infra.console_replay import register as register_replay
 from infra.console_tokens import tokens_app
 
 app = typer.Typer(help="Buildspace: sign in, list and inspect, follow logs, manage tokens.",
                   no_args_is_help=True, add_completion=True)
 app.add_typer(tokens_app, name="tokens")
+register_dead_letters(app)
 register_deploy(app)
 register_deployments(app)
 register_env(app)
 register_projects(app)
+register_replay(app)
 
 
 @app.command()

@@ -27,6 +27,14 @@ async def open_pool(settings: Settings, *, max_size: int = 10) -> asyncpg.Pool:
             await asyncio.sleep(0.2)
 
 
+async def connect(settings: Settings) -> asyncpg.Connection:
+    """A connection of its own, outside the pool: for a session that keeps its own
+    settings and locks (a replay of the read models)."""
+    if not settings.database_url:
+        raise RuntimeError("database_url is not set (start the embedded stack first)")
+    return await asyncpg.connect(settings.database_url)
+
+
 def clickhouse_client(settings: Settings) -> Any:
     dsn = settings.clickhouse_dsn or f"chdb://{settings.data_path / 'clickhouse'}"
     if dsn.startswith("chdb://"):

@@ -71,9 +71,17 @@ class Settings(BaseSettings):
         default="buildspace.requests", description="the edge's request records (analytics)")
     topic_partitions: int = Field(default=4, description="partitions per topic")
     log_retention_days: int = Field(
-        default=30, description="days build logs are kept (ClickHouse TTL)")
+        default=30, ge=1, description="days build logs are kept: the logs topic's "
+                                      "retention.ms and the build_logs TTL (ClickHouse)")
     request_retention_days: int = Field(
-        default=30, description="days the edge's request analytics are kept")
+        default=30, ge=1, description="days the edge's request records are kept: the "
+                                      "requests topic's retention.ms and the edge_requests "
+                                      "TTL (ClickHouse)")
+    command_retention_days: int = Field(
+        default=7, ge=1, description="days the commands topic keeps a command (their "
+                                     "outcomes are events, kept for ever)")
+    dlq_retention_days: int = Field(
+        default=30, ge=1, description="days each .dlq topic keeps a dead letter")
 
     api_host: str = Field(default="127.0.0.1", description="address the API listens on")
     api_port: int = Field(default=9000, description="the API's port")

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from projections.ttl import ensure_ttl
 from schemas.analytics import (
     AnalyticsOut,
     EdgeRequestsServed,
@@ -52,6 +53,10 @@ BY_TIME = ("SELECT intDiv(toUnixTimestamp64Milli(ts), {b:Int64}) * {b:Int64} AS 
            f"sum(requests) {RANGE} GROUP BY bucket ORDER BY bucket")
 
 
+def ttl(retention_days: int) -> str:
+    return f"toDateTime(ts) + INTERVAL {int(retention_days)} DAY"
+
+
 def table_ddl(retention_days: int, name: str = TABLE) -> str:
     """Ordered by ``(project_id, ts)`` so one project's time range is one key range;
     daily partitions let the TTL drop whole days."""
@@ -71,7 +76,7 @@ CREATE TABLE IF NOT EXISTS {name} (
 ) ENGINE = ReplacingMergeTree
 PARTITION BY toDate(ts)
 ORDER BY (project_id, ts, batch_id, idx)
-TTL toDateTime(ts) + INTERVAL {int(retention_days)} DAY
+TTL {ttl(retention_days)}
 SETTINGS ttl_only_drop_parts = 1
 """
 
@@ -93,6 +98,7 @@ def migrate(client: Any, retention_days: int) -> None:
     client.command(table_ddl(retention_days))
     # Rows from before requests shared rows stand for one request each.
     client.command(f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS requests UInt32 DEFAULT 1")
+    ensure_ttl(client, TABLE, ttl(retention_days))
 
 
 def rows(batches: Iterable[EdgeRequestsServed]) -> list[list[Any]]:

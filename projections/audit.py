@@ -5,10 +5,15 @@ first, a page at a time (``cursor`` is the ``next_cursor`` of the page before).
 
 A project's events belong to the team the project was created in; projects made before
 accounts (no team in their events) belong to the instance owner's personal team.
+
+An entry's ``seq`` (its id and the cursor) is its event's time in microseconds since the
+epoch, the next free one if taken: the trail is in the order things happened, and a
+replay of the topic numbers it the same way, whatever order partitions are read in.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import asyncpg
@@ -41,6 +46,11 @@ CREATE TABLE IF NOT EXISTS audit_projects (
 """
 OWNER_TEAM = ("SELECT t.team_id FROM acct_teams t JOIN acct_users u ON "
               "u.user_id = t.created_by WHERE t.personal AND u.instance_owner")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# The first free seq from $8 on: $8 itself, or one past the end of the run of taken ones.
+FREE_SEQ = ("CASE WHEN NOT EXISTS (SELECT 1 FROM audit WHERE seq = $8) THEN $8 ELSE "
+            "(SELECT min(a.seq) + 1 FROM audit a WHERE a.seq >= $8 AND NOT EXISTS "
+            "(SELECT 1 FROM audit b WHERE b.seq = a.seq + 1)) END")
 RESOURCE_KEYS = ("deployment_id", "project_id", "invitation_id", "token_id", "user_id",
                  "team_id")
 
@@ -55,6 +65,12 @@ def resource_of(event: Envelope) -> str:
     return f"stream:{event.stream_id}"
 
 
+def seq_of(at: datetime) -> int:
+    """Microseconds since the epoch (an event without a zone is in UTC)."""
+    aware = at if at.tzinfo else at.replace(tzinfo=UTC)
+    return (aware - EPOCH) // timedelta(microseconds=1)
+
+
 async def apply(conn: asyncpg.Connection, event: Envelope, actor: Actor) -> None:
     project_id = getattr(event, "project_id", None)
     if isinstance(event, ProjectCreated):
@@ -66,9 +82,11 @@ async def apply(conn: asyncpg.Connection, event: Envelope, actor: Actor) -> None
                                       "WHERE project_id = $1", project_id)
     await conn.execute(
         "INSERT INTO audit (event_id, team_id, project_id, type, resource, actor, "
-        "occurred_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id) DO NOTHING",
+        f"occurred_at, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, {FREE_SEQ}) "
+        "ON CONFLICT (event_id) DO NOTHING",
         event.event_id, team_id, project_id, event.type, resource_of(event),
-        orjson.dumps(actor.model_dump(exclude_none=True)).decode(), event.occurred_at)
+        orjson.dumps(actor.model_dump(exclude_none=True)).decode(), event.occurred_at,
+        seq_of(event.occurred_at))
 
 
 async def page(conn: asyncpg.Connection, team_id: str, cursor: int | None, limit: int

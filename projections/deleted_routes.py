@@ -24,6 +24,6 @@ async def project_deleted(conn: asyncpg.Connection, e: ProjectDeleted) -> list[R
         "DELETE FROM routes WHERE project_id = $1 RETURNING hostname", e.project_id)
     changes: list[RouteChange] = []
     for hostname in sorted(r[0] for r in rows):
-        successor = await domain_routes._successor(conn, hostname)
+        successor = await domain_routes._successor(conn, hostname, e.occurred_at)
         changes.append(successor or RouteRemoved(hostname=hostname))
     return changes

@@ -12,6 +12,8 @@ claim instead of tombstoning it.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import asyncpg
 
 from schemas.events import DomainAdded, DomainRemoved, DomainVerified
@@ -26,25 +28,28 @@ async def production_route(conn: asyncpg.Connection, project_id: str) -> Route |
     return None if row is None else Route(project_id=project_id, **dict(row))
 
 
-async def _upsert(conn: asyncpg.Connection, hostname: str, production: Route) -> Route | None:
-    """Point ``hostname`` at the production deployment; None when it already does."""
+async def _upsert(conn: asyncpg.Connection, hostname: str, production: Route, at: datetime
+                  ) -> Route | None:
+    """Point ``hostname`` at the production deployment (``at``: the moving event's
+    time); None when it already does."""
     changed = await conn.fetchval(
         "INSERT INTO routes (hostname, project_id, deployment_id, number, production, "
-        "updated_at) VALUES ($1, $2, $3, $4, false, now()) ON CONFLICT (hostname) DO UPDATE "
+        "updated_at) VALUES ($1, $2, $3, $4, false, $5) ON CONFLICT (hostname) DO UPDATE "
         "SET project_id = EXCLUDED.project_id, deployment_id = EXCLUDED.deployment_id, "
-        "number = EXCLUDED.number, production = false, updated_at = now() "
+        "number = EXCLUDED.number, production = false, updated_at = EXCLUDED.updated_at "
         "WHERE (routes.project_id, routes.deployment_id) IS DISTINCT FROM "
         "(EXCLUDED.project_id, EXCLUDED.deployment_id) RETURNING hostname",
-        hostname, production.project_id, production.deployment_id, production.number)
+        hostname, production.project_id, production.deployment_id, production.number, at)
     return None if changed is None else production.model_copy(update={"hostname": hostname})
 
 
-async def follow(conn: asyncpg.Connection, production: Route) -> list[RouteChange]:
+async def follow(conn: asyncpg.Connection, production: Route, at: datetime
+                 ) -> list[RouteChange]:
     """Move the project's verified domains to its new production deployment."""
     hostnames = await conn.fetch(
         "SELECT hostname FROM route_domains WHERE project_id = $1 AND verified "
         "AND NOT removed ORDER BY hostname", production.project_id)
-    changed = [await _upsert(conn, row[0], production) for row in hostnames]
+    changed = [await _upsert(conn, row[0], production, at) for row in hostnames]
     return [route for route in changed if route is not None]
 
 
@@ -60,7 +65,7 @@ async def domain_verified(conn: asyncpg.Connection, e: DomainVerified) -> list[R
         "UPDATE route_domains SET verified = true WHERE domain_id = $1 AND NOT verified "
         "AND NOT removed RETURNING domain_id", e.domain_id)
     production = await production_route(conn, e.project_id) if newly else None
-    route = await _upsert(conn, e.hostname, production) if production else None
+    route = await _upsert(conn, e.hostname, production, e.occurred_at) if production else None
     return [] if route is None else [route]
 
 
@@ -73,16 +78,17 @@ async def domain_removed(conn: asyncpg.Connection, e: DomainRemoved) -> list[Rou
         e.hostname, e.project_id)
     if not served:
         return []
-    return [await _successor(conn, e.hostname) or RouteRemoved(hostname=e.hostname)]
+    return [await _successor(conn, e.hostname, e.occurred_at)
+            or RouteRemoved(hostname=e.hostname)]
 
 
-async def _successor(conn: asyncpg.Connection, hostname: str) -> Route | None:
+async def _successor(conn: asyncpg.Connection, hostname: str, at: datetime) -> Route | None:
     """The route of another project that verified ``hostname`` meanwhile, if any."""
     project_id = await conn.fetchval(
         "SELECT project_id FROM route_domains WHERE hostname = $1 AND verified "
         "AND NOT removed LIMIT 1", hostname)
     production = await production_route(conn, project_id) if project_id else None
-    return await _upsert(conn, hostname, production) if production else None
+    return await _upsert(conn, hostname, production, at) if production else None
 
 
 HANDLERS = {

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from projections.ttl import ensure_ttl
 from schemas.logs import BuildLogAppended
 
 COLUMNS = ["deployment_id", "seq", "project_id", "stream", "ts", "line"]
@@ -21,6 +22,11 @@ COLUMNS = ["deployment_id", "seq", "project_id", "stream", "ts", "line"]
 
 # ANSI escape sequences (CSI ... final byte), stripped into the ``plain`` column.
 ANSI = r"\\x1b\\[[0-9;?]*[ -/]*[@-~]"
+
+
+def ttl(retention_days: int) -> str:
+    """Lines go ``retention_days`` after they were stored, like the logs topic's."""
+    return f"inserted_at + INTERVAL {int(retention_days)} DAY"
 
 
 def schema(retention_days: int) -> str:
@@ -36,7 +42,7 @@ CREATE TABLE IF NOT EXISTS build_logs (
     inserted_at DateTime DEFAULT now()
 ) ENGINE = ReplacingMergeTree
 ORDER BY (deployment_id, seq)
-TTL inserted_at + INTERVAL {int(retention_days)} DAY
+TTL {ttl(retention_days)}
 """
 
 
@@ -88,6 +94,7 @@ class LogStore:
             client.command(schema(retention_days))
             client.command("ALTER TABLE build_logs ADD COLUMN IF NOT EXISTS plain String "
                            f"MATERIALIZED replaceRegexpAll(line, '{ANSI}', '')")
+            ensure_ttl(client, "build_logs", ttl(retention_days))
 
     def _insert(self, columns: list[list[Any]]) -> None:
         with self._lock:

@@ -8,7 +8,9 @@ adds nothing. The worker's sender (``streams.deliveries``) sends them.
 
 A deployment event maps to ``deployment.created`` (requested), ``.ready``, ``.failed``,
 ``.promoted`` and ``.rolled_back``. Events older than ``STALE_AFTER`` when projected
-(a read model rebuilt from the topic) are not sent again.
+(a read model rebuilt from the topic) are not sent again. A replay (``buildspace
+replay``) rebuilds the webhooks and what payloads need, never the outbox and its
+attempts: they are the sender's state, kept across the swap, and nothing is sent again.
 """
 
 from __future__ import annotations
@@ -165,7 +167,8 @@ async def enqueue(conn: asyncpg.Connection, event: Any, kind: WebhookEventType,
           event.occurred_at) for h in hooks])
 
 
-async def subscriptions(conn: asyncpg.Connection, event: Envelope) -> None:
+async def subscriptions(conn: asyncpg.Connection, event: Envelope, deliveries: bool = True
+                        ) -> None:
     if isinstance(event, WebhookAdded):
         await conn.execute(
             "INSERT INTO outgoing_webhooks (webhook_id, project_id, url, events, ciphertext, "
@@ -179,18 +182,23 @@ async def subscriptions(conn: asyncpg.Connection, event: Envelope) -> None:
     removed = await conn.fetch(
         f"UPDATE outgoing_webhooks SET removed_at = $2 WHERE {column} = $1 "
         "AND removed_at IS NULL RETURNING webhook_id", key, event.occurred_at)
+    if not deliveries:
+        return
     await conn.execute(
         "UPDATE webhook_outbox SET state = 'canceled', next_attempt_at = NULL "
         "WHERE webhook_id = ANY($1::text[]) AND state = 'pending'", [r[0] for r in removed])
 
 
-def applier(settings: Settings) -> Any:
+def applier(settings: Settings, deliveries: bool = True) -> Any:
+    """The projection; without ``deliveries`` (a replay, ``projections.replay``) only the
+    webhooks and what payloads need: the outbox, which the live projection filled and
+    the sender works through, is left alone, so nothing is sent again."""
     async def apply(conn: asyncpg.Connection, event: Envelope) -> None:
         if isinstance(event, WebhookAdded | WebhookRemoved | ProjectDeleted):
-            await subscriptions(conn, event)
+            await subscriptions(conn, event, deliveries)
             return
         await remember(conn, event)
         kind = WEBHOOK_TYPES.get(type(event))
-        if kind is not None:
+        if kind is not None and deliveries:
             await enqueue(conn, event, kind, settings)
     return apply

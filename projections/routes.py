@@ -14,6 +14,7 @@ tombstone).
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 import asyncpg
 
@@ -34,20 +35,21 @@ from schemas.routes import Route, RouteChange, deployment_label
 NAME = "routes"
 
 
-async def _upsert(conn: asyncpg.Connection, route: Route, production: bool,
+async def _upsert(conn: asyncpg.Connection, route: Route, production: bool, at: datetime,
                   newer_only: bool = True) -> bool:
     """Point ``route.hostname`` at ``route``'s deployment: only from an older deployment
     (``newer_only``, for automatic moves) or from any other (promote, rollback). A
-    hostname held by another project is never taken."""
+    hostname held by another project is never taken. ``at``: the time of the event that
+    moves it (never now(): a replay writes the same rows)."""
     guard = "routes.number < EXCLUDED.number" if newer_only else \
         "routes.deployment_id <> EXCLUDED.deployment_id"
     changed = await conn.fetchval(
         "INSERT INTO routes (hostname, project_id, deployment_id, number, production, "
-        "updated_at) VALUES ($1, $2, $3, $4, $5, now()) ON CONFLICT (hostname) DO UPDATE "
+        "updated_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (hostname) DO UPDATE "
         "SET deployment_id = EXCLUDED.deployment_id, number = EXCLUDED.number, "
-        f"updated_at = now() WHERE routes.project_id = EXCLUDED.project_id AND {guard} "
-        "RETURNING hostname",
-        route.hostname, route.project_id, route.deployment_id, route.number, production)
+        "updated_at = EXCLUDED.updated_at WHERE routes.project_id = EXCLUDED.project_id "
+        f"AND {guard} RETURNING hostname",
+        route.hostname, route.project_id, route.deployment_id, route.number, production, at)
     return changed is not None
 
 
@@ -57,17 +59,17 @@ def branch_label(branch: str, subdomain: str) -> str:
     return f"{slug}-{subdomain}"[:63].rstrip("-")
 
 
-async def _production(conn: asyncpg.Connection, route: Route, newer_only: bool
+async def _production(conn: asyncpg.Connection, route: Route, at: datetime, newer_only: bool
                       ) -> list[RouteChange]:
     """Make ``route`` (a subdomain route) production; its domains follow; recorded in the
     production history that rollbacks read."""
-    if not await _upsert(conn, route, True, newer_only):
+    if not await _upsert(conn, route, True, at, newer_only):
         return []
     await conn.execute(
         "INSERT INTO route_production_history (project_id, position, deployment_id) "
         "SELECT $1, COALESCE(max(position), 0) + 1, $2 FROM route_production_history "
         "WHERE project_id = $1", route.project_id, route.deployment_id)
-    return [route, *await domain_routes.follow(conn, route)]
+    return [route, *await domain_routes.follow(conn, route, at)]
 
 
 async def deployment_ready(conn: asyncpg.Connection, e: DeploymentReady
@@ -84,13 +86,14 @@ async def deployment_ready(conn: asyncpg.Connection, e: DeploymentReady
     changed: list[RouteChange] = []
     if target == "production":
         if auto:
-            changed += await _production(conn, Route(hostname=subdomain, **base), True)
+            changed += await _production(conn, Route(hostname=subdomain, **base),
+                                         e.occurred_at, True)
     elif branch:
         preview = Route(hostname=branch_label(branch, subdomain), **base)
-        if await _upsert(conn, preview, False):
+        if await _upsert(conn, preview, False, e.occurred_at):
             changed.append(preview)
     immutable = Route(hostname=deployment_label(e.deployment_id, subdomain), **base)
-    if await _upsert(conn, immutable, False):
+    if await _upsert(conn, immutable, False, e.occurred_at):
         changed.insert(1 if changed else 0, immutable)  # after the main label, before domains
     return changed
 
@@ -107,7 +110,7 @@ async def promoted(conn: asyncpg.Connection, e: DeploymentPromoted | ProductionR
         return []
     route = Route(hostname=row[0], project_id=e.project_id, deployment_id=e.deployment_id,
                   number=row[1])
-    return await _production(conn, route, False)
+    return await _production(conn, route, e.occurred_at, False)
 
 
 async def apply(conn: asyncpg.Connection, event: Envelope) -> list[RouteChange]:

@@ -1,6 +1,6 @@
 """The agents: project the control plane, keep the routes, launch builds, project log
-lines and the edge's request records into ClickHouse, and take commands from other
-systems.
+lines and the edge's request records into ClickHouse, take commands from other
+systems, and project the dead letters.
 """
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
 
 import asyncpg
@@ -20,6 +21,7 @@ from infra.kafka import EventLog, Position
 from infra.metrics import count_log_lines
 from infra.settings import Settings
 from projections import audit, control_plane, hooks, outgoing, routes
+from projections import dead_letters as letters
 from projections.analytics import RequestAnalytics
 from projections.logs import LogStore
 from projections.tracking import apply_once
@@ -92,7 +94,8 @@ def projector_by(name: str, deps: WorkerDeps, apply: ApplyBy, dead_letters: bool
     """A projection of events and who appended each."""
     async def agent(stream: Any) -> None:
         async for pos, event, by in parsed_events(stream, deps, dead_letters):
-            await apply_once(deps.pool, name, pos, _handler(apply, event, by))
+            await apply_once(deps.pool, name, pos, _handler(apply, event, by),
+                             None if event is None else event.event_id)
     agent.__name__ = agent.__qualname__ = f"project_{name}"
     return agent
 
@@ -123,7 +126,8 @@ def schedule_builds(deps: WorkerDeps, scheduler: Scheduler) -> Callable[[Any], A
     async def schedule_builds(stream: Any) -> None:
         async for pos, event, by in parsed_events(stream, deps, False):
             await apply_once(deps.pool, scheduler_name, pos,
-                             _handler(ignoring_actor(scheduler.apply), event, by))
+                             _handler(ignoring_actor(scheduler.apply), event, by),
+                             None if event is None else event.event_id)
             await scheduler.after_commit()
     schedule_builds.__qualname__ = schedule_builds.__name__
     return schedule_builds
@@ -133,15 +137,14 @@ def log_projector(deps: WorkerDeps, scheduler: Scheduler) -> Callable[[Any], Awa
     async def project_logs(stream: Any) -> None:
         # Large inserts: ClickHouse takes 20k rows in about the time of 500; the live
         # view reads Kafka directly, so storing a little later costs nothing.
-        async for batch in stream.take(2000, within=0.2):
+        async for events in stream.take_events(2000, within=0.2):
             parsed = []
-            for value in batch:
+            for event in events:
                 try:
-                    parsed.append(parse_log_message(value or b""))
+                    parsed.append(parse_log_message(event.value or b""))
                 except (ValidationError, ValueError) as exc:
-                    log.warning("malformed log message dropped to DLQ: %s", exc)
-                    await deps.events.append_raw(
-                        f"{deps.settings.topic_logs}.dlq", None, value or b"")
+                    await dead_letter(deps.events, position_of(event), event.key, event.value,
+                                      f"malformed log message: {exc}")
             count_log_lines(await deps.logs.insert(
                 [m for m in parsed if isinstance(m, BuildLogAppended)]))
             await scheduler.seen({m.deployment_id for m in parsed})
@@ -165,11 +168,22 @@ def request_projector(deps: WorkerDeps) -> Callable[[Any], Awaitable[None]]:
     return project_requests
 
 
+def dead_letter_projector(deps: WorkerDeps) -> Callable[[Any], Awaitable[None]]:
+    """Every ``.dlq`` topic into ``dead_letters``; a record that is not a dead letter is
+    kept as an unreadable one, never dead-lettered again."""
+    async def project_dead_letters(stream: Any) -> None:
+        async for event in stream.events():
+            pos = position_of(event)
+            letter = letters.read_letter(pos, event.key, event.value, event.message.timestamp)
+            await apply_once(deps.pool, letters.NAME, pos, partial(letters.apply, letter=letter))
+    project_dead_letters.__qualname__ = project_dead_letters.__name__
+    return project_dead_letters
+
+
 def command_intake(deps: WorkerDeps) -> Callable[[Any], Awaitable[None]]:
     async def intake_commands(stream: Any) -> None:
         async for event in stream.events():
-            await handle_command(deps.commands, deps.pool, deps.events, deps.settings,
-                                 event.value)
+            await handle_command(deps.commands, deps.pool, deps.settings, event.value)
     intake_commands.__qualname__ = intake_commands.__name__
     return intake_commands
 
@@ -188,6 +202,7 @@ def register_agents(app: faust.App, topics: Topics, deps: WorkerDeps) -> Schedul
         (topics.logs_topic, log_projector(deps, scheduler)),
         (topics.commands_topic, command_intake(deps)),
         (topics.requests_topic, request_projector(deps)),
+        (topics.dead_letters_topic, dead_letter_projector(deps)),
     ]
     for topic, fn in agents:
         app.agent(topic, name=fn.__name__)(fn)

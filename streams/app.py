@@ -14,6 +14,7 @@ from typing import Any
 import faust
 
 from infra.connections import kafka_ssl_context
+from infra.kafka import topic_configs
 from infra.settings import Settings
 
 log = logging.getLogger("buildspace.streams")
@@ -26,6 +27,7 @@ class Topics:
     logs_topic: Any
     commands_topic: Any
     requests_topic: Any
+    dead_letters_topic: Any  # every .dlq topic
 
 
 def faust_app(settings: Settings) -> faust.App:
@@ -70,8 +72,8 @@ def credentials(settings: Settings) -> faust.types.auth.CredentialsT | None:
 
 
 def declare_topics(app: faust.App, settings: Settings) -> Topics:
-    def raw(name: str) -> Any:
-        return app.topic(name, key_serializer="raw", value_serializer="raw",
+    def raw(*names: str) -> Any:
+        return app.topic(*names, key_serializer="raw", value_serializer="raw",
                          partitions=settings.topic_partitions)
 
     return Topics(
@@ -79,4 +81,5 @@ def declare_topics(app: faust.App, settings: Settings) -> Topics:
         logs_topic=raw(settings.topic_logs),
         commands_topic=raw(settings.topic_commands),
         requests_topic=raw(settings.topic_requests),
+        dead_letters_topic=raw(*[n for n in topic_configs(settings) if n.endswith(".dlq")]),
     )

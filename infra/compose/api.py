@@ -19,6 +19,7 @@ from commands.accounts import sso_http
 from commands.builds import http as build_http
 from commands.builds import source as build_source
 from commands.compat import http as compat_http
+from commands.dead_letters import http as dead_letter_http
 from commands.deployments import http as deployment_http
 from commands.domains import http as domain_http
 from commands.hooks import http as hook_http
@@ -29,8 +30,15 @@ from commands.uploads import http as upload_http
 from dashboard import http as dashboard_http
 from infra.compose.platform import Platform
 from infra.compose.policy import authorize
+from infra.idempotency import Idempotency
 from infra.metrics import RequestMetrics, exposition, health, health_status
-from projections import audit, log_stream, outgoing_queries
+from projections import (
+    audit,
+    dead_letter_queries,
+    log_stream,
+    outgoing_queries,
+    replay_http,
+)
 from projections import hooks as hook_queries
 from projections import http as query_http
 from schemas.errors import BuildspaceError, RateLimited, Unauthorized
@@ -86,6 +94,7 @@ def create_api(platform: Platform) -> FastAPI:
         dependencies=[Depends(authorize)],  # who may call each route: infra.compose.policy
     )
     app.state.platform = platform
+    app.add_middleware(Idempotency, platform=platform)
     app.add_middleware(RequestMetrics)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(BuildspaceError, on_buildspace_error)
@@ -108,6 +117,9 @@ def create_api(platform: Platform) -> FastAPI:
     app.include_router(lifecycle_http.router)
     app.include_router(outgoing_queries.router)
     app.include_router(audit.router)
+    app.include_router(replay_http.router)
+    app.include_router(dead_letter_queries.router)
+    app.include_router(dead_letter_http.router)
     app.include_router(dashboard_http.router)
 
     @app.get("/healthz", tags=["health"], responses={503: {"description": "Unavailable"}})

@@ -6,6 +6,7 @@
     buildspace api worker  both in one process (what ``up`` runs when ClickHouse is chdb)
     buildspace edge        the subdomain host on :8000 (a process of its own)
     buildspace deploy      deploy a local directory (``buildspace deploy --help``)
+    buildspace replay      rebuild the read models from the events topic (instance owner)
     buildspace login | logout | whoami | ls | inspect | logs | tokens | redeploy | cancel
                | promote | rollback | link | open | domains | teams
                            talk to a running platform's API (``buildspace login --help``)
@@ -125,7 +126,7 @@ def up(settings: Settings, verbose: bool) -> None:
 
 CONSOLE = {"deploy", "login", "logout", "whoami", "ls", "inspect", "logs", "tokens", "redeploy",
            "cancel", "promote", "rollback", "link", "open", "domains", "teams", "env",
-           "--install-completion", "--show-completion"}
+           "dead-letters", "replay", "--install-completion", "--show-completion"}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -81,6 +81,8 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("PATCH", "/v1/teams/{team_id}"): Rule("admin", "team"),
     ("DELETE", "/v1/teams/{team_id}"): Rule("admin", "team"),  # and the owner role
     ("GET", "/v1/teams/{team_id}/audit"): Rule("admin", "team"),
+    ("POST", "/v1/replays"): Rule("admin", why="the instance owner only (checked by the "
+                                               "route): the read models are the platform's"),
     ("POST", "/v1/teams/{team_id}/invitations"): Rule("admin", "team"),
     ("PATCH", "/v1/teams/{team_id}/members/{user_id}"): Rule("admin", "team"),
     ("DELETE", "/v1/teams/{team_id}/members/{user_id}"): Rule("admin", "team"),
@@ -127,6 +129,10 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/webhooks/github"): own("GitHub, signed with the project's webhook secret"),
     ("POST", "/v1/webhooks/gitlab"): own("GitLab, with the project's webhook secret"),
     ("POST", "/v1/hooks/{token}"): own("whoever holds the deploy hook's URL"),
+    **{(method, path): Rule("admin", why="the instance owner only (checked by the routes): "
+                                         "dead letters are the platform's, not a team's")
+       for method, path in (("GET", "/v1/dead-letters"), ("GET", "/v1/dead-letters/{letter_id}"),
+                            ("POST", "/v1/dead-letters/{letter_id}/redrive"))},
 }
 
 

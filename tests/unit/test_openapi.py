@@ -46,6 +46,11 @@ DOCUMENTED |= {
     ("patch", "/v1/teams/{team_id}/members/{user_id}"),
     ("delete", "/v1/teams/{team_id}/members/{user_id}"),
 }
+DOCUMENTED |= {
+    ("get", "/v1/dead-letters"), ("get", "/v1/dead-letters/{letter_id}"),
+    ("post", "/v1/dead-letters/{letter_id}/redrive"),
+}
+DOCUMENTED |= {("post", "/v1/replays")}
 
 
 def test_every_endpoint_is_in_the_openapi_with_a_summary_line():

@@ -47,7 +47,11 @@ def test_resources_in_the_path_are_the_ones_checked():
         if rule.needs in SCOPES and rule.on == "none":
             assert (method, path) in {("GET", "/v1/projects"), ("POST", "/v1/tokens"),
                                       ("GET", "/v1/tokens"),
-                                      ("DELETE", "/v1/tokens/{token_id}")}, path
+                                      ("DELETE", "/v1/tokens/{token_id}"),
+                                      ("POST", "/v1/replays"),
+                                      ("GET", "/v1/dead-letters"),
+                                      ("GET", "/v1/dead-letters/{letter_id}"),
+                                      ("POST", "/v1/dead-letters/{letter_id}/redrive")}, path
 
 
 def test_a_route_key_is_its_method_and_template():
