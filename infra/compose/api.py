@@ -5,11 +5,13 @@ lifespan that opens the connections.
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any
 
 import asyncpg
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import ValidationError
@@ -30,7 +32,9 @@ from commands.uploads import http as upload_http
 from dashboard import http as dashboard_http
 from infra.compose.platform import Platform
 from infra.compose.policy import authorize
-from infra.idempotency import Idempotency
+from infra.idempotency import HEADER as IDEMPOTENCY_HEADER
+from infra.idempotency import MAX_KEY, Idempotency
+from infra.idempotency import METHODS as IDEMPOTENT_METHODS
 from infra.metrics import RequestMetrics, exposition, health, health_status
 from projections import (
     audit,
@@ -87,6 +91,25 @@ async def database_answers(pool: asyncpg.Pool, timeout: float = 2.0) -> bool:
         return False
 
 
+def openapi_with_idempotency(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI, with the ``Idempotency-Key`` header on every command route (the
+    middleware ``infra.idempotency`` reads it, outside FastAPI's routing)."""
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version,
+                             description=app.description, routes=app.routes)
+        header = {"name": IDEMPOTENCY_HEADER, "in": "header", "required": False,
+                  "description": "retry safely: a request repeated with the same key (per "
+                  "credential, for 24 h) gets the first answer and changes nothing; the "
+                  "same key for another request is 422, during the first one 409",
+                  "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY}}
+        for item in schema.get("paths", {}).values():
+            for method, operation in item.items():
+                if method.upper() in IDEMPOTENT_METHODS:
+                    operation.setdefault("parameters", []).append(header)
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
 def create_api(platform: Platform) -> FastAPI:
     app = FastAPI(
         title="Buildspace", version="0.1.0",
@@ -95,6 +118,7 @@ def create_api(platform: Platform) -> FastAPI:
     )
     app.state.platform = platform
     app.add_middleware(Idempotency, platform=platform)
+    app.openapi = functools.partial(openapi_with_idempotency, app)  # type: ignore[method-assign]
     app.add_middleware(RequestMetrics)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(BuildspaceError, on_buildspace_error)

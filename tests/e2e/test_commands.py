@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from schemas.envelope import new_id
-from tests.support.kafka import find_event, produce, topic_size
+from tests.support.kafka import all_records, find_event, produce, topic_size
 
 REPO = "http://127.0.0.1:1/acme/site.git"
 
@@ -100,6 +100,31 @@ def test_commands_from_kafka_are_validated_and_answered_with_an_outcome(platform
                                          "project_id": created["project_id"]}}))
     with platform.client() as c:
         assert c.get(f"/v1/projects/{created['project_id']}").status_code == 200
+
+
+def test_a_redelivered_command_publishes_its_outcome_once(platform):
+    """Accepted or rejected, a command id delivered again appends nothing: no second
+    outcome, no second project (the outcome is recorded with the events, in the outbox's
+    transaction)."""
+    good, bad = new_id(), new_id()
+    name = f"twice-{good[:6]}"
+    messages = [orjson.dumps({"command_id": good, "command": {
+        "type": "CreateProject", "name": name, "git_url": REPO}}),
+        orjson.dumps({"command_id": bad, "command": {
+            "type": "CreateProject", "name": name + "-bad", "git_url": "file:///x"}})]
+    for message in messages * 3:  # one key: one partition, read in this order
+        produce(platform.kafka, "buildspace.commands", message, key=b"redelivered")
+    marker = new_id()  # a command after them: once its outcome is out, so are theirs
+    produce(platform.kafka, "buildspace.commands", orjson.dumps(
+        {"command_id": marker, "command": {"type": "CancelDeployment",
+                                           "deployment_id": "none"}}), key=b"redelivered")
+    find_event(platform.kafka, "buildspace.events", lambda e: e.get("command_id") == marker)
+    records = asyncio.run(all_records(platform.kafka, "buildspace.events", timeout=20))
+    outcomes = [(r["type"], r["command_id"]) for r in records
+                if r.get("command_id") in (good, bad)]
+    assert sorted(outcomes) == sorted([("CommandAccepted", good), ("CommandRejected", bad)])
+    assert [r["name"] for r in records if r.get("type") == "ProjectCreated"
+            and r.get("name") == name] == [name]
 
 
 def test_the_seed_systems_deploy_api(platform, git_server):

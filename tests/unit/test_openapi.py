@@ -116,3 +116,11 @@ def test_uploads_document_their_answers():
     assert {"202", "404", "409", "422"} <= set(deploy["responses"])
     fields = spec["components"]["schemas"]["UploadOut"]["properties"]
     assert {"upload_id", "missing", "present"} <= set(fields)
+
+
+def test_command_routes_document_the_idempotency_key_and_queries_do_not():
+    spec = create_api(None).openapi()  # type: ignore[arg-type]
+    deploy = spec["paths"]["/v1/projects/{project_id}/deployments"]
+    named = [p["name"] for p in deploy["post"].get("parameters", [])]
+    assert named.count("Idempotency-Key") == 1
+    assert "Idempotency-Key" not in [p["name"] for p in deploy["get"].get("parameters", [])]
