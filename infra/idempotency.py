@@ -150,7 +150,7 @@ class Idempotency:
             status, content_type, answer = answered
             await _send(send, status, content_type, answer, [(b"idempotent-replayed", b"true")])
             return
-        await self._run(scope, body, send, claim)
+        await self._run(scope, receive, body, send, claim)
 
     async def _claim(self, scope: Scope, receive: Receive, raw: bytes) -> tuple[Claim, bytes]:
         key = _valid_key(raw)
@@ -201,13 +201,14 @@ class Idempotency:
                            "when the API stopped before sending it"}
         return 200, "application/json", orjson.dumps(lost)
 
-    async def _run(self, scope: Scope, body: bytes, send: Send, claim: Claim) -> None:
+    async def _run(self, scope: Scope, receive: Receive, body: bytes, send: Send, claim: Claim
+                   ) -> None:
         sent = False
 
         async def replay() -> Message:
             nonlocal sent
-            if sent:
-                return {"type": "http.disconnect"}
+            if sent:  # the body was read: what comes next is the client's disconnect
+                return await receive()
             sent = True
             return {"type": "http.request", "body": body, "more_body": False}
 

@@ -92,7 +92,7 @@ def test_commands_from_kafka_are_validated_and_answered_with_an_outcome(platform
     assert rejected["type"] == "CommandRejected" and rejected["status"] == 422
     assert "git_url" in rejected["reason"]
     created = find_event(platform.kafka, "buildspace.events",
-                         lambda e: e["event_id"] in accepted["event_ids"])
+                         lambda e: e.get("event_id") in accepted["event_ids"])
     assert created["type"] == "ProjectCreated" and created["name"] == name
     # the same command delivered again is not applied twice
     produce(platform.kafka, "buildspace.commands", orjson.dumps(

@@ -47,6 +47,15 @@ def produce(bootstrap: str, topic: str, value: bytes, key: bytes | None = None) 
     asyncio.run(_produce(bootstrap, topic, key, value))
 
 
+def json_of(value: bytes | None) -> Any:
+    """A record's JSON; None for a tombstone or a record that is not JSON (a dead
+    letter's test puts garbage on a topic on purpose)."""
+    try:
+        return orjson.loads(value) if value else None
+    except orjson.JSONDecodeError:
+        return None
+
+
 async def _find(bootstrap: str, topic: str, match: Any, timeout: float) -> dict[str, Any]:
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap,
                                 auto_offset_reset="earliest", group_id=None)
@@ -56,7 +65,7 @@ async def _find(bootstrap: str, topic: str, match: Any, timeout: float) -> dict[
         batch = await consumer.getmany(timeout_ms=200)  # waits for records itself
         for records in batch.values():
             for record in records:
-                event = orjson.loads(record.value) if record.value else None
+                event = json_of(record.value)
                 if event is not None and match(event):
                     return event  # type: ignore[no-any-return]
         return None
@@ -89,7 +98,8 @@ async def all_records(bootstrap: str, topic: str, timeout: float = 30) -> list[d
             if not [tp for tp in parts if await consumer.position(tp) < ends[tp]]:
                 return True
             batch = await consumer.getmany(timeout_ms=200)
-            records.extend(orjson.loads(r.value) for rs in batch.values() for r in rs if r.value)
+            records.extend(v for rs in batch.values() for r in rs
+                           if (v := json_of(r.value)) is not None)
             return False
         await eventually_async(read_to_end, timeout, what=f"{topic} read to its end", interval=0)
         return records

