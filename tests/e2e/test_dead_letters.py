@@ -17,11 +17,10 @@ from aiokafka.structs import ConsumerRecord
 
 from schemas.envelope import new_id
 from tests.e2e.test_cli import buildspace
+from tests.e2e.test_two_factor import member
 from tests.support.kafka import partitions, produce
 from tests.support.platform import Platform
 from tests.support.waiting import eventually, eventually_async
-
-PASSWORD = "a long password"
 
 
 async def _ends(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
@@ -70,14 +69,7 @@ def stranger(platform: Platform, marker: str) -> str:
     email = f"stranger-{marker[:8].lower()}@dead.test"
     with platform.client() as owner:
         team = owner.post("/v1/teams", json={"name": f"dl-{marker[:6].lower()}"}).json()["id"]
-        invite = owner.post(f"/v1/teams/{team}/invitations",
-                            json={"email": email, "role": "admin"}).json()
-    with platform.anonymous() as c:
-        joined = c.post("/v1/auth/signup", json={"email": email, "password": PASSWORD,
-                                                 "invitation": invite["invitation"]})
-    assert joined.status_code == 201, joined.text
-    token: str = joined.json()["token"]
-    return token
+    return member(platform, team, email, role="admin")
 
 
 def test_dead_letters_are_listed_redriven_once_and_only_by_the_instance_owner(

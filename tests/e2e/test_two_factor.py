@@ -18,10 +18,11 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def member(platform: Platform, team: str, email: str) -> str:
+def member(platform: Platform, team: str, email: str, role: str = "member") -> str:
+    """A session of a new user, invited to ``team`` with ``role``."""
     with platform.client() as owner:
         invite = owner.post(f"/v1/teams/{team}/invitations",
-                            json={"email": email, "role": "member"}).json()
+                            json={"email": email, "role": role}).json()
     with platform.anonymous() as c:
         r = c.post("/v1/auth/signup", json={"email": email, "password": PASSWORD,
                                             "invitation": invite["invitation"]})
