@@ -1,9 +1,10 @@
 """Edge benchmark: requests/s and p99 latency of the edge against nginx serving the same
 files from disk, with 1 process each and with 2 each, and how fast a route switch takes
-effect.
+effect; and the same on a cache miss.
 
     .venv/bin/python bench/edge.py [--duration 10] [--connections 64] [--processes 1,2]
                                    [--threads 0] [--switches 50] [--as-up]
+                                   [--miss-files 10000]
 
 Starts its own S3 server and Kafka broker, publishes a site (a 2 KB ``index.html`` and
 a 100 KB hashed ``assets/app.3f2a1b9c.js``), and for each process count N runs N edge
@@ -17,6 +18,12 @@ wrk shares the cores with the server it measures, for nginx as for the edge. The
 switch (1 edge process) is the time from appending a route record naming another
 deployment to the routes topic until the edge serves that deployment's content.
 
+The cache-miss run publishes ``--miss-files`` distinct 2 KB files per process count and
+has wrk request each of them once (a Lua script hands each thread its own share), so
+every request misses the edge's response, memory and disk caches and reads object
+storage; nginx serves the same files from disk. If wrk sends the edge more requests than
+there are files, it starts over and the excess are hits: the row says so.
+
 Targets: edge >= 0.8x nginx's requests/s, edge p99 <= 10 ms. Prints figures, asserts
 nothing.
 """
@@ -24,12 +31,14 @@ nothing.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import logging
 import os
 import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
@@ -42,14 +51,36 @@ from infra.connections import s3_client  # noqa: E402
 from infra.embedded import free_port  # noqa: E402
 from infra.kafka import ensure_topics  # noqa: E402
 from infra.settings import Settings  # noqa: E402
+from schemas.artifacts import (  # noqa: E402
+    Manifest,
+    ManifestEntry,
+    SiteConfig,
+    blob_key,
+    manifest_key,
+)
+from schemas.envelope import dumps  # noqa: E402
 from tests.edge.support import LoopThread, edge_environment, publish, route  # noqa: E402
 from tests.support.services import broker, object_store  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "bench.localhost"
 TYPES = {"index.html": "text/html; charset=utf-8",
-         "assets/app.3f2a1b9c.js": "text/javascript; charset=utf-8"}
+         "assets/app.3f2a1b9c.js": "text/javascript; charset=utf-8",
+         "m": "text/html; charset=utf-8"}
 FILES = {"/": "index.html", "/assets/app.3f2a1b9c.js": "assets/app.3f2a1b9c.js"}
+MISS_HOST = "miss.localhost"
+MISS_PATH = "m/%06d.html"
+# Each wrk thread requests its own share of the files, each once (ids from setup()).
+MISS_SCRIPT = """
+ids = 0
+function setup(thread) thread:set("id", ids); ids = ids + 1 end
+local n = 0
+request = function()
+  local i = {start} + (id + {threads} * n) % {count}
+  n = n + 1
+  return wrk.format("GET", string.format("/{path}", i))
+end
+"""
 READY = (b"edge serving", b"is up.")  # logged by python -m edge; printed by buildspace edge
 
 
@@ -135,15 +166,67 @@ def summary(rows: list[tuple[int, str, dict[str, Any], dict[str, Any]]]) -> None
               f"{nginx_r['p99_us'] / 1000:7.2f} ms")
 
 
-def prepare(settings: Settings, tmp: Path) -> Any:
+def miss_files(count: int, total: int) -> dict[str, bytes]:
+    """``count * total`` distinct 2 KB pages: a share of ``count`` per process count."""
+    page = b"<!doctype html><title>miss %06d</title>" + b"<p>not cached yet</p>\n" * 88
+    return {MISS_PATH % i: page % i for i in range(count * total)}
+
+
+def publish_miss(s3: Any, settings: Settings, site: Path, files: dict[str, bytes]) -> None:
+    """The cache-miss deployment: its files in the store (in parallel) and for nginx."""
+    entries = {}
+
+    def put(item: tuple[str, bytes]) -> None:
+        name, body = item
+        (site / name).parent.mkdir(parents=True, exist_ok=True)
+        (site / name).write_bytes(body)
+        sha = hashlib.sha256(body).hexdigest()
+        s3.put_object(Bucket=settings.artifacts_bucket, Key=blob_key(sha), Body=body)
+        entries[name] = ManifestEntry(sha256=sha, size=len(body), content_type=TYPES["m"])
+
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(put, files.items()))
+    manifest = Manifest(deployment_id="dep-miss", files=entries, site=SiteConfig())
+    s3.put_object(Bucket=settings.artifacts_bucket, Key=manifest_key("dep-miss"),
+                  Body=dumps(manifest))
+
+
+def misses(count: int, edge: int, nginx: int, tmp: Path, args: argparse.Namespace
+           ) -> tuple[int, str, dict[str, Any], dict[str, Any]]:
+    """Every request a cache miss at the edge: each file of this count's share once."""
+    share, start = args.miss_files, args.miss_files * args.counts.index(count)
+    for port in (edge, nginx):  # the manifest is fetched once; its file is then skipped
+        get(port, MISS_HOST, "/" + MISS_PATH % start)
+    reports = []
+    for server, port in (("edge", edge), ("nginx", nginx)):
+        script = tmp / f"miss-{server}-{count}.lua"
+        script.write_text(WRK_REPORT + MISS_SCRIPT.format(
+            start=start + 1, threads=args.threads_now, count=share - 1, path=MISS_PATH))
+        reports.append(wrk(f"http://127.0.0.1:{port}/", MISS_HOST, script, _wrk_args(args)))
+    label = "miss: distinct 2 KB files"
+    for server, r in zip(("edge", "nginx"), reports, strict=True):
+        # nginx reads every file from disk (the page cache) anyway: only the edge's count
+        wrapped = server == "edge" and r["requests"] >= share
+        note = "  (wrapped, some hits: raise --miss-files)" if wrapped else ""
+        print(f"{count:>5}  {label:28} {server:6} {r['rps']:9.0f} "
+              f"{r['p50_us'] / 1000:8.2f} {r['p99_us'] / 1000:8.2f} "
+              f"{r['max_us'] / 1000:8.2f} {r['errors'] + r['non_2xx']:7}{note}", flush=True)
+    return count, label, reports[0], reports[1]
+
+
+def prepare(settings: Settings, tmp: Path, args: argparse.Namespace) -> Any:
     s3 = s3_client(settings)
     publish_site(s3, settings, tmp / "site", site_files())
+    if args.miss_files:
+        publish_miss(s3, settings, tmp / "site", miss_files(args.miss_files, len(args.counts)))
     helper = LoopThread()
     try:
         helper.run(ensure_topics(settings))
     finally:
         helper.close()
     produce_route(settings, "bench", route("bench", "dep-bench"))
+    if args.miss_files:
+        produce_route(settings, "miss", route("miss", "dep-miss"))
     return s3
 
 
@@ -156,6 +239,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=0,
                         help="wrk threads; 0: as many as server processes")
     parser.add_argument("--switches", type=int, default=50, help="route switches (0: none)")
+    parser.add_argument("--miss-files", type=int, default=10000,
+                        help="distinct files per process count for the cache-miss run "
+                             "(0: no such run)")
     parser.add_argument("--as-up", action="store_true",
                         help="run the edge as buildspace up does "
                              "(python -m infra.compose.cli edge)")
@@ -177,7 +263,7 @@ def main() -> None:
         script.write_text(WRK_REPORT)
         with object_store(tmp, "bench") as base, broker(base, tmp / "logs") as settings:
             settings = settings.model_copy(update={"data_dir": tmp / "edge-data"})
-            s3 = prepare(settings, tmp)
+            s3 = prepare(settings, tmp, args)
             load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
             print(f"wrk: {args.connections} connections, {args.duration} s per run; edge as "
                   f"{'buildspace edge' if args.as_up else 'python -m edge'}; "
@@ -189,6 +275,8 @@ def main() -> None:
                 with edge_processes(settings, count, tmp, args.as_up) as edge, \
                         nginx_process(tmp, tmp / "site", HOST, workers=count) as nginx:
                     rows += throughput(count, edge, nginx, script, _wrk_args(args))
+                    if args.miss_files:
+                        rows.append(misses(count, edge, nginx, tmp, args))
                     if count == 1 and args.switches:
                         switches = route_switches(settings, s3, edge, args.switches)
     summary(rows)

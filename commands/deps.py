@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 
 from commands.accounts.service import AccountService
 from commands.service import CommandService, Outcome
+from infra.async_object_store import AsyncBucket
 from infra.kafka import EventLog
 from infra.outbox import Relay
 from infra.settings import Settings
@@ -27,6 +28,7 @@ class WriteSide(Protocol):
     accounts: AccountService
     consistency: ReadYourWrites
     relay: Relay
+    artifacts: AsyncBucket
 
 
 def get_write_side(request: Request) -> WriteSide:

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-from typing import Any
 
 import uvloop
 
@@ -22,7 +21,7 @@ from edge.follower import RouteFollower
 from edge.http_server import HttpServer, bind_shared
 from edge.routes import RouteTable
 from edge.store import ArtifactStore
-from infra.connections import s3_client
+from infra.async_object_store import AsyncBucket
 from infra.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -30,13 +29,17 @@ log = logging.getLogger(__name__)
 
 class EdgeServer:
     """The edge role: ``await start()`` returns once the full route table is loaded and
-    HTTP is being served on ``port``; ``await stop()`` shuts both down."""
+    HTTP is being served on ``port``; ``await stop()`` shuts both down. Artifacts are
+    read through ``bucket`` (the process's, started by its owner); without one, the
+    server opens its own and closes it when it stops."""
 
-    def __init__(self, settings: Settings, s3: Any) -> None:
+    def __init__(self, settings: Settings, bucket: AsyncBucket | None = None) -> None:
         self.settings = settings
         self.table = RouteTable(settings.base_domain)
         self.follower = RouteFollower(settings, self.table)
-        self.store = ArtifactStore(settings, s3)
+        self._own_bucket = bucket is None
+        self.bucket = bucket or AsyncBucket(settings)
+        self.store = ArtifactStore(settings, self.bucket)
         self.app = EdgeApp(self.table, self.store, settings)
         self.admin = EdgeAdmin(settings, self._routing, lambda: len(self.table))
         self.port: int | None = None
@@ -46,6 +49,8 @@ class EdgeServer:
     async def start(self) -> None:
         await self.admin.start()  # /healthz answers 503 until the route table is loaded
         try:
+            if self._own_bucket:
+                await self.bucket.start()
             await self.follower.start()
             await self.follower.wait_ready()
             await self._start_http()
@@ -69,6 +74,8 @@ class EdgeServer:
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
         await self.follower.stop()
+        if self._own_bucket:
+            await self.bucket.close()
         await self.admin.stop()
 
     def _routing(self) -> bool:
@@ -89,10 +96,11 @@ class EdgeServer:
 
 
 async def serve_edge(
-    settings: Settings, s3: Any, *, ready_event: asyncio.Event | None = None
+    settings: Settings, bucket: AsyncBucket | None = None, *,
+    ready_event: asyncio.Event | None = None
 ) -> None:
     """Run the edge until cancelled (or until it fails); set ``ready_event`` once serving."""
-    server = EdgeServer(settings, s3)
+    server = EdgeServer(settings, bucket)
     await server.start()
     try:
         if ready_event is not None:
@@ -111,7 +119,7 @@ def run(settings: Settings | None = None) -> None:
 
 
 async def _run_until_signal(settings: Settings) -> None:
-    main = asyncio.ensure_future(serve_edge(settings, s3_client(settings)))
+    main = asyncio.ensure_future(serve_edge(settings))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, main.cancel)

@@ -2,7 +2,8 @@
 
 Manifests and blobs are immutable (a manifest per deployment id, a blob per sha256), so
 both are cached without expiry: hot ones in a byte-bounded memory LRU, all of them on
-local disk under ``data_dir/edge-cache``. Object storage is read on a cold miss only.
+local disk under ``data_dir/edge-cache``. Object storage is read on a cold miss only,
+through the process's ``AsyncBucket``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,14 +25,17 @@ from pydantic import ValidationError
 
 from edge.lru import ByteLRU
 from edge.routes import DEPLOYMENT_ID
+from infra.async_object_store import AsyncBucket
 from infra.metrics import EDGE_CACHE_TALLY
-from infra.object_store import is_missing
 from infra.settings import Settings
 from schemas.artifacts import Manifest, blob_key, manifest_key
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 SHA256 = re.compile(r"[0-9a-f]{64}")
+# Reads in flight to object storage per process: a burst of misses queues here, in
+# order, instead of piling onto the store (as many as the sync client's threads were).
+READS = 8
 
 
 class ArtifactError(Exception):
@@ -44,19 +48,19 @@ class ArtifactStore:
     def __init__(
         self,
         settings: Settings,
-        s3: Any,
+        bucket: AsyncBucket,
         *,
         memory_bytes: int = 64 << 20,
         max_memory_blob: int = 4 << 20,
         manifest_bytes: int = 16 << 20,
     ) -> None:
-        self._s3 = s3
-        self._bucket = settings.artifacts_bucket
+        self._bucket = bucket
         self._dir = settings.data_path / "edge-cache"
         self._max_memory_blob = max_memory_blob
         self._blobs: ByteLRU[bytes] = ByteLRU(memory_bytes)
         self._manifests: ByteLRU[Manifest] = ByteLRU(manifest_bytes)
         self._inflight: dict[str, asyncio.Future[Any]] = {}
+        self._reads = asyncio.Semaphore(READS)
 
     async def manifest(self, deployment_id: str) -> Manifest | None:
         """The deployment's manifest, or None if it has none (or the id is not valid)."""
@@ -87,11 +91,11 @@ class ArtifactStore:
             self._blobs.put(sha256, data, len(data))
         return data
 
-    async def _once(self, key: str, load: Callable[[str], T], arg: str) -> T:
-        """Run ``load(arg)`` in a worker thread, once for concurrent misses on ``key``."""
+    async def _once(self, key: str, load: Callable[[str], Awaitable[T]], arg: str) -> T:
+        """Run ``load(arg)`` once for concurrent misses on ``key``."""
         future = self._inflight.get(key)
         if future is None:
-            future = asyncio.ensure_future(asyncio.to_thread(load, arg))
+            future = asyncio.ensure_future(load(arg))
             self._inflight[key] = future
             future.add_done_callback(functools.partial(self._settled, key))
         # Shielded: a client going away must not cancel a load other requests wait for.
@@ -102,43 +106,52 @@ class ArtifactStore:
         if not future.cancelled():
             future.exception()  # marks it retrieved even if every waiter went away
 
-    def _load_manifest(self, deployment_id: str) -> tuple[Manifest, int] | None:
+    # Disk and CPU work (reading the cache, parsing, hashing, writing) runs in a thread;
+    # object storage is awaited on the loop.
+    async def _load_manifest(self, deployment_id: str) -> tuple[Manifest, int] | None:
         path = self._dir / "manifests" / f"{deployment_id}.json"
-        raw = _read(path)
+        raw = await asyncio.to_thread(_read, path)
         if raw is not None:
             with contextlib.suppress(ArtifactError):  # unreadable cache: fetch again
-                return _parse_manifest(raw, deployment_id), len(raw)
-        raw = self._get(manifest_key(deployment_id))
+                return await asyncio.to_thread(_parse_manifest, raw, deployment_id), len(raw)
+        raw = await self._get(manifest_key(deployment_id))
         if raw is None:
             return None
-        manifest = _parse_manifest(raw, deployment_id)
-        _write_atomic(path, raw)
+        manifest = await asyncio.to_thread(_keep_manifest, path, raw, deployment_id)
         return manifest, len(raw)
 
-    def _load_blob(self, sha256: str) -> bytes:
+    async def _load_blob(self, sha256: str) -> bytes:
         path = self._dir / "blobs" / sha256[:2] / sha256
-        data = _read(path)
+        data = await asyncio.to_thread(_read, path)
         if data is not None:
             return data
-        data = self._get(blob_key(sha256))
+        data = await self._get(blob_key(sha256))
         if data is None:
             raise ArtifactError(f"blob {sha256} is missing from object storage")
-        if hashlib.sha256(data).hexdigest() != sha256:
-            raise ArtifactError(f"blob {sha256} is corrupt in object storage")
-        _write_atomic(path, data)
+        await asyncio.to_thread(_keep_blob, path, data, sha256)
         return data
 
-    def _get(self, key: str) -> bytes | None:
+    async def _get(self, key: str) -> bytes | None:
         """The object's bytes, None if it does not exist."""
         try:
-            body: bytes = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
-            return body
+            async with self._reads:
+                return await self._bucket.get(key)
         except ClientError as exc:
-            if is_missing(exc):
-                return None
             raise ArtifactError(f"object storage refused {key}: {exc}") from None
         except BotoCoreError as exc:
             raise ArtifactError(f"object storage unavailable reading {key}: {exc}") from None
+
+
+def _keep_manifest(path: Path, raw: bytes, deployment_id: str) -> Manifest:
+    manifest = _parse_manifest(raw, deployment_id)
+    _write_atomic(path, raw)
+    return manifest
+
+
+def _keep_blob(path: Path, data: bytes, sha256: str) -> None:
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise ArtifactError(f"blob {sha256} is corrupt in object storage")
+    _write_atomic(path, data)
 
 
 def _parse_manifest(raw: bytes, deployment_id: str) -> Manifest:

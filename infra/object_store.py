@@ -2,8 +2,9 @@
 
 Every role reads and writes artifacts (blobs, manifests, uploads) through ``Bucket``,
 so what a missing key looks like is answered once (``is_missing``) and a read of a key
-that is not there is ``None``, never an exception. Its calls block: asynchronous callers
-run them in a thread.
+that is not there is ``None``, never an exception. Its calls block: it is for the
+builder's process and other sync code; event loops (edge, API, worker) use its async
+counterpart, ``infra.async_object_store.AsyncBucket``.
 """
 
 from __future__ import annotations

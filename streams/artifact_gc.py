@@ -24,7 +24,7 @@ import asyncpg
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
-from infra.object_store import Bucket
+from infra.async_object_store import AsyncBucket
 from infra.settings import Settings
 from schemas.artifacts import Manifest, blob_key, manifest_key
 
@@ -62,31 +62,35 @@ def unreferenced(doomed: Iterable[Manifest], live: Iterable[Manifest]) -> tuple[
 
 
 class ArtifactStore:
-    """The bucket's manifests and blobs (its calls block)."""
+    """The bucket's manifests and blobs, read and deleted without blocking the loop."""
 
-    def __init__(self, bucket: Bucket) -> None:
+    def __init__(self, bucket: AsyncBucket) -> None:
         self.bucket = bucket
 
-    def manifest_ids(self) -> list[str]:
+    async def manifest_ids(self) -> list[str]:
         return [k.removeprefix("manifests/").removesuffix(".json")
-                for k in self.bucket.keys("manifests/") if k.endswith(".json")]
+                for k in await self.bucket.keys("manifests/") if k.endswith(".json")]
 
-    def manifest(self, deployment_id: str) -> Manifest | None:
-        raw = self.bucket.get(manifest_key(deployment_id))
-        return None if raw is None else Manifest.model_validate_json(raw)
+    async def manifest(self, deployment_id: str) -> Manifest | None:
+        raw = await self.bucket.get(manifest_key(deployment_id))
+        # A manifest may list 100,000 files: parsed off the loop.
+        return None if raw is None else await asyncio.to_thread(Manifest.model_validate_json,
+                                                                raw)
 
-    def delete(self, keys: list[str]) -> None:
-        self.bucket.delete_many(keys)
+    async def manifests(self, deployment_ids: Iterable[str]) -> list[Manifest]:
+        found = [await self.manifest(d) for d in deployment_ids]
+        return [m for m in found if m is not None]
 
-    def collect(self, deployments: set[str]) -> Collected:
+    async def delete(self, keys: list[str]) -> None:
+        await self.bucket.delete_many(keys)
+
+    async def collect(self, deployments: set[str]) -> Collected:
         """Delete ``deployments``' manifests and the blobs no other manifest uses."""
-        doomed = [m for m in map(self.manifest, sorted(deployments)) if m is not None]
-        others = [d for d in self.manifest_ids() if d not in deployments]
-        live = [m for m in map(self.manifest, others) if m is not None]
+        doomed = await self.manifests(sorted(deployments))
+        live = await self.manifests(d for d in await self.manifest_ids() if d not in deployments)
         blobs, kept = unreferenced(doomed, live)
-        self.delete([blob_key(sha) for sha in sorted(blobs)])
-        manifests = [manifest_key(d) for d in sorted(deployments)]
-        self.delete(manifests)
+        await self.delete([blob_key(sha) for sha in sorted(blobs)])
+        await self.delete([manifest_key(d) for d in sorted(deployments)])
         return Collected([m.deployment_id for m in doomed], sorted(blobs), kept)
 
 
@@ -122,7 +126,7 @@ class ArtifactCollector:
         ids = {r[0] for r in await conn.fetch(
             "SELECT deployment_id FROM deployments WHERE project_id = $1", project_id)}
         try:
-            done = await asyncio.to_thread(self.store.collect, ids)
+            done = await self.store.collect(ids)
         except (ClientError, ValidationError) as exc:
             log.warning("collecting project %s failed, retried later: %s", project_id, exc)
             return
@@ -135,8 +139,8 @@ class ArtifactCollector:
                  project_id, len(done.manifests), len(done.blobs_deleted), done.blobs_kept)
 
 
-def register_collector(app: Any, settings: Settings, pool: asyncpg.Pool, bucket: Bucket
-                       ) -> ArtifactCollector:
+def register_collector(app: Any, settings: Settings, pool: asyncpg.Pool,
+                       bucket: AsyncBucket) -> ArtifactCollector:
     collector = ArtifactCollector(settings, pool, ArtifactStore(bucket))
     app.timer(interval=settings.artifact_gc_interval_seconds,
               name="collect_artifacts")(collector.collect)

@@ -12,8 +12,7 @@ and its manifest. A refused request appends and stores nothing.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
@@ -24,8 +23,8 @@ from fastapi import APIRouter, Body, Depends, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from commands.deps import WriteDep, WriteSide
+from infra.async_object_store import AsyncBucket
 from infra.grants import Grant, GrantError, grant_upload, presigning_client, verify
-from infra.object_store import Bucket
 from infra.secrets import EnvCipher, env_key, grant_key
 from infra.settings import Settings
 from schemas.artifacts import Manifest, blob_key, manifest_key
@@ -77,16 +76,17 @@ class Ingest:
     settings: Settings
     key: bytes
     cipher: EnvCipher
-    store: Bucket
+    store: AsyncBucket
     presigner: Any
 
 
 def get_ingest(request: Request, platform: WriteDep) -> Ingest:
-    """Opened on first use and kept with the app (it reads the keys, makes two clients)."""
+    """Made on first use and kept with the app (it reads the keys, makes the presigning
+    client); the store is the process's."""
     ingest: Ingest | None = getattr(request.app.state, "build_ingest", None)
     if ingest is None:
         s = platform.settings
-        ingest = Ingest(s, grant_key(s), EnvCipher(env_key(s)), Bucket.artifacts(s),
+        ingest = Ingest(s, grant_key(s), EnvCipher(env_key(s)), platform.artifacts,
                         presigning_client(s))
         request.app.state.build_ingest = ingest
     return ingest
@@ -213,21 +213,28 @@ def check_entries(manifest: Manifest) -> None:
 
 
 async def stored_sizes(ingest: Ingest, shas: list[str]) -> dict[str, int | None]:
-    """Each blob's stored size, None when the store lacks it."""
-    def sizes() -> dict[str, int | None]:
-        with ThreadPoolExecutor(HEAD_WORKERS, thread_name_prefix="blob-head") as pool:
-            return dict(zip(shas, pool.map(lambda s: ingest.store.size(blob_key(s)), shas),
-                            strict=True))
-    return await in_store(sizes)
+    """Each blob's stored size, None when the store lacks it (HEAD_WORKERS at a time)."""
+    limit = asyncio.Semaphore(HEAD_WORKERS)
+
+    async def size(sha: str) -> int | None:
+        async with limit:
+            return await ingest.store.size(blob_key(sha))
+    sizes = await in_store(asyncio.gather(*map(size, shas)))
+    return dict(zip(shas, sizes, strict=True))
 
 
 async def store(ingest: Ingest, key: str, body: bytes) -> None:
-    await in_store(ingest.store.put, key, body)
+    await in_store(ingest.store.put(key, body))
 
 
-async def in_store(fn: Callable[..., T], *args: Any) -> T:
-    """Run blocking object-store work in a thread; its failures are ``Unavailable``."""
+async def in_store(work: Awaitable[T]) -> T:
+    """Await object-store work; its failures are ``Unavailable``."""
     try:
-        return await asyncio.to_thread(fn, *args)
+        return await work
     except (BotoCoreError, ClientError) as exc:
         raise Unavailable(f"the artifact store did not answer: {type(exc).__name__}") from None
+
+
+async def presigned(fn: Callable[..., T], *args: Any) -> T:
+    """Presign in a thread: it sends no request, but thousands of signatures take time."""
+    return await asyncio.to_thread(fn, *args)

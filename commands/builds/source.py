@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from commands.builds.http import GrantDep, Ingest, IngestDep, running_build
+from commands.builds.http import GrantDep, Ingest, IngestDep, presigned, running_build
 from commands.builds.http import router as ingest_router
 from commands.deps import WriteDep
-from commands.uploads.http import in_store, load_record
+from commands.uploads.http import load_record
 from infra.grants import grant_download
 from schemas.errors import NotFound
 from schemas.uploads import BuildSource, SourceFile, UploadRecord
@@ -33,7 +33,7 @@ async def get_source(grant: GrantDep, ingest: IngestDep, platform: WriteDep,
     if spec.upload_id is None:
         raise NotFound(f"deployment {grant.deployment_id} builds a commit, not an upload")
     record = await load_record(ingest, grant.project_id, spec.upload_id)
-    return await in_store(listing, ingest, record)
+    return await presigned(listing, ingest, record)
 
 
 def listing(ingest: Ingest, record: UploadRecord) -> BuildSource:

@@ -17,7 +17,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, status
 
-from commands.builds.http import Ingest, IngestDep, in_store, store, stored_sizes
+from commands.builds.http import Ingest, IngestDep, in_store, presigned, store, stored_sizes
 from commands.deployments.http import deployment_response
 from commands.deps import WriteDep, WriteSide, settled
 from commands.projects import store as write_side
@@ -69,7 +69,7 @@ async def create_upload(project_id: str, body: CreateUpload, platform: WriteDep,
     missing = {sha: size for sha, size in wanted.items() if sizes[sha] is None}
     record = UploadRecord(upload_id=new_id(), project_id=project_id, files=body.files,
                           staged=missing, created_at=datetime.now(UTC))
-    grants = await in_store(presign, ingest, record)
+    grants = await presigned(presign, ingest, record)
     await store(ingest, upload_key(record.upload_id), dumps(record))
     return UploadOut(upload_id=record.upload_id, files=len(body.files), total_bytes=total,
                      missing=grants, present=len(wanted) - len(missing))
@@ -96,7 +96,7 @@ async def deploy(project_id: str, upload_id: str, platform: WriteDep, ingest: In
     body = body or DeployUpload()
     await require_project(platform, project_id)
     record = await load_record(ingest, project_id, upload_id)
-    await in_store(admit, ingest.store, record)
+    await in_store(admit(ingest.store, record))
     await check_stored(ingest, record)
     meta = Meta.new()
     async with platform.pool.acquire() as conn, conn.transaction():
@@ -114,7 +114,7 @@ async def load_record(ingest: Ingest, project_id: str, upload_id: str) -> Upload
                        field="upload_id")
     if not UPLOAD_ID.fullmatch(upload_id):
         raise unknown
-    record = await in_store(read_record, ingest.store, upload_id)
+    record = await in_store(read_record(ingest.store, upload_id))
     if record is None or record.project_id != project_id:
         raise unknown
     return record

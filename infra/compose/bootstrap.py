@@ -21,9 +21,9 @@ from builder.prebuilt_runner import PublishPrebuilt
 from commands.accounts.service import AccountService
 from commands.service import CommandService
 from edge.analytics import RequestLog
+from infra.async_object_store import AsyncBucket
 from infra.compose.migrate import migrate
 from infra.compose.platform import Platform
-from infra.connections import s3_client
 from infra.consumer_lag import ConsumerLag
 from infra.db import clickhouse_client, open_pool
 from infra.kafka import EventLog, ensure_topics
@@ -67,6 +67,7 @@ class Roles:
         self.analytics: RequestAnalytics | None = None
         self.commands: CommandService | None = None
         self.relay: Relay | None = None
+        self.artifacts: AsyncBucket | None = None
 
     async def start(self, roles: Collection[str]) -> None:
         await ensure_topics(self.settings, groups=[APP_ID] if "worker" in roles else [])
@@ -83,6 +84,14 @@ class Roles:
             await self.events.start()
             self._stops.append(self.events.stop)
         return self.events
+
+    async def open_artifacts(self) -> AsyncBucket:
+        """The process's one object-store client, for every role in it."""
+        if self.artifacts is None:
+            self.artifacts = AsyncBucket(self.settings)
+            await self.artifacts.start()
+            self._stops.append(self.artifacts.close)
+        return self.artifacts
 
     async def open(self) -> None:
         """PostgreSQL, the command side and ClickHouse: what the API and the worker use."""
@@ -112,7 +121,7 @@ class Roles:
             settings=self.settings, pool=self.pool, events=self.events, commands=self.commands,
             accounts=AccountService(self.pool, self.settings),
             consistency=ReadYourWrites(self.pool, self.settings.query_wait_seconds),
-            relay=self.relay,
+            relay=self.relay, artifacts=await self.open_artifacts(),
             logs=self.logs, live=live, analytics=self.analytics,
         )
 
@@ -158,7 +167,7 @@ class Roles:
         self._stops.append(scheduler.close)
         self._stops.append(register_deliveries(
             app, self.settings, self.pool, self.commands.cipher).close)
-        register_collector(app, self.settings, self.pool, Bucket.artifacts(self.settings))
+        register_collector(app, self.settings, self.pool, await self.open_artifacts())
         await app.start()
         self._stops.append(app.stop)
         # Faust stops itself when it crashes: the process ends and is restarted.
@@ -173,7 +182,7 @@ class Roles:
     async def start_edge(self) -> None:
         from edge.server import EdgeServer
 
-        edge = EdgeServer(self.settings, s3_client(self.settings))
+        edge = EdgeServer(self.settings, await self.open_artifacts())
         edge.app.requests = await self.request_log()
         await edge.start()
         self._stops.append(edge.stop)

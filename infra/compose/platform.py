@@ -10,6 +10,7 @@ import asyncpg
 
 from commands.accounts.service import AccountService
 from commands.service import CommandService
+from infra.async_object_store import AsyncBucket
 from infra.kafka import EventLog
 from infra.outbox import Relay
 from infra.settings import Settings
@@ -31,3 +32,4 @@ class Platform:
     live: LiveLogs
     analytics: RequestAnalytics
     relay: Relay
+    artifacts: AsyncBucket

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from infra.async_object_store import AsyncBucket
 from infra.connections import s3_client
 from infra.settings import Settings
 from tests.edge.support import LoopThread
@@ -48,3 +49,12 @@ def loop() -> Iterator[LoopThread]:
     thread = LoopThread()
     yield thread
     thread.close()
+
+
+@pytest.fixture(scope="session")
+def bucket(base_settings: Settings, loop: LoopThread) -> Iterator[AsyncBucket]:
+    """The artifacts bucket through an aioboto3 client, open in ``loop``."""
+    opened = AsyncBucket(base_settings)
+    loop.run(opened.start())
+    yield opened
+    loop.run(opened.close())

@@ -46,7 +46,7 @@ def site(make_settings: Callable[[], Settings], s3: Any, loop: LoopThread) -> Se
 
 @pytest.fixture
 def edge(site: Settings, s3: Any, loop: LoopThread) -> Iterator[EdgeServer]:
-    server = EdgeServer(site, s3)
+    server = EdgeServer(site)
     loop.run(server.start())
     try:
         yield server
@@ -84,7 +84,7 @@ def test_healthy_once_the_route_table_is_loaded(
     make_settings: Callable[[], Settings], s3: Any, loop: LoopThread
 ) -> None:
     settings = make_settings()  # its routes topic does not exist yet
-    server = EdgeServer(settings, s3)
+    server = EdgeServer(settings)
     starting = asyncio.run_coroutine_threadsafe(server.start(), loop.loop)
     try:
         eventually(lambda: server.admin.port, timeout=20)

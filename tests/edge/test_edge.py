@@ -91,7 +91,7 @@ def edge(make_settings: Callable[[], Settings], s3: Any, loop: LoopThread) -> It
         ("unpublished", route("unpublished", "dep-never-published")),
         *((name, route(name, f"dep-{name}")) for name in SITES),
     ]))
-    server = EdgeServer(settings, s3)
+    server = EdgeServer(settings)
     loop.run(server.start())
     try:
         yield Edge(f"http://127.0.0.1:{server.port}", settings, loop, server)

@@ -41,7 +41,7 @@ def test_serve_edge_runs_until_cancelled(
 
     async def start() -> tuple[asyncio.Task[None], asyncio.Event]:
         ready = asyncio.Event()
-        task = asyncio.create_task(serve_edge(settings, s3, ready_event=ready))
+        task = asyncio.create_task(serve_edge(settings, ready_event=ready))
         await asyncio.wait({task, asyncio.ensure_future(ready.wait())},
                            return_when=asyncio.FIRST_COMPLETED)
         return task, ready
