@@ -91,12 +91,18 @@ def _json_config(project: Path) -> dict[str, Any]:
         raw = read_bytes(project, CONFIG_FILE, MAX_CONFIG)
     except RepoFileError as exc:
         raise SiteConfigError(str(exc)) from None
-    if raw is None:
-        return {}
+    return {} if raw is None else parse_config(raw)
+
+
+def parse_config(raw: bytes | str) -> dict[str, Any]:
+    """The settings and rules of a ``buildspace.json`` text (camelCase keys, ``Rule`` and
+    ``HeaderRule`` lists)."""
     try:
         data = json.loads(raw)
     except ValueError as exc:
         raise SiteConfigError(f"{CONFIG_FILE} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise SiteConfigError(f"{CONFIG_FILE} is nested too deeply") from None
     if not isinstance(data, dict):
         raise SiteConfigError(f"{CONFIG_FILE} must be a JSON object")
     unknown = sorted(set(data) - TOP_KEYS)
@@ -117,6 +123,20 @@ def _json_config(project: Path) -> dict[str, Any]:
     out["headers"] = [_json_headers(e, f"headers[{n}]")
                       for n, e in enumerate(_list(data, "headers"))]
     return out
+
+
+def render_config(config: dict[str, Any]) -> str:
+    """The canonical ``buildspace.json`` text of what ``parse_config`` returned."""
+    data: dict[str, Any] = {k: config[k] for k in ("cleanUrls", "trailingSlash", "spa")
+                            if k in config}
+    data["redirects"] = [{"source": r.source, "destination": r.destination,
+                          "statusCode": r.status} for r in config.get("redirects", [])]
+    data["rewrites"] = [{"source": r.source, "destination": r.destination}
+                        for r in config.get("rewrites", [])]
+    data["headers"] = [{"source": h.source, "headers": [{"key": k, "value": v} for k, v in
+                                                        h.headers.items()]}
+                       for h in config.get("headers", [])]
+    return json.dumps(data, indent=2) + "\n"
 
 
 def _bool(value: Any, where: str) -> bool:

@@ -39,7 +39,7 @@ def netlify_redirects(text: str) -> list[Rule]:
             code = rest[0]
             force = code.endswith("!")
             code = code.rstrip("!")
-            if not code.isdigit() or int(code) not in RULE_STATUSES:
+            if code not in map(str, RULE_STATUSES):
                 raise SiteConfigError(f"{where}: status {rest[0]!r} is not one of "
                                       f"{', '.join(map(str, RULE_STATUSES))}")
             status = int(code)
@@ -63,17 +63,41 @@ def netlify_headers(text: str) -> list[HeaderRule]:
             if source is not None:
                 rules.append(header_rule(source, headers, f"_headers line {start}"))
             source, headers, start = line.strip(), {}, number
+            header_rule(source, {}, f"_headers line {number}")  # a bad path fails here
             continue
         if source is None:
             raise SiteConfigError(f"_headers line {number}: a header before any path")
         name, sep, value = line.strip().partition(":")
         if not sep:
             raise SiteConfigError(f"_headers line {number}: expected `Name: value`")
-        name, value = header(name.strip(), value.strip(), f"_headers line {number}")
-        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        name, value, before = name.strip(), value.strip(), headers.get(name.strip(), "")
+        value = f"{before}, {value}" if before and value else before or value
+        name, value = header(name, value, f"_headers line {number}")
+        headers[name] = value
     if source is not None:
         rules.append(header_rule(source, headers, f"_headers line {start}"))
     return rules
+
+
+def render_redirects(rules: list[Rule]) -> str:
+    """The canonical ``_redirects`` text of ``rules`` (one ``from to status[!]`` a line);
+    ``netlify_redirects`` reads it back as the same rules. ValueError for a rule the
+    format cannot state (whitespace or ``#`` in a path, ``=`` in the destination)."""
+    lines = []
+    for r in rules:
+        if any(c.isspace() or c == "#" for c in r.source + r.destination) or \
+                "=" in r.destination:
+            raise ValueError(f"{r.source} -> {r.destination} cannot be written to _redirects")
+        lines.append(f"{r.source} {r.destination} {r.status}{'!' if r.force else ''}\n")
+    return "".join(lines)
+
+
+def render_headers(rules: list[HeaderRule]) -> str:
+    """The canonical ``_headers`` text of ``rules``; ``netlify_headers`` reads it back as
+    the same rules."""
+    return "".join(f"{r.source}\n" + "".join(f"  {name}: {value}\n"
+                                               for name, value in r.headers.items())
+                   for r in rules)
 
 
 # -- common ---------------------------------------------------------------------------------

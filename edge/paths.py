@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from urllib.parse import unquote_to_bytes
 
-MAX_PATH_BYTES = 2048
+from schemas.uploads import MAX_PATH
+
+# A slash and every byte of the longest site path percent-encoded: any file that may be
+# uploaded can be requested however a client encodes its name.
+MAX_PATH_BYTES = 1 + 3 * MAX_PATH
 ALLOWED_DOTDIRS = frozenset({".well-known"})
 
 

@@ -9,8 +9,9 @@ Last-Modified, Range, If-Range) are answered here.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from email.utils import format_datetime, parsedate_to_datetime
+from email.utils import format_datetime
 from typing import Any
 
 from edge.paths import BadPath, keys_for, site_path
@@ -19,8 +20,8 @@ from edge.responses import (
     Response,
     body_headers,
     cache_control,
-    etag_matches,
     page,
+    precondition,
 )
 from edge.site import Match, Sites
 from edge.store import ArtifactError, ArtifactStore
@@ -137,37 +138,29 @@ class Request:
         sha, size = (variant.sha256, variant.size) if variant else (entry.sha256, entry.size)
         etag = f'"{sha}"'
         headers.append((b"etag", etag.encode()))
-        if status == 200 and self._not_modified(etag, modified):
+        verdict = precondition(lambda name: header(self.scope, name), etag, modified) \
+            if status == 200 else None
+        if verdict == 412:
+            return page(412, "Precondition Failed", "The file has changed.", headers)
+        if verdict == 304:
             return Response(304, [*headers, (b"cache-control", cache)])
         if encoding:
             headers.append((b"content-encoding", encoding.encode()))
         if status == 200:
             headers.append((b"accept-ranges", b"bytes"))
-        if ranged is not None:
-            span = byte_range(ranged, entry.size)
-            if_range = header(self.scope, b"if-range")
-            if span is not None and (if_range is None or if_range == etag):
-                return await self._partial(entry, span, headers, cache)
-            if span is None and (if_range is None or if_range == etag):
+        if ranged is not None and header(self.scope, b"if-range") in (None, etag):
+            try:
+                span = byte_range(ranged, entry.size)
+            except Unsatisfiable:
                 return Response(416, [*headers, (b"content-range",
                                                  f"bytes */{entry.size}".encode()),
                                       (b"content-length", b"0"),
                                       (b"cache-control", REVALIDATE)])
+            if span is not None:
+                return await self._partial(entry, span, headers, cache)
         body = b"" if self.head else await self.store.blob(sha)
         return Response(status, [*headers, *body_headers(entry.content_type, size, cache)],
                         body)
-
-    def _not_modified(self, etag: str, modified: datetime | None) -> bool:
-        if_none_match = header(self.scope, b"if-none-match")
-        if if_none_match is not None:
-            return etag_matches(if_none_match, etag)
-        since = header(self.scope, b"if-modified-since")
-        if since is None or modified is None:
-            return False
-        try:
-            return modified <= parsedate_to_datetime(since)
-        except (TypeError, ValueError):
-            return False
 
     async def _partial(self, entry: ManifestEntry, span: tuple[int, int], headers: Headers,
                        cache: bytes) -> Response:
@@ -208,22 +201,35 @@ def choose_encoding(accept: str | None, entry: ManifestEntry) -> str | None:
     return None
 
 
+class Unsatisfiable(Exception):
+    """No range of a valid Range header overlaps the file (answered with 416)."""
+
+
+_RANGE = re.compile(r"([0-9]*)-([0-9]*)")
+
+
 def byte_range(value: str, size: int) -> tuple[int, int] | None:
-    """The (first, last) byte of a single ``bytes=`` range, None if unsatisfiable.
-    Several ranges are answered with the first (allowed by RFC 9110)."""
+    """The (first, last) byte to answer a ``Range`` header with; None to ignore it (not
+    ``bytes=``, malformed, or a suffix of an empty file: 200 with the whole file).
+    Several ranges are answered with the first satisfiable one (RFC 9110 lets a server
+    ignore the others). Raises ``Unsatisfiable`` when none is."""
     unit, _, spec = value.partition("=")
-    if unit.strip().lower() != "bytes" or not spec:
+    specs = [s.strip(" \t") for s in spec.split(",")]
+    found = [_RANGE.fullmatch(s) for s in specs if s]
+    if unit.lower() != "bytes" or not found or not all(m and any(m.groups()) for m in found):
         return None
-    first, _, last = spec.split(",")[0].strip().partition("-")
-    try:
-        if first == "":
-            length = int(last)
-            return (max(size - length, 0), size - 1) if length > 0 and size else None
-        start = int(first)
-        end = min(int(last), size - 1) if last else size - 1
-    except ValueError:
+    spans = [(int(m[1]), int(m[2]) if m[2] else None) if m[1] else (None, int(m[2]))
+             for m in found if m]
+    if any(last is not None and first is not None and last < first for first, last in spans):
         return None
-    return (start, end) if 0 <= start <= end and start < size else None
+    for first, last in spans:
+        if first is None and last and size:  # the last ``last`` bytes
+            return max(size - last, 0), size - 1
+        if first is not None and first < size:
+            return first, size - 1 if last is None else min(last, size - 1)
+    if size == 0 and any(first is None and last for first, last in spans):
+        return None
+    raise Unsatisfiable
 
 
 def http_date(moment: datetime) -> str:
@@ -241,4 +247,4 @@ def header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-__all__ = ["Request", "byte_range", "choose_encoding", "header", "http_date"]
+__all__ = ["Request", "Unsatisfiable", "byte_range", "choose_encoding", "header", "http_date"]

@@ -2,8 +2,9 @@
 
 A deployment is immutable, so the answer to a GET or HEAD is a function of the route
 (which deployment a hostname serves), the method, the path and query, and the
-Accept-Encoding header, unless the request is conditional or ranged (``If-None-Match``,
-``If-Modified-Since``, ``Range``, ``If-Range``): those are answered afresh, and so is
+Accept-Encoding header, unless the request is conditional or ranged (``If-Match``,
+``If-None-Match``, ``If-Modified-Since``, ``If-Unmodified-Since``, ``Range``,
+``If-Range``): those are answered afresh, and so is
 anything but a 200. A route switch makes a new key, so it takes effect at once. The
 bodies are the artifact store's cached blobs, shared, not copied.
 
@@ -24,7 +25,8 @@ from infra.metrics import EDGE_CACHE_TALLY
 from schemas.routes import Route
 
 MAX_ENTRIES = 4096
-PERSONAL = (b"if-none-match", b"if-modified-since", b"range", b"if-range")
+PERSONAL = (b"if-match", b"if-none-match", b"if-modified-since", b"if-unmodified-since",
+            b"range", b"if-range")
 
 Key = tuple[str, str, str, bytes, bytes, bytes]
 

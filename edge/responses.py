@@ -6,6 +6,8 @@ import html
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -78,10 +80,36 @@ def has_content_hash(key: str) -> bool:
     return any(_ALNUM_HASH.fullmatch(part) for part in parts[1:])
 
 
-def etag_matches(if_none_match: str, etag: str) -> bool:
-    """RFC 9110 weak comparison of an If-None-Match list against ``etag``."""
-    for tag in if_none_match.split(","):
+def etag_matches(header: str, etag: str, *, strong: bool = False) -> bool:
+    """RFC 9110 weak (If-None-Match) or strong (If-Match) comparison of a list of entity
+    tags against ``etag``."""
+    for tag in header.split(","):
         tag = tag.strip()
-        if tag == "*" or tag.removeprefix("W/") == etag:
+        if tag == "*" or (tag.removeprefix("W/") if not strong else tag) == etag:
             return True
     return False
+
+
+def precondition(header: Callable[[bytes], str | None], etag: str,
+                 modified: datetime | None) -> int | None:
+    """412 or 304 if the preconditions of a GET or HEAD say so (RFC 9110 13.2.2: If-Match,
+    else If-Unmodified-Since; then If-None-Match, else If-Modified-Since), else None."""
+    modified = modified.replace(microsecond=0) if modified else None  # as Last-Modified
+    if_match, unmodified = header(b"if-match"), _date(header(b"if-unmodified-since"))
+    if if_match is not None and not etag_matches(if_match, etag, strong=True):
+        return 412
+    if if_match is None and unmodified and modified and modified > unmodified:
+        return 412
+    if_none_match, since = header(b"if-none-match"), _date(header(b"if-modified-since"))
+    if if_none_match is not None:
+        return 304 if etag_matches(if_none_match, etag) else None
+    return 304 if since and modified and modified <= since else None
+
+
+def _date(value: str | None) -> datetime | None:
+    """An HTTP-date, None if absent or invalid (the header is then ignored)."""
+    try:
+        moment = parsedate_to_datetime(value) if value else None
+    except (TypeError, ValueError):
+        return None
+    return moment.replace(tzinfo=UTC) if moment and moment.tzinfo is None else moment

@@ -30,9 +30,9 @@ class Pattern:
         found = self.regex.fullmatch(path)
         if found is None:
             return None
-        values = {k: v for k, v in found.groupdict().items() if not k.startswith("_g")}
+        values = {k[2:]: v for k, v in found.groupdict().items() if k.startswith("n_")}
         for n in range(1, self.groups + 1):
-            values[f"${n}"] = found.group(f"_g{n}")
+            values[f"${n}"] = found.group(f"g{n}")
         return values
 
 
@@ -48,13 +48,13 @@ def compile_pattern(source: str) -> Pattern:
         text = token.group(0)
         if text == "(.*)":
             groups += 1
-            parts.append(f"(?P<_g{groups}>.*)")
+            parts.append(f"(?P<g{groups}>.*)")  # names are n_...: a source may use any
             continue
         name, rest = ("splat", True) if text == "*" else (token.group(1), bool(token.group(2)))
         if name in names:
             raise PatternError(f"names :{name} twice")
         names.add(name)
-        parts.append(f"(?P<{name}>.*)" if rest else f"(?P<{name}>[^/]+)")
+        parts.append(f"(?P<n_{name}>.*)" if rest else f"(?P<n_{name}>[^/]+)")
     parts.append(re.escape(source[end:]))
     return Pattern(re.compile("".join(parts), re.DOTALL), frozenset(names), groups)
 
