@@ -3,7 +3,6 @@ the shared Kafka broker, with topics of their own."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -14,6 +13,7 @@ from infra.connections import s3_client
 from infra.kafka import ensure_topics
 from infra.settings import Settings
 from tests.support.services import object_store
+from tests.support.sync import run_sync
 
 
 @pytest.fixture(scope="session")
@@ -33,7 +33,7 @@ def settings(s3_settings: Settings, kafka_bootstrap: str) -> Settings:
         "topic_commands": f"commands-{suffix}", "topic_routes": f"routes-{suffix}",
         "topic_partitions": 4,
     })
-    asyncio.run(ensure_topics(full))
+    run_sync(ensure_topics(full))
     return full
 
 

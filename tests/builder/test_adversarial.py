@@ -110,17 +110,18 @@ def assert_host_unharmed(s3: Any, settings: Settings, spec: BuildSpec, record: B
     return published
 
 
-def hostile_build(settings: Settings, git_server: GitServer, name: str,
-                  extra: dict[str, str] | None = None, **build_settings: Any
-                  ) -> tuple[BuildSpec, BuildRecord]:
+async def hostile_build(settings: Settings, git_server: GitServer, name: str,
+                        extra: dict[str, str] | None = None, **build_settings: Any
+                        ) -> tuple[BuildSpec, BuildRecord]:
     files: dict[str, bytes | str] = {**fixture_files(f"adversarial/{name}"), **(extra or {})}
     url = git_server.make_repo(f"adversarial-{name}-{uuid.uuid4().hex[:8]}", files)
     spec = make_spec(url, **build_settings)
-    return spec, build(settings, spec)
+    return spec, await build(settings, spec)
 
 
-def test_hunting_for_credentials_finds_none(hostile, git_server, s3):
-    spec, record = hostile_build(hostile, git_server, "env-snoop")
+@pytest.mark.asyncio
+async def test_hunting_for_credentials_finds_none(hostile, git_server, s3):
+    spec, record = await hostile_build(hostile, git_server, "env-snoop")
     assert record.outcome["type"] == "DeploymentReady", record.text
     published = assert_host_unharmed(s3, hostile, spec, record)
     loot = published["loot.txt"].decode()
@@ -128,7 +129,8 @@ def test_hunting_for_credentials_finds_none(hostile, git_server, s3):
     assert '"HOME":"/home/builder"' in loot  # it did read its environment: the allow-list
 
 
-def test_probing_the_hosts_services_reaches_none(hostile, git_server, s3):
+@pytest.mark.asyncio
+async def test_probing_the_hosts_services_reaches_none(hostile, git_server, s3):
     kafka_port = int((hostile.kafka_bootstrap or "").rsplit(":", 1)[1])
     s3_port = int((hostile.s3_endpoint or "").rsplit(":", 1)[1])
     local = [str(a) for a in host_addresses(Path("/proc/net/fib_trie").read_text())
@@ -141,8 +143,8 @@ def test_probing_the_hosts_services_reaches_none(hostile, git_server, s3):
         targets = ["127.0.0.1:5432", f"127.0.0.1:{kafka_port}", f"127.0.0.1:{s3_port}",
                    f"10.0.2.2:{kafka_port}", "169.254.169.254:80", "10.0.2.2:5432",
                    *(f"{ip}:{p}" for ip in local for p in (port, kafka_port, 5432))]
-        spec, record = hostile_build(hostile, git_server, "net-probe",
-                                     {"targets.json": json.dumps(targets)})
+        spec, record = await hostile_build(hostile, git_server, "net-probe",
+                                           {"targets.json": json.dumps(targets)})
         with pytest.raises(BlockingIOError):
             listener.accept()
     assert record.outcome["type"] == "DeploymentReady", record.text
@@ -151,21 +153,24 @@ def test_probing_the_hosts_services_reaches_none(hostile, git_server, s3):
     assert "CONNECTED" not in results
 
 
-def test_a_fork_bomb_is_stopped_at_the_process_limit(hostile, git_server, s3):
-    spec, record = hostile_build(hostile, git_server, "fork-bomb")
+@pytest.mark.asyncio
+async def test_a_fork_bomb_is_stopped_at_the_process_limit(hostile, git_server, s3):
+    spec, record = await hostile_build(hostile, git_server, "fork-bomb")
     assert record.outcome["reason"] == "build failed: process limit exceeded: limit 64 processes"
     assert_host_unharmed(s3, hostile, spec, record)
 
 
-def test_allocating_without_end_is_stopped_at_the_memory_limit(hostile, git_server, s3):
-    spec, record = hostile_build(hostile, git_server, "memory-hog")
+@pytest.mark.asyncio
+async def test_allocating_without_end_is_stopped_at_the_memory_limit(hostile, git_server, s3):
+    spec, record = await hostile_build(hostile, git_server, "memory-hog")
     assert record.outcome["reason"] == "build failed: out of memory: limit 256 MiB"
     assert_host_unharmed(s3, hostile, spec, record)
 
 
 @pytest.mark.parametrize("target", ["checkout", "tmp", "cache"])
-def test_writing_10_gib_is_stopped_at_the_disk_limit(hostile, git_server, s3, target: str):
-    spec, record = hostile_build(hostile, git_server, "disk-filler", {"target.txt": target})
+@pytest.mark.asyncio
+async def test_writing_10_gib_is_stopped_at_the_disk_limit(hostile, git_server, s3, target: str):
+    spec, record = await hostile_build(hostile, git_server, "disk-filler", {"target.txt": target})
     assert record.outcome["reason"] == "build failed: disk limit exceeded: limit 64 MiB"
     assert_host_unharmed(s3, hostile, spec, record)
     cache = Path(hostile.cache_dir or "") / spec.project_id
@@ -176,26 +181,29 @@ def test_writing_10_gib_is_stopped_at_the_disk_limit(hostile, git_server, s3, ta
     ("symlink", "passwd: a symlink is not allowed in the output"),
     ("fifo", "pipe: a FIFO is not allowed in the output"),
     ("hardlink", "hard links are not allowed in the output")])
-def test_links_and_fifos_in_the_output_are_refused(hostile, git_server, s3, mode, reason):
-    spec, record = hostile_build(hostile, git_server, "bad-output", {"mode.txt": mode})
+@pytest.mark.asyncio
+async def test_links_and_fifos_in_the_output_are_refused(hostile, git_server, s3, mode, reason):
+    spec, record = await hostile_build(hostile, git_server, "bad-output", {"mode.txt": mode})
     assert record.outcome["type"] == "DeploymentFailed"
     assert reason in record.outcome["reason"]
     assert_host_unharmed(s3, hostile, spec, record)
 
 
-def test_a_daemon_does_not_outlive_the_build(hostile, git_server, s3):
+@pytest.mark.asyncio
+async def test_a_daemon_does_not_outlive_the_build(hostile, git_server, s3):
     marker = f"300.{uuid.uuid4().int % 10**9}"
-    spec, record = hostile_build(hostile, git_server, "daemon", {"marker.txt": marker})
+    spec, record = await hostile_build(hostile, git_server, "daemon", {"marker.txt": marker})
     assert record.outcome["type"] == "DeploymentReady", record.text
     assert record.text.splitlines().count("daemon started") == 2  # in install and build
     assert processes_with(marker) == []
     assert_host_unharmed(s3, hostile, spec, record)
 
 
-def test_sleeping_past_the_timeout_is_stopped(hostile, git_server, s3):
+@pytest.mark.asyncio
+async def test_sleeping_past_the_timeout_is_stopped(hostile, git_server, s3):
     marker = f"300.{uuid.uuid4().int % 10**9}"
     quick = hostile.model_copy(update={"build_timeout_seconds": 3})
-    spec, record = hostile_build(quick, git_server, "sleeper", {"marker.txt": marker})
+    spec, record = await hostile_build(quick, git_server, "sleeper", {"marker.txt": marker})
     assert record.outcome["reason"] == "install timed out after 3 s"
     assert processes_with(marker) == []
     assert_host_unharmed(s3, quick, spec, record)

@@ -81,7 +81,8 @@ def launcher_cmdlines() -> str:
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox tests run as root")
-def test_variables_reach_the_sandbox_but_no_host_command_line(ws: Workspace):
+@pytest.mark.asyncio
+async def test_variables_reach_the_sandbox_but_no_host_command_line(ws: Workspace):
     setup = sandbox_setup(plan(), check_variables({"DEPLOY_TOKEN": SECRET, "PATH": "/evil"}),
                           None)
     seen: list[str] = []
@@ -96,9 +97,9 @@ def test_variables_reach_the_sandbox_but_no_host_command_line(ws: Workspace):
             seen.append(launcher_cmdlines())
             await asyncio.to_thread((ws.src / "go").write_text, "go\n")
 
-    outcome = asyncio.run(sandbox.run(
+    outcome = await sandbox.run(
         ws, 'echo "token=$DEPLOY_TOKEN path=$PATH"; echo ready; cat go', cwd="",
-        network=False, limits=Limits(30, 256, 64, 1.0), on_line=on_line, setup=setup))
+        network=False, limits=Limits(30, 256, 64, 1.0), on_line=on_line, setup=setup)
     assert outcome.ok, lines
     assert lines[0] == f"token={SECRET} path=/workspace/node_modules/.bin:" \
                        "/usr/local/bin:/usr/bin:/bin"

@@ -109,12 +109,13 @@ def test_a_snapshot_keeps_links_as_links_and_exec_bits(tmp_path: Path):
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the cache overlay needs root")
-def test_a_second_build_installs_from_the_cache_without_network(settings, git_server,
+@pytest.mark.asyncio
+async def test_a_second_build_installs_from_the_cache_without_network(settings, git_server,
                                                                  tmp_path: Path):
     url = git_server.make_repo("cache-app", fixture_files("cache-app"))
     cached = settings.model_copy(update={"cache_dir": tmp_path / "cache"})
     first = make_spec(url)
-    record = build(cached, first)
+    record = await build(cached, first)
     assert record.outcome["type"] == "DeploymentReady", record.text
     assert "Dependency cache: npm, empty" in record.system
     npm_cache = tmp_path / "cache" / first.project_id / "npm"
@@ -125,7 +126,7 @@ def test_a_second_build_installs_from_the_cache_without_network(settings, git_se
     # from the cache alone.
     second = make_spec(url).model_copy(update={"project_id": first.project_id,
                                                "env": {"SITE_FLAVOR": "offline"}})
-    again = build(cached, second, install_network=False)
+    again = await build(cached, second, install_network=False)
     assert again.outcome["type"] == "DeploymentReady", again.text
     assert "Dependency cache: npm, restored" in again.system
     assert "Running `npm ci --prefer-offline` (no network)" in again.system
@@ -133,7 +134,8 @@ def test_a_second_build_installs_from_the_cache_without_network(settings, git_se
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the cache overlay needs root")
-def test_a_pnpm_store_from_the_cache_keeps_package_binaries_executable(settings, git_server,
+@pytest.mark.asyncio
+async def test_a_pnpm_store_from_the_cache_keeps_package_binaries_executable(settings, git_server,
                                                                       tmp_path: Path):
     """The Turborepo workspace of the corpus, twice in one project: the second install
     links turbo's binary from the cached store, and the build runs it."""
@@ -141,25 +143,26 @@ def test_a_pnpm_store_from_the_cache_keeps_package_binaries_executable(settings,
     url = git_server.make_repo("cache-turbo", app.files())
     cached = settings.model_copy(update={"cache_dir": tmp_path / "cache"})
     first = make_spec(url, root_directory="apps/web")
-    assert build(cached, first).outcome["type"] == "DeploymentReady"
+    assert (await build(cached, first)).outcome["type"] == "DeploymentReady"
     git_server.commit("cache-turbo", {"CHANGE.txt": "a new commit: no output to reuse"})
     second = make_spec(url, root_directory="apps/web").model_copy(
         update={"project_id": first.project_id})
-    again = build(cached, second)
+    again = await build(cached, second)
     assert again.outcome["type"] == "DeploymentReady", again.text[-3000:]
     assert "Dependency cache: pnpm, restored" in again.system
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the cache overlay needs root")
-def test_unchanged_dependencies_skip_the_install(settings, git_server, tmp_path: Path):
+@pytest.mark.asyncio
+async def test_unchanged_dependencies_skip_the_install(settings, git_server, tmp_path: Path):
     url = git_server.make_repo("modules-app", fixture_files("cache-app"))
     cached = settings.model_copy(update={"cache_dir": tmp_path / "cache"})
     first = make_spec(url)
-    assert "Saved node_modules for the next build" in build(cached, first).system
+    assert "Saved node_modules for the next build" in (await build(cached, first)).system
     # The same commit would reuse the whole output (below); this one must build.
     second = make_spec(url).model_copy(update={"project_id": first.project_id,
                                                "build_cache": False})
-    again = build(cached, second, install_network=False)
+    again = await build(cached, second, install_network=False)
     assert again.outcome["type"] == "DeploymentReady", again.text
     assert again.outcome["install_ms"] == 0
     assert ("Dependencies unchanged since the last build: node_modules restored from the "
@@ -172,9 +175,9 @@ STAMPED = ("mkdir -p out && date +%s%N > out/index.html && mkdir out/deep && "
 REUSED = "Build output restored from the cache"
 
 
-def stamp(settings: Settings, spec: BuildSpec) -> str:
+async def stamp(settings: Settings, spec: BuildSpec) -> str:
     """Build ``spec`` and return the index.html it published (a nanosecond stamp)."""
-    record = build(settings, spec)
+    record = await build(settings, spec)
     assert record.outcome["type"] == "DeploymentReady", record.text
     s3 = s3_client(settings)
     files = Manifest.model_validate_json(s3.get_object(
@@ -185,37 +188,39 @@ def stamp(settings: Settings, spec: BuildSpec) -> str:
     return body.decode().strip() + (" reused" if REUSED in record.text else "")
 
 
-def test_identical_inputs_reuse_the_output_and_any_change_builds_again(
+@pytest.mark.asyncio
+async def test_identical_inputs_reuse_the_output_and_any_change_builds_again(
         settings, git_server, s3, tmp_path: Path):
     url = git_server.make_repo("output-reuse", {"README": "one"})
     cached = settings.model_copy(update={"cache_dir": tmp_path / "cache"})
     first = make_spec(url, build_command=STAMPED, output_directory="out")
     same = {"project_id": first.project_id}
 
-    def again(**change: Any) -> str:
+    async def again(**change: Any) -> str:
         spec = make_spec(url, build_command=STAMPED, output_directory="out")
-        return stamp(cached, spec.model_copy(update={**same, **change}))
+        return await stamp(cached, spec.model_copy(update={**same, **change}))
 
-    original = stamp(cached, first)
+    original = await stamp(cached, first)
     assert not original.endswith("reused")
-    assert again() == f"{original} reused"  # same commit, settings, variables
-    assert not again(build_cache=False).endswith("reused")  # asked to build again
-    assert not again(env={"FLAVOR": "x"}).endswith("reused")  # other variables
-    assert not again(project_id=f"{first.project_id}x").endswith("reused")  # other project
+    assert await again() == f"{original} reused"  # same commit, settings, variables
+    assert not (await again(build_cache=False)).endswith("reused")  # asked to build again
+    assert not (await again(env={"FLAVOR": "x"})).endswith("reused")  # other variables
+    assert not (await again(project_id=f"{first.project_id}x")).endswith("reused")  # other project
     networked = first.settings.model_copy(update={"build_network": True})
-    assert not again(settings=networked).endswith("reused")  # the build could fetch
+    assert not (await again(settings=networked)).endswith("reused")  # the build could fetch
     git_server.commit("output-reuse", {"README": "two"})
-    changed = again()
+    changed = await again()
     assert not changed.endswith("reused")  # other files
-    assert again() == f"{changed} reused"
+    assert await again() == f"{changed} reused"
 
 
-def test_only_the_newest_outputs_are_kept(settings, git_server, s3, tmp_path: Path):
+@pytest.mark.asyncio
+async def test_only_the_newest_outputs_are_kept(settings, git_server, s3, tmp_path: Path):
     url = git_server.make_repo("output-evict", {"README": "0"})
     cached = settings.model_copy(update={"cache_dir": tmp_path / "cache"})
     project = make_spec(url).project_id
     for n in range(KEEP + 2):
         git_server.commit("output-evict", {"README": str(n + 1)})
         spec = make_spec(url, build_command=STAMPED, output_directory="out")
-        stamp(cached, spec.model_copy(update={"project_id": project}))
+        await stamp(cached, spec.model_copy(update={"project_id": project}))
     assert len(list((tmp_path / "cache" / project / "output").iterdir())) == KEEP

@@ -3,7 +3,6 @@ build spec, no build variables), inspect, cancel, stop when overdue, refuse."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Iterator
@@ -100,9 +99,9 @@ def env_of(task: dict[str, Any]) -> dict[str, str]:
     return {e["name"]: e["value"] for e in override["environment"]}
 
 
-def launched_env(aws: dict[str, Any], settings: Settings, spec: BuildSpec = SPEC
-                 ) -> dict[str, str]:
-    arn = asyncio.run(EcsRunner(settings, ecs_client=aws["ecs"]).launch(spec))
+async def launched_env(aws: dict[str, Any], settings: Settings, spec: BuildSpec = SPEC
+                       ) -> dict[str, str]:
+    arn = await EcsRunner(settings, ecs_client=aws["ecs"]).launch(spec)
     return env_of(describe(aws["ecs"], arn))
 
 
@@ -129,13 +128,14 @@ def test_task_definition_is_fargate_and_carries_no_secrets() -> None:
     assert not {n for n in names if "KEY" in n or "SECRET" in n or "PASSWORD" in n}
 
 
-def test_launch_starts_a_fargate_task_for_the_deployment(aws: dict[str, Any]) -> None:
+@pytest.mark.asyncio
+async def test_launch_starts_a_fargate_task_for_the_deployment(aws: dict[str, Any]) -> None:
     settings = make_settings(aws)
     runner = EcsRunner(settings, ecs_client=aws["ecs"])
     sent = capture_run_task(aws["ecs"])
 
     launched_at = time.time()
-    arn = asyncio.run(runner.launch(SPEC))
+    arn = await runner.launch(SPEC)
 
     task = describe(aws["ecs"], arn)
     assert task["clusterArn"].endswith(":cluster/buildspace")
@@ -165,10 +165,11 @@ def test_launch_starts_a_fargate_task_for_the_deployment(aws: dict[str, Any]) ->
     }
 
 
-def test_the_task_environment_holds_no_platform_secret(aws: dict[str, Any]) -> None:
+@pytest.mark.asyncio
+async def test_the_task_environment_holds_no_platform_secret(aws: dict[str, Any]) -> None:
     settings = make_settings(aws)
 
-    env = launched_env(aws, settings)
+    env = await launched_env(aws, settings)
 
     assert {"BUILDSPACE_DEPLOYMENT_ID", "BUILDSPACE_BUILD_GRANT", "BUILDSPACE_API_URL"} <= set(env)
     forbidden = ("AWS", "KAFKA", "S3", "SECRET", "KEY", "DATABASE", "CLICKHOUSE", "BUCKET")
@@ -178,13 +179,14 @@ def test_the_task_environment_holds_no_platform_secret(aws: dict[str, Any]) -> N
     assert not [v for v in env.values() if any(secret in v for secret in secrets)]
 
 
-def test_build_variables_and_the_spec_never_reach_the_task(aws: dict[str, Any]) -> None:
+@pytest.mark.asyncio
+async def test_build_variables_and_the_spec_never_reach_the_task(aws: dict[str, Any]) -> None:
     """Anyone who can DescribeTasks (or read CloudTrail) sees the overrides: the task
     gets the deployment id and a grant, and fetches its variables with the grant."""
     settings = make_settings(aws)
     sent = capture_run_task(aws["ecs"])
 
-    arn = asyncio.run(EcsRunner(settings, ecs_client=aws["ecs"]).launch(SPEC_WITH_VARIABLES))
+    arn = await EcsRunner(settings, ecs_client=aws["ecs"]).launch(SPEC_WITH_VARIABLES)
 
     task = describe(aws["ecs"], arn)
     env = env_of(task)
@@ -199,11 +201,12 @@ def test_build_variables_and_the_spec_never_reach_the_task(aws: dict[str, Any]) 
     assert verify(GRANT_SECRET.encode(), env["BUILDSPACE_BUILD_GRANT"], "dpl_1")
 
 
-def test_the_grant_is_for_that_deployment_only(aws: dict[str, Any]) -> None:
+@pytest.mark.asyncio
+async def test_the_grant_is_for_that_deployment_only(aws: dict[str, Any]) -> None:
     settings = make_settings(aws)
     launched_at = time.time()
 
-    token = launched_env(aws, settings)["BUILDSPACE_BUILD_GRANT"]
+    token = (await launched_env(aws, settings))["BUILDSPACE_BUILD_GRANT"]
 
     grant = verify(GRANT_SECRET.encode(), token, "dpl_1")
     assert (grant.deployment_id, grant.project_id) == ("dpl_1", "prj_1")
@@ -215,22 +218,24 @@ def test_the_grant_is_for_that_deployment_only(aws: dict[str, Any]) -> None:
         verify(b"another platform's key", token, "dpl_1")
 
 
-def test_each_deployment_gets_its_own_grant(aws: dict[str, Any]) -> None:
+@pytest.mark.asyncio
+async def test_each_deployment_gets_its_own_grant(aws: dict[str, Any]) -> None:
     settings = make_settings(aws)
     other = SPEC.model_copy(update={"deployment_id": "dpl_2"})
 
-    first = launched_env(aws, settings)["BUILDSPACE_BUILD_GRANT"]
-    second = launched_env(aws, settings, other)["BUILDSPACE_BUILD_GRANT"]
+    first = (await launched_env(aws, settings))["BUILDSPACE_BUILD_GRANT"]
+    second = (await launched_env(aws, settings, other))["BUILDSPACE_BUILD_GRANT"]
 
     assert verify(GRANT_SECRET.encode(), second, "dpl_2").deployment_id == "dpl_2"
     with pytest.raises(GrantError):
         verify(GRANT_SECRET.encode(), first, "dpl_2")
 
 
-def test_the_forwarded_limits_configure_the_builder(aws: dict[str, Any]) -> None:
+@pytest.mark.asyncio
+async def test_the_forwarded_limits_configure_the_builder(aws: dict[str, Any]) -> None:
     settings = make_settings(aws, build_timeout_seconds=123, build_memory_mb=777,
                              heartbeat_seconds=3.5)
-    env = launched_env(aws, settings)
+    env = await launched_env(aws, settings)
 
     with pytest.MonkeyPatch.context() as patch:
         for name, value in env.items():
@@ -242,17 +247,14 @@ def test_the_forwarded_limits_configure_the_builder(aws: dict[str, Any]) -> None
     assert seen.s3_secret_key != settings.s3_secret_key
 
 
-def test_cancel_stops_the_deployments_task(aws: dict[str, Any]) -> None:
+@pytest.mark.asyncio
+async def test_cancel_stops_the_deployments_task(aws: dict[str, Any]) -> None:
     runner = EcsRunner(make_settings(aws), ecs_client=aws["ecs"])
     other = SPEC.model_copy(update={"deployment_id": "dpl_2"})
 
-    async def scenario() -> tuple[str, str]:
-        arn = await runner.launch(SPEC)
-        other_arn = await runner.launch(other)
-        await runner.cancel("dpl_1")
-        return arn, other_arn
-
-    arn, other_arn = asyncio.run(scenario())
+    arn = await runner.launch(SPEC)
+    other_arn = await runner.launch(other)
+    await runner.cancel("dpl_1")
 
     stopped = describe(aws["ecs"], arn)
     assert stopped["desiredStatus"] == "STOPPED"
@@ -261,26 +263,29 @@ def test_cancel_stops_the_deployments_task(aws: dict[str, Any]) -> None:
     assert describe(aws["ecs"], other_arn)["desiredStatus"] == "RUNNING"
 
 
-def test_cancel_finds_the_task_after_a_restart(aws: dict[str, Any]) -> None:
+@pytest.mark.asyncio
+async def test_cancel_finds_the_task_after_a_restart(aws: dict[str, Any]) -> None:
     settings = make_settings(aws)
-    arn = asyncio.run(EcsRunner(settings, ecs_client=aws["ecs"]).launch(SPEC))
+    arn = await EcsRunner(settings, ecs_client=aws["ecs"]).launch(SPEC)
 
     restarted = EcsRunner(settings, ecs_client=aws["ecs"])
-    asyncio.run(restarted.cancel("dpl_1"))
+    await restarted.cancel("dpl_1")
 
     assert describe(aws["ecs"], arn)["desiredStatus"] == "STOPPED"
 
 
-def test_cancel_of_an_unknown_deployment_changes_nothing(aws: dict[str, Any]) -> None:
+@pytest.mark.asyncio
+async def test_cancel_of_an_unknown_deployment_changes_nothing(aws: dict[str, Any]) -> None:
     runner = EcsRunner(make_settings(aws), ecs_client=aws["ecs"])
-    arn = asyncio.run(runner.launch(SPEC))
+    arn = await runner.launch(SPEC)
 
-    asyncio.run(runner.cancel("dpl_unknown"))
+    await runner.cancel("dpl_unknown")
 
     assert describe(aws["ecs"], arn)["desiredStatus"] == "RUNNING"
 
 
-def test_a_task_running_past_its_deadline_is_stopped(aws: dict[str, Any]) -> None:
+@pytest.mark.asyncio
+async def test_a_task_running_past_its_deadline_is_stopped(aws: dict[str, Any]) -> None:
     settings = make_settings(aws, build_timeout_seconds=60)
     runner = EcsRunner(settings, ecs_client=aws["ecs"])
     reported: list[tuple[str, str]] = []
@@ -288,16 +293,12 @@ def test_a_task_running_past_its_deadline_is_stopped(aws: dict[str, Any]) -> Non
     async def on_overdue(deployment_id: str) -> None:
         reported.append((deployment_id, describe(aws["ecs"], arns[0])["desiredStatus"]))
 
-    async def scenario() -> tuple[list[str], list[str]]:
-        arns.append(await runner.launch(SPEC))
-        early = await runner.reap_overdue(on_overdue)
-        restarted = EcsRunner(settings, ecs_client=aws["ecs"])  # no memory of the launch
-        late = await restarted.reap_overdue(on_overdue,
-                                            now=time.time() + overdue_after(settings) + 5)
-        return early, late
-
     arns: list[str] = []
-    early, late = asyncio.run(scenario())
+    arns.append(await runner.launch(SPEC))
+    early = await runner.reap_overdue(on_overdue)
+    restarted = EcsRunner(settings, ecs_client=aws["ecs"])  # no memory of the launch
+    late = await restarted.reap_overdue(on_overdue,
+                                        now=time.time() + overdue_after(settings) + 5)
 
     assert early == [] and late == ["dpl_1"]
     assert reported == [("dpl_1", "RUNNING")]  # told before the task is stopped
@@ -306,18 +307,20 @@ def test_a_task_running_past_its_deadline_is_stopped(aws: dict[str, Any]) -> Non
     assert stopped["stoppedReason"].startswith("timed out")
 
 
-def test_a_task_within_its_deadline_keeps_running(aws: dict[str, Any]) -> None:
+@pytest.mark.asyncio
+async def test_a_task_within_its_deadline_keeps_running(aws: dict[str, Any]) -> None:
     settings = make_settings(aws, build_timeout_seconds=60)
     runner = EcsRunner(settings, ecs_client=aws["ecs"])
-    arn = asyncio.run(runner.launch(SPEC))
+    arn = await runner.launch(SPEC)
 
     almost = time.time() + overdue_after(settings) - 30
-    assert asyncio.run(runner.reap_overdue(now=almost)) == []
+    assert await runner.reap_overdue(now=almost) == []
 
     assert describe(aws["ecs"], arn)["desiredStatus"] == "RUNNING"
 
 
-def test_run_task_failures_raise_a_clear_error() -> None:
+@pytest.mark.asyncio
+async def test_run_task_failures_raise_a_clear_error() -> None:
     client = boto3.client(
         "ecs", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="y"
     )
@@ -329,11 +332,12 @@ def test_run_task_failures_raise_a_clear_error() -> None:
         )
         runner = EcsRunner(settings, ecs_client=client)
         with pytest.raises(EcsRunnerError, match=r"dpl_1.*RESOURCE:MEMORY"):
-            asyncio.run(runner.launch(SPEC))
+            await runner.launch(SPEC)
         stub.assert_no_pending_responses()
 
 
-def test_a_repeated_launch_is_answered_with_the_running_task() -> None:
+@pytest.mark.asyncio
+async def test_a_repeated_launch_is_answered_with_the_running_task() -> None:
     """ECS refuses a client token reused with other parameters (a new grant): the
     deployment's task from the first launch is the answer."""
     client = boto3.client(
@@ -348,11 +352,12 @@ def test_a_repeated_launch_is_answered_with_the_running_task() -> None:
             {"taskArn": arn, "tags": [{"key": "deployment_id", "value": "dpl_1"}]}]})
         runner = EcsRunner(offline_settings(), ecs_client=client)
 
-        assert asyncio.run(runner.launch(SPEC)) == arn
+        assert await runner.launch(SPEC) == arn
         stub.assert_no_pending_responses()
 
 
-def test_cancel_of_a_task_ecs_has_forgotten_is_a_no_op() -> None:
+@pytest.mark.asyncio
+async def test_cancel_of_a_task_ecs_has_forgotten_is_a_no_op() -> None:
     client = boto3.client(
         "ecs", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="y"
     )
@@ -366,26 +371,25 @@ def test_cancel_of_a_task_ecs_has_forgotten_is_a_no_op() -> None:
         )
         runner = EcsRunner(offline_settings(), ecs_client=client)
 
-        async def scenario() -> None:
-            await runner.launch(SPEC)
-            await runner.cancel("dpl_1")
-
-        asyncio.run(scenario())
+        await runner.launch(SPEC)
+        await runner.cancel("dpl_1")
         stub.assert_no_pending_responses()
 
 
-def test_a_missing_cluster_raises_a_clear_error(aws: dict[str, Any]) -> None:
+@pytest.mark.asyncio
+async def test_a_missing_cluster_raises_a_clear_error(aws: dict[str, Any]) -> None:
     runner = EcsRunner(make_settings(aws, ecs_cluster="absent"), ecs_client=aws["ecs"])
 
     with pytest.raises(EcsRunnerError, match="run_task failed.*Cluster not found"):
-        asyncio.run(runner.launch(SPEC))
+        await runner.launch(SPEC)
 
 
-def test_launch_without_the_api_public_url_is_refused(aws: dict[str, Any]) -> None:
+@pytest.mark.asyncio
+async def test_launch_without_the_api_public_url_is_refused(aws: dict[str, Any]) -> None:
     runner = EcsRunner(make_settings(aws, api_public_url=None), ecs_client=aws["ecs"])
 
     with pytest.raises(EcsRunnerError, match="BUILDSPACE_API_PUBLIC_URL"):
-        asyncio.run(runner.launch(SPEC))
+        await runner.launch(SPEC)
     assert aws["ecs"].list_tasks(cluster="buildspace")["taskArns"] == []
 
 

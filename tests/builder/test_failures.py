@@ -62,12 +62,13 @@ require('https').get('https://registry.npmjs.org/', (r) => {
 """
 
 
-def test_a_stale_package_lock_fails_with_the_fix(settings, git_server):
+@pytest.mark.asyncio
+async def test_a_stale_package_lock_fails_with_the_fix(settings, git_server):
     package = {"name": "site", "version": "1.0.0", "scripts": {"build": "node b.js"},
                "dependencies": {"is-number": "7.0.0"}}  # not in the lockfile
     url = git_server.make_repo("stale-lock", {"package.json": json.dumps(package),
                                               "package-lock.json": json.dumps(LOCK)})
-    record = build(settings, make_spec(url))
+    record = await build(settings, make_spec(url))
     assert record.outcome["type"] == "DeploymentFailed", record.text
     assert record.outcome["step"] == "install"
     assert record.outcome["reason"] == (
@@ -75,20 +76,21 @@ def test_a_stale_package_lock_fails_with_the_fix(settings, git_server):
         "the lockfile as it is): run `npm install` and commit the updated package-lock.json")
 
 
-def test_a_build_that_needs_the_network_says_so_and_build_network_allows_it(settings,
+@pytest.mark.asyncio
+async def test_a_build_that_needs_the_network_says_so_and_build_network_allows_it(settings,
                                                                            git_server):
     package = {"name": "site", "version": "1.0.0",
                "scripts": {"build": "node fetch.js && mkdir -p dist && echo ok > dist/index.html"}}
     url = git_server.make_repo("needs-network", {"package.json": json.dumps(package),
                                                  "fetch.js": FETCH_JS})
-    record = build(settings, make_spec(url))
+    record = await build(settings, make_spec(url))
     assert record.outcome["type"] == "DeploymentFailed", record.text
     reason = record.outcome["reason"]
     assert reason.startswith("build failed: `npm run build` tried to reach the network "
                              "(getaddrinfo "), reason
     assert reason.endswith("set build_network to true in the project's build settings to "
                            "allow it")
-    allowed = build(settings, make_spec(url, build_network=True))
+    allowed = await build(settings, make_spec(url, build_network=True))
     assert allowed.outcome["type"] == "DeploymentReady", allowed.text
     assert "status 200" in allowed.text
 
@@ -96,15 +98,16 @@ def test_a_build_that_needs_the_network_says_so_and_build_network_allows_it(sett
 @pytest.mark.parametrize(("name", "lockfile", "tool"), [
     ("vite-react-pnpm9", "pnpm-lock.yaml", "pnpm"), ("vite-vue-yarn1", "yarn.lock", "yarn"),
     ("vite-solid-berry-pnp", "yarn.lock", "yarn"), ("vite-react-bun", "bun.lock", "bun")])
-def test_every_manager_refuses_a_stale_lockfile_in_words(settings, git_server, name: str,
-                                                         lockfile: str, tool: str):
+@pytest.mark.asyncio
+async def test_every_manager_refuses_a_stale_lockfile_in_words(settings, git_server, name: str,
+                                                               lockfile: str, tool: str):
     """A corpus app whose package.json gained a dependency its lockfile lacks."""
     app = next(a for a in apps() if a.name == name)
     files = app.files()
     package = json.loads(files["package.json"])
     package["dependencies"]["is-number"] = "7.0.0"
     files["package.json"] = json.dumps(package).encode()
-    record = build(settings, make_spec(git_server.make_repo(f"stale-{name}", files)))
+    record = await build(settings, make_spec(git_server.make_repo(f"stale-{name}", files)))
     assert record.outcome["type"] == "DeploymentFailed", record.text
     assert record.outcome["reason"] == (
         f"install failed: {lockfile} is out of date with package.json (installs use the "

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from builder.lines import MAX_LINE, pump, split_lines
 
 
@@ -35,19 +37,17 @@ def test_pieces_are_cut_by_bytes_and_never_inside_a_character():
     assert all(len(line.encode()) <= MAX_LINE for line in lines)
 
 
-def test_pump_keeps_characters_split_across_reads_whole():
-    async def scenario() -> list[tuple[str, str]]:
-        reader = asyncio.StreamReader()
-        encoded = "héllo wörld\nlast".encode()
-        for i in range(len(encoded)):
-            reader.feed_data(encoded[i:i + 1])
-        reader.feed_eof()
-        got: list[tuple[str, str]] = []
+@pytest.mark.asyncio
+async def test_pump_keeps_characters_split_across_reads_whole():
+    reader = asyncio.StreamReader()
+    encoded = "héllo wörld\nlast".encode()
+    for i in range(len(encoded)):
+        reader.feed_data(encoded[i:i + 1])
+    reader.feed_eof()
+    got: list[tuple[str, str]] = []
 
-        async def on_line(stream: str, text: str) -> None:
-            got.append((stream, text))
+    async def on_line(stream: str, text: str) -> None:
+        got.append((stream, text))
 
-        await pump(reader, "stdout", on_line)
-        return got
-
-    assert asyncio.run(scenario()) == [("stdout", "héllo wörld"), ("stdout", "last")]
+    await pump(reader, "stdout", on_line)
+    assert got == [("stdout", "héllo wörld"), ("stdout", "last")]

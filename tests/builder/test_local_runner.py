@@ -9,6 +9,8 @@ import sys
 import uuid
 from pathlib import Path
 
+import pytest
+
 from builder.local_runner import LocalRunner, builder_environment
 from builder.pipeline import CANCELED
 from infra.settings import Settings
@@ -56,78 +58,73 @@ def test_the_builder_gets_only_the_settings_it_needs(settings: Settings, monkeyp
     assert "secret@db" not in str(env)
 
 
-def test_a_launched_build_publishes_its_outcome(settings: Settings, git_server: GitServer):
+@pytest.mark.asyncio
+async def test_a_launched_build_publishes_its_outcome(settings: Settings, git_server: GitServer):
     spec = make_spec(git_server.make_repo("runner-static", {"index.html": "<p>hi</p>"}))
 
-    async def scenario() -> tuple[str, list]:
-        runner = LocalRunner(settings)
-        try:
-            ref = await runner.launch(spec)
-            assert await runner.launch(spec) == ref  # a replayed launch starts nothing new
-            return ref, await wait_outcome(settings, spec.deployment_id)
-        finally:
-            await runner.close()
-
-    ref, events = asyncio.run(scenario())
+    runner = LocalRunner(settings)
+    try:
+        ref = await runner.launch(spec)
+        assert await runner.launch(spec) == ref  # a replayed launch starts nothing new
+        events = await wait_outcome(settings, spec.deployment_id)
+    finally:
+        await runner.close()
     assert ref.startswith("pid:")
     assert [e["type"] for e in events] == ["BuildStarted", "BuildPlanned", "DeploymentReady"]
 
 
-def test_cancel_stops_the_sandbox_and_reports_the_build_failed(settings, git_server):
+@pytest.mark.asyncio
+async def test_cancel_stops_the_sandbox_and_reports_the_build_failed(settings, git_server):
     marker = unique_sleep()
     spec = make_spec(git_server.make_repo("runner-cancel", slow_site(marker)))
     workspaces: list[Path] = []
 
-    async def scenario() -> list:
-        runner = LocalRunner(settings)
-        try:
-            await runner.launch(spec)
-            await wait_for_line(settings, spec.deployment_id, f"started-{marker}")
-            workspaces.extend(workspace_of(pid) for pid in processes_with(marker))
-            canceling = asyncio.create_task(runner.cancel(spec.deployment_id))  # SIGTERM
-            await eventually_async(lambda: not processes_with(marker),
-                                   what="every process of the sandbox gone after SIGTERM")
-            await canceling
-            assert runner.running() == []
-            return await wait_outcome(settings, spec.deployment_id)
-        finally:
-            await runner.close()
-
-    events = asyncio.run(scenario())
+    runner = LocalRunner(settings)
+    try:
+        await runner.launch(spec)
+        await wait_for_line(settings, spec.deployment_id, f"started-{marker}")
+        workspaces.extend(workspace_of(pid) for pid in processes_with(marker))
+        canceling = asyncio.create_task(runner.cancel(spec.deployment_id))  # SIGTERM
+        await eventually_async(lambda: not processes_with(marker),
+                               what="every process of the sandbox gone after SIGTERM")
+        await canceling
+        assert runner.running() == []
+        events = await wait_outcome(settings, spec.deployment_id)
+    finally:
+        await runner.close()
     assert events[-1]["type"] == "DeploymentFailed" and events[-1]["reason"] == CANCELED
     assert workspaces and not [w for w in workspaces if w.exists()]
     assert cgroups_named(spec.deployment_id) == []
 
 
-def test_close_stops_every_running_build(settings, git_server):
+@pytest.mark.asyncio
+async def test_close_stops_every_running_build(settings, git_server):
     marker = unique_sleep()
     url = git_server.make_repo("runner-close", slow_site(marker))
     specs = [make_spec(url) for _ in range(2)]  # both report at once
 
-    async def scenario() -> list:
-        runner = LocalRunner(settings)
-        try:
-            for spec in specs:
-                await runner.launch(spec)
-            for spec in specs:
-                await wait_for_line(settings, spec.deployment_id, f"started-{marker}")
-        finally:
-            await runner.close()
-        assert runner.running() == []
-        return [await wait_outcome(settings, s.deployment_id) for s in specs]
-
-    outcomes = asyncio.run(scenario())
+    runner = LocalRunner(settings)
+    try:
+        for spec in specs:
+            await runner.launch(spec)
+        for spec in specs:
+            await wait_for_line(settings, spec.deployment_id, f"started-{marker}")
+    finally:
+        await runner.close()
+    assert runner.running() == []
+    outcomes = [await wait_outcome(settings, s.deployment_id) for s in specs]
     assert [events[-1]["reason"] for events in outcomes] == [CANCELED, CANCELED]
     assert processes_with(marker) == []
 
 
-def test_python_m_builder_run_takes_the_spec_from_the_environment(settings, git_server):
+@pytest.mark.asyncio
+async def test_python_m_builder_run_takes_the_spec_from_the_environment(settings, git_server):
     spec = make_spec(git_server.make_repo("runner-env", {"index.html": "<p>env</p>"}))
     env = builder_environment(settings) | {"BUILDSPACE_BUILD_SPEC": spec.model_dump_json()}
     done = subprocess.run([sys.executable, "-m", "builder.run"], env=env, cwd=PROJECT,
                           stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
     assert done.returncode == 0, done.stderr.decode()
-    events = asyncio.run(wait_outcome(settings, spec.deployment_id))
+    events = await wait_outcome(settings, spec.deployment_id)
     assert events[-1]["type"] == "DeploymentReady"
 
 

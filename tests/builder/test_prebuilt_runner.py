@@ -5,7 +5,6 @@ or an upload of another project fails the deployment, naming why."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from datetime import UTC, datetime
 from typing import Any
@@ -90,10 +89,11 @@ async def publish(store: Bucket, build: BuildSpec) -> list[Envelope]:
     return appended
 
 
-def test_an_upload_is_published_with_its_rules_and_variants_then_ready(store: Bucket):
+@pytest.mark.asyncio
+async def test_an_upload_is_published_with_its_rules_and_variants_then_ready(store: Bucket):
     files = {"index.html": "<h1>up</h1>", "style.css": CSS, "_redirects": "/old /new 301\n"}
     build = spec(upload(store, "p1", files, staged=2))
-    started, ready = asyncio.run(publish(store, build))
+    started, ready = await publish(store, build)
     assert isinstance(started, BuildStarted) and started.runner == PREBUILT
     assert isinstance(ready, DeploymentReady), ready
     assert (ready.file_count, ready.uploaded_blobs) == (2, 2)  # _redirects is not served
@@ -107,24 +107,27 @@ def test_an_upload_is_published_with_its_rules_and_variants_then_ready(store: Bu
         ("/old", "/new", 301)]
 
 
-def test_a_malformed_configuration_fails_the_deployment_naming_the_file(store: Bucket):
+@pytest.mark.asyncio
+async def test_a_malformed_configuration_fails_the_deployment_naming_the_file(store: Bucket):
     build = spec(upload(store, "p1", {"index.html": "x", "_redirects": "/only-a-source\n"}))
-    started, failed = asyncio.run(publish(store, build))
+    started, failed = await publish(store, build)
     assert isinstance(failed, DeploymentFailed), failed
     assert failed.reason.startswith("_redirects") and "line 1" in failed.reason
     assert failed.step == "output"
     assert store.get(manifest_key(build.deployment_id)) is None
 
 
-def test_an_upload_of_another_project_is_not_published(store: Bucket):
+@pytest.mark.asyncio
+async def test_an_upload_of_another_project_is_not_published(store: Bucket):
     build = spec(upload(store, "p1", {"index.html": "x"}), project_id="p2")
-    *_, failed = asyncio.run(publish(store, build))
+    *_, failed = await publish(store, build)
     assert isinstance(failed, DeploymentFailed) and failed.step == "publish"
     assert "belongs to another project" in failed.reason
     assert store.get(manifest_key(build.deployment_id)) is None
 
 
-def test_a_deployment_to_build_goes_to_the_runner(store: Bucket):
+@pytest.mark.asyncio
+async def test_a_deployment_to_build_goes_to_the_runner(store: Bucket):
     inner = Runner()
 
     async def append(event: Envelope) -> None:
@@ -132,8 +135,8 @@ def test_a_deployment_to_build_goes_to_the_runner(store: Bucket):
 
     runner = PublishPrebuilt(inner, store, append)
     build = spec("u" * 32, prebuilt=False)
-    assert asyncio.run(runner.launch(build)) == "pid:1"
+    assert await runner.launch(build) == "pid:1"
     assert inner.launched == [build.deployment_id] and runner.running() == inner.launched
     assert runner.name == "inner" and getattr(runner, "reap_overdue", None) is None
-    asyncio.run(runner.close())
+    await runner.close()
     assert inner.closed

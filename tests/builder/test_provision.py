@@ -110,7 +110,8 @@ def test_without_the_registry_the_cached_versions_are_used(toolchain: Toolchain,
         empty.node(None)
 
 
-def test_a_build_cannot_change_the_tools_it_is_given(settings, git_server):
+@pytest.mark.asyncio
+async def test_a_build_cannot_change_the_tools_it_is_given(settings, git_server):
     """The tool cache is mounted read-only: a build that tries to replace its node fails
     to, and the next build gets the same binary."""
     attack = ("(echo hacked > /opt/buildspace/node/bin/node) 2>&1; "
@@ -119,7 +120,7 @@ def test_a_build_cannot_change_the_tools_it_is_given(settings, git_server):
     package = {"name": "site", "version": "1.0.0", "scripts": {"build": attack}}
     url = git_server.make_repo("tool-attack", {"package.json": json.dumps(package),
                                                ".nvmrc": "22\n"})
-    record = build(settings, make_spec(url))
+    record = await build(settings, make_spec(url))
     assert record.outcome["type"] == "DeploymentReady", record.text
     assert record.text.count("Read-only file system") == 2, record.text
     node = next(line for line in record.system if line.startswith("Node.js 22."))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import socket
@@ -35,15 +34,15 @@ def ws() -> Iterator[Workspace]:
     workspace.remove()
 
 
-def run(ws: Workspace, command: str, *, network: bool = False, limits: Limits = LIMITS,
-        cwd: str = "") -> tuple[Outcome, list[tuple[str, str]]]:
+async def run(ws: Workspace, command: str, *, network: bool = False, limits: Limits = LIMITS,
+              cwd: str = "") -> tuple[Outcome, list[tuple[str, str]]]:
     lines: list[tuple[str, str]] = []
 
     async def on_line(stream: str, text: str) -> None:
         lines.append((stream, text))
 
-    outcome = asyncio.run(sandbox.run(ws, command, cwd=cwd, network=network, limits=limits,
-                                      on_line=on_line))
+    outcome = await sandbox.run(ws, command, cwd=cwd, network=network, limits=limits,
+                                on_line=on_line)
     return outcome, lines
 
 
@@ -51,18 +50,20 @@ def out(lines: list[tuple[str, str]], stream: str = "stdout") -> list[str]:
     return [text for s, text in lines if s == stream]
 
 
-def test_a_command_runs_as_the_unprivileged_uid_in_the_checkout(ws: Workspace):
-    outcome, lines = run(ws, "id -u; id -g; pwd; grep CapEff /proc/self/status; touch made",
-                         cwd="app")
+@pytest.mark.asyncio
+async def test_a_command_runs_as_the_unprivileged_uid_in_the_checkout(ws: Workspace):
+    outcome, lines = await run(ws, "id -u; id -g; pwd; grep CapEff /proc/self/status; touch made",
+                               cwd="app")
     assert outcome.ok and outcome.exit_code == 0 and outcome.reason is None
     assert out(lines)[:3] == ["64000", "64000", "/workspace/app"]
     assert out(lines)[3].split() == ["CapEff:", "0000000000000000"]
     assert (ws.src / "app" / "made").stat().st_uid == UID
 
 
-def test_the_host_filesystem_and_data_dir_are_invisible(ws: Workspace, tmp_path: Path):
+@pytest.mark.asyncio
+async def test_the_host_filesystem_and_data_dir_are_invisible(ws: Workspace, tmp_path: Path):
     data_dir = Path.cwd() / ".buildspace"
-    outcome, lines = run(ws, f"ls /; test -e {Path.cwd()}/pyproject.toml && echo LEAK; "
+    outcome, lines = await run(ws, f"ls /; test -e {Path.cwd()}/pyproject.toml && echo LEAK; "
                              f"test -e {data_dir} && echo LEAK; test -e {tmp_path} && echo LEAK;"
                              " ls /etc; echo x > /usr/pwned || echo readonly")
     assert "LEAK" not in out(lines)
@@ -70,10 +71,11 @@ def test_the_host_filesystem_and_data_dir_are_invisible(ws: Workspace, tmp_path:
     assert "work" not in out(lines) and "root" not in out(lines) and "shadow" not in out(lines)
 
 
-def test_the_environment_is_the_allow_list_only(ws: Workspace, monkeypatch):
+@pytest.mark.asyncio
+async def test_the_environment_is_the_allow_list_only(ws: Workspace, monkeypatch):
     monkeypatch.setenv("BUILDSPACE_S3_SECRET_KEY", "platform-secret")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "aws-secret")
-    outcome, lines = run(ws, "env")
+    outcome, lines = await run(ws, "env")
     env = dict(line.split("=", 1) for line in out(lines))
     assert outcome.ok
     assert not [k for k in env if k.startswith(("BUILDSPACE_", "AWS_"))]
@@ -89,7 +91,8 @@ def host_ips() -> list[str]:
 
 
 @pytest.mark.parametrize("network", [False, True])
-def test_services_on_the_host_are_unreachable(ws: Workspace, network: bool):
+@pytest.mark.asyncio
+async def test_services_on_the_host_are_unreachable(ws: Workspace, network: bool):
     """Neither on its loopback nor on its other addresses (a service bound to 0.0.0.0)."""
     targets = ["127.0.0.1", "10.0.2.2", *host_ips()]
     with socket.socket() as listener:
@@ -102,7 +105,7 @@ def test_services_on_the_host_are_unreachable(ws: Workspace, network: bool):
                  " s.setTimeout(3000, () => { console.log(h, 'timeout'); s.destroy(); });"
                  " s.on('connect', () => { console.log(h, 'CONNECTED'); s.destroy(); });"
                  " s.on('error', e => console.log(h, e.code)); }")
-        outcome, lines = run(ws, f"cat /proc/net/dev; node -e \"{probe}\"", network=network)
+        outcome, lines = await run(ws, f"cat /proc/net/dev; node -e \"{probe}\"", network=network)
         with pytest.raises(BlockingIOError):
             listener.accept()
     assert outcome.ok, lines
@@ -111,14 +114,17 @@ def test_services_on_the_host_are_unreachable(ws: Workspace, network: bool):
     assert not [x for x in out(lines) if "CONNECTED" in x]
 
 
-def test_exit_codes_and_both_streams_are_reported_line_by_line(ws: Workspace):
-    outcome, lines = run(ws, "echo one; echo two >&2; printf 'no newline'; exit 3")
+@pytest.mark.asyncio
+async def test_exit_codes_and_both_streams_are_reported_line_by_line(ws: Workspace):
+    outcome, lines = await run(ws, "echo one; echo two >&2; printf 'no newline'; exit 3")
     assert (outcome.exit_code, outcome.ok, outcome.reason) == (3, False, "exited with code 3")
     assert (out(lines), out(lines, "stderr")) == (["one", "no newline"], ["two"])
 
 
-def test_long_lines_are_split_and_bad_utf8_is_replaced(ws: Workspace):
-    outcome, lines = run(ws, "head -c 36000 /dev/zero | tr '\\0' a; echo; printf 'x\\377y\\n'")
+@pytest.mark.asyncio
+async def test_long_lines_are_split_and_bad_utf8_is_replaced(ws: Workspace):
+    outcome, lines = await run(
+        ws, "head -c 36000 /dev/zero | tr '\\0' a; echo; printf 'x\\377y\\n'")
     assert outcome.ok
     assert [len(t) for t in out(lines)[:3]] == [16384, 16384, 3232]
     assert out(lines)[3] == "x\ufffdy"
@@ -130,7 +136,8 @@ def pids_cgroup(pid: int) -> Path:
     return ROOT / "pids" / line.split(":", 2)[2].lstrip("/")
 
 
-def test_a_timeout_kills_the_whole_tree(ws: Workspace):
+@pytest.mark.asyncio
+async def test_a_timeout_kills_the_whole_tree(ws: Workspace):
     marker = f"300.{uuid.uuid4().int % 10**9}"  # a unique sleep, findable in /proc
     groups: set[Path] = set()
 
@@ -147,8 +154,8 @@ def test_a_timeout_kills_the_whole_tree(ws: Workspace):
         groups.update(pids_cgroup(pid) for pid in seen[-1])
 
     command = f"sleep {marker} & (setsid sleep {marker} &); sleep {marker} & echo started; wait"
-    outcome = asyncio.run(sandbox.run(ws, command, cwd="", network=False,
-                                      limits=Limits(1.5, 256, 64, 1.0), on_line=on_line))
+    outcome = await sandbox.run(ws, command, cwd="", network=False,
+                                limits=Limits(1.5, 256, 64, 1.0), on_line=on_line)
     assert outcome.timed_out and outcome.exit_code is None and not outcome.ok
     assert outcome.reason == "timed out after 1.5 s"
     assert processes_with(marker) == []
@@ -157,34 +164,37 @@ def test_a_timeout_kills_the_whole_tree(ws: Workspace):
         assert not next(iter(groups)).exists()
 
 
-def test_memory_is_limited(ws: Workspace):
+@pytest.mark.asyncio
+async def test_memory_is_limited(ws: Workspace):
     if not (ROOT / "memory").is_dir() and not (ROOT / "cgroup.controllers").exists():
         pytest.skip("this host has no cgroup memory controller: build memory limits "
                     "cannot be enforced here")
-    outcome, _ = run(ws, "head -c 400M /dev/zero | tail -c 1 > /dev/null; "
-                         "node -e 'const a = []; for (;;) a.push(Buffer.alloc(1 << 24, 1))'",
-                     limits=Limits(30, 64, 64, 1.0))
+    hog = ("head -c 400M /dev/zero | tail -c 1 > /dev/null; "
+           "node -e 'const a = []; for (;;) a.push(Buffer.alloc(1 << 24, 1))'")
+    outcome, _ = await run(ws, hog, limits=Limits(30, 64, 64, 1.0))
     assert outcome.out_of_memory and not outcome.ok
     assert outcome.reason == "out of memory: limit 64 MiB"
 
 
-def test_processes_are_limited(ws: Workspace):
+@pytest.mark.asyncio
+async def test_processes_are_limited(ws: Workspace):
     marker = f"300.{uuid.uuid4().int % 10**9}"
-    outcome, _ = run(ws, f"for i in $(seq 40); do sleep {marker} & done; wait",
-                     limits=Limits(30, 256, 16, 1.0))
+    outcome, _ = await run(ws, f"for i in $(seq 40); do sleep {marker} & done; wait",
+                           limits=Limits(30, 256, 16, 1.0))
     assert not outcome.ok and outcome.exceeded == "pids" and outcome.exit_code is None
     assert outcome.reason == "process limit exceeded: limit 16 processes"
     assert processes_with(marker) == []
 
 
-def test_disk_is_limited_and_the_host_keeps_its_space(tmp_path: Path):
+@pytest.mark.asyncio
+async def test_disk_is_limited_and_the_host_keeps_its_space(tmp_path: Path):
     limited = Workspace.create(UID, UID, disk_mb=32)
     try:
         assert limited.disk is not None and limited.disk.limit_mb == 32
         limited.src.mkdir()
         limited.hand_over()
-        outcome, lines = run(limited, "head -c 10G /dev/zero > /tmp/fill; echo survived",
-                             limits=Limits(60, 256, 64, 1.0))
+        outcome, lines = await run(limited, "head -c 10G /dev/zero > /tmp/fill; echo survived",
+                                   limits=Limits(60, 256, 64, 1.0))
         assert outcome.exceeded == "disk" and not outcome.ok, lines
         assert outcome.reason == "disk limit exceeded: limit 32 MiB"
         assert limited.disk.used_mb() <= 32

@@ -60,8 +60,8 @@ def vite_app(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, bytes]
 @pytest.fixture(scope="module")
 def browser(platform: Platform) -> Iterator[Browser]:
     """Chromium for one module's dashboard tests. Playwright's sync API holds an event
-    loop in this thread while it runs, so it stops with the module: later tests call
-    ``asyncio.run``. The platform starts first for the same reason."""
+    loop in this thread while it runs, so it stops with the module: later async tests run
+    on pytest-asyncio's loop. The platform starts first for the same reason."""
     with chromium() as running:
         yield running
 

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from schemas.envelope import new_id
-from tests.support.kafka import all_records, find_event, produce, topic_size
+from tests.support.kafka import all_records, find_event, first_event, produce, send, topic_size
 
 REPO = "http://127.0.0.1:1/acme/site.git"
 
@@ -58,18 +58,16 @@ def test_bad_deployment_requests_append_nothing(platform):
     assert topic_size(platform.kafka, "buildspace.events") == before
 
 
-def test_twenty_concurrent_creates_of_one_name_make_exactly_one_project(platform):
+@pytest.mark.asyncio
+async def test_twenty_concurrent_creates_of_one_name_make_exactly_one_project(platform):
     name = f"race-{new_id()[:6]}"
 
-    async def race() -> list[int]:
-        async with httpx.AsyncClient(base_url=platform.api, timeout=30,
-                                     headers=platform.auth()) as c:
-            rs = await asyncio.gather(*[
-                c.post("/v1/projects", json={"name": name, "git_url": REPO})
-                for _ in range(20)])
-        return sorted(r.status_code for r in rs)
-
-    assert asyncio.run(race()) == [201] + [409] * 19
+    async with httpx.AsyncClient(base_url=platform.api, timeout=30,
+                                 headers=platform.auth()) as c:
+        rs = await asyncio.gather(*[
+            c.post("/v1/projects", json={"name": name, "git_url": REPO})
+            for _ in range(20)])
+    assert sorted(r.status_code for r in rs) == [201] + [409] * 19
     with platform.client() as c:
         assert [p["name"] for p in c.get("/v1/projects").json()].count(name) == 1
 
@@ -102,7 +100,8 @@ def test_commands_from_kafka_are_validated_and_answered_with_an_outcome(platform
         assert c.get(f"/v1/projects/{created['project_id']}").status_code == 200
 
 
-def test_a_redelivered_command_publishes_its_outcome_once(platform):
+@pytest.mark.asyncio
+async def test_a_redelivered_command_publishes_its_outcome_once(platform):
     """Accepted or rejected, a command id delivered again appends nothing: no second
     outcome, no second project (the outcome is recorded with the events, in the outbox's
     transaction)."""
@@ -113,13 +112,14 @@ def test_a_redelivered_command_publishes_its_outcome_once(platform):
         orjson.dumps({"command_id": bad, "command": {
             "type": "CreateProject", "name": name + "-bad", "git_url": "file:///x"}})]
     for message in messages * 3:  # one key: one partition, read in this order
-        produce(platform.kafka, "buildspace.commands", message, key=b"redelivered")
+        await send(platform.kafka, "buildspace.commands", message, key=b"redelivered")
     marker = new_id()  # a command after them: once its outcome is out, so are theirs
-    produce(platform.kafka, "buildspace.commands", orjson.dumps(
+    await send(platform.kafka, "buildspace.commands", orjson.dumps(
         {"command_id": marker, "command": {"type": "CancelDeployment",
                                            "deployment_id": "none"}}), key=b"redelivered")
-    find_event(platform.kafka, "buildspace.events", lambda e: e.get("command_id") == marker)
-    records = asyncio.run(all_records(platform.kafka, "buildspace.events", timeout=20))
+    await first_event(platform.kafka, "buildspace.events",
+                      lambda e: e.get("command_id") == marker)
+    records = await all_records(platform.kafka, "buildspace.events", timeout=20)
     outcomes = [(r["type"], r["command_id"]) for r in records
                 if r.get("command_id") in (good, bad)]
     assert sorted(outcomes) == sorted([("CommandAccepted", good), ("CommandRejected", bad)])

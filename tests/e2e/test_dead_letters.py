@@ -5,20 +5,20 @@ letter; only the instance owner may see or redrive them; bad input is 422."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 from typing import Any
 
 import httpx
 import orjson
+import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from schemas.envelope import new_id
 from tests.e2e.test_cli import buildspace
 from tests.e2e.test_two_factor import member
-from tests.support.kafka import partitions, produce
+from tests.support.kafka import partitions, send
 from tests.support.platform import Platform
 from tests.support.waiting import eventually, eventually_async
 
@@ -72,14 +72,15 @@ def stranger(platform: Platform, marker: str) -> str:
     return member(platform, team, email, role="admin")
 
 
-def test_dead_letters_are_listed_redriven_once_and_only_by_the_instance_owner(
+@pytest.mark.asyncio
+async def test_dead_letters_are_listed_redriven_once_and_only_by_the_instance_owner(
         platform: Platform, tmp_path):
     marker = new_id()
     event = orjson.dumps({"type": "NoSuchEvent", "marker": marker})
     line = b"\xff not a log message " + marker.encode()
     key = f"dep-{marker}".encode()
-    produce(platform.kafka, "buildspace.events", event, key=b"junk")
-    produce(platform.kafka, "buildspace.logs", line, key=key)
+    await send(platform.kafka, "buildspace.events", event, key=b"junk")
+    await send(platform.kafka, "buildspace.logs", line, key=key)
 
     with platform.client() as c:
         first = eventually(lambda: letters(c, "buildspace.events", marker)
@@ -109,13 +110,13 @@ def test_dead_letters_are_listed_redriven_once_and_only_by_the_instance_owner(
             assert c.get(f"/v1/dead-letters/{bad_line['id']}").status_code == 403
             assert c.post(f"/v1/dead-letters/{bad_line['id']}/redrive").status_code == 403
 
-    starts = asyncio.run(_ends(platform.kafka, "buildspace.logs"))
+    starts = await _ends(platform.kafka, "buildspace.logs")
     redriven = buildspace(platform, home, "dead-letters", "redrive", bad_line["id"],
                           "--json", token=platform.token())
     assert redriven.returncode == 0, redriven.stderr
     answer = json.loads(redriven.stdout)
     assert answer["state"] == "redriven" and answer["redriven_by"]["kind"] == "user"
-    [again] = asyncio.run(_appended(platform.kafka, starts, line))
+    [again] = await _appended(platform.kafka, starts, line)
     assert (again.key, again.value) == (key, line)
     assert (again.partition, again.offset) == (answer["redriven_partition"],
                                                answer["redriven_offset"])
@@ -133,7 +134,7 @@ def test_dead_letters_are_listed_redriven_once_and_only_by_the_instance_owner(
         assert [d["id"] for d in letters(c, "buildspace.logs", marker, "redriven")] == [
             bad_line["id"]]
         assert c.get(f"/v1/dead-letters/{bad_event['id']}").json()["state"] == "pending"
-    assert asyncio.run(_appended(platform.kafka, starts, line)) == [again]  # once
+    assert await _appended(platform.kafka, starts, line) == [again]  # once
     refused = buildspace(platform, home, "dead-letters", "redrive", bad_line["id"],
                          token=platform.token())
     assert refused.returncode == 1 and "409" in refused.stderr

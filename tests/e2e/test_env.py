@@ -4,17 +4,17 @@ shows the values to the team's admins only, and a refused change changes nothing
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 
 import asyncpg
+import pytest
 
 from tests.e2e.test_authorization import join, post
 from tests.e2e.test_deploy import create, deploy, host
-from tests.support.kafka import all_records, topic_size
+from tests.support.kafka import all_records, end_offsets
 from tests.support.platform import Platform
-from tests.support.waiting import eventually
+from tests.support.waiting import eventually_async
 
 MASKED = "••••••••"
 PRINT_ENV = ("mkdir -p dist && node -e \"const e = process.env; require('fs').writeFileSync("
@@ -30,8 +30,9 @@ def values(platform: Platform, project_id: str, token: str | None = None) -> dic
     return found
 
 
-def test_a_change_keeps_the_other_variables_and_the_next_build_sees_it(platform: Platform,
-                                                                       git_server):
+@pytest.mark.asyncio
+async def test_a_change_keeps_the_other_variables_and_the_next_build_sees_it(platform: Platform,
+                                                                             git_server):
     site = {"package.json": json.dumps({"name": "env-patch", "private": True,
                                         "scripts": {"build": PRINT_ENV}})}
     project = create(platform, "env-patch", git_server.make_repo("env-patch", site))
@@ -52,17 +53,18 @@ def test_a_change_keeps_the_other_variables_and_the_next_build_sees_it(platform:
     assert platform.wait_status(accepted["id"], {"READY", "FAILED"})["status"] == "READY"
     assert platform.wait_site(host(project["url"])).text == f"k:new:unset:{secret}"
     assert secret not in platform.log_path.read_text(errors="replace")
-    events = asyncio.run(all_records(platform.kafka, "buildspace.events"))
+    events = await all_records(platform.kafka, "buildspace.events")
     assert not any(secret in json.dumps(e) for e in events)
 
 
-def test_a_refused_change_changes_nothing(platform: Platform):
+@pytest.mark.asyncio
+async def test_a_refused_change_changes_nothing(platform: Platform):
     with platform.client() as c:
         project = c.post("/v1/projects", json={"name": "env-refused"}).json()
         path = f"/v1/projects/{project['id']}/env"
         full = {f"V{i}": "1" for i in range(199)}
         assert c.put(path, json={"vars": full}).status_code == 200
-        before = topic_size(platform.kafka, "buildspace.events")
+        before = await end_offsets(platform.kafka, "buildspace.events")
         for body, status, field in (
             ({"set": {"V1": "2"}, "unset": ["V1"]}, 422, "unset"),
             ({"unset": ["V1", "TYPO"]}, 404, "unset"),
@@ -78,7 +80,7 @@ def test_a_refused_change_changes_nothing(platform: Platform):
             assert r.json()["error"]["fields"][0]["field"] == field, (body, r.text)
         assert "TYPO" in c.patch(path, json={"unset": ["TYPO"]}).json()["error"]["message"]
         assert c.patch("/v1/projects/nope/env", json={"unset": ["V1"]}).status_code == 404
-    assert topic_size(platform.kafka, "buildspace.events") == before
+    assert await end_offsets(platform.kafka, "buildspace.events") == before
     assert values(platform, project["id"]) == full
 
 
@@ -119,14 +121,15 @@ async def forget_own_ciphertext(dsn: str, project_id: str) -> bool:
         await conn.close()
 
 
-def test_variables_set_before_the_state_kept_them_are_not_lost(platform: Platform):
+@pytest.mark.asyncio
+async def test_variables_set_before_the_state_kept_them_are_not_lost(platform: Platform):
     with platform.client() as c:
         project = c.post("/v1/projects", json={"name": "env-legacy"}).json()["id"]
         assert c.put(f"/v1/projects/{project}/env", json={"vars": {"OLD": "o"}}
                      ).status_code == 200
     dsn = platform.env["DATABASE_URL"]
-    eventually(lambda: asyncio.run(forget_own_ciphertext(dsn, project)),
-               what="the build queue has the variables")
+    await eventually_async(lambda: forget_own_ciphertext(dsn, project),
+                           what="the build queue has the variables")
     assert values(platform, project) == {"OLD": "o"}
     with platform.client() as c:
         assert c.patch(f"/v1/projects/{project}/env", json={"set": {"NEW": "n"}}

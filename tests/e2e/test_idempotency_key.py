@@ -4,12 +4,12 @@ stored answer of a request that made a secret does not hold it in clear."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import asyncpg
 import httpx
+import pytest
 
 from tests.e2e.test_deploy import create
 from tests.support.kafka import all_records
@@ -20,12 +20,13 @@ def key() -> dict[str, str]:
     return {"Idempotency-Key": f"retry-{uuid.uuid4().hex}"}
 
 
-def events_about(platform: Platform, kind: str, value: str) -> list[dict]:
-    records = asyncio.run(all_records(platform.kafka, "buildspace.events", timeout=20))
+async def events_about(platform: Platform, kind: str, value: str) -> list[dict]:
+    records = await all_records(platform.kafka, "buildspace.events", timeout=20)
     return [r for r in records if r.get("type") == kind and value in str(r)]
 
 
-def test_a_retried_command_returns_the_first_answer_and_appends_nothing(platform, git_server):
+@pytest.mark.asyncio
+async def test_a_retried_command_returns_the_first_answer_and_appends_nothing(platform, git_server):
     project = create(platform, "Idem Site", git_server.make_repo("idem", {"index.html": "x"}))
     hostname = f"{uuid.uuid4().hex[:10]}.example.org"
     sent = key()
@@ -42,7 +43,7 @@ def test_a_retried_command_returns_the_first_answer_and_appends_nothing(platform
         assert other.status_code == 422 and "different request" in other.text
         listed = [d["hostname"] for d in c.get(path).json()]
     assert listed.count(hostname) == 1 and "other-" + hostname not in listed
-    assert len(events_about(platform, "DomainAdded", hostname)) == 1
+    assert len(await events_about(platform, "DomainAdded", hostname)) == 1
 
 
 def test_concurrent_duplicates_make_one_deployment(platform, git_server):
@@ -80,7 +81,8 @@ def test_bad_keys_are_refused_and_change_nothing(platform):
         assert r.status_code == 422 and "signed-in" in r.text
 
 
-def test_a_stored_answer_holding_a_secret_is_encrypted(platform):
+@pytest.mark.asyncio
+async def test_a_stored_answer_holding_a_secret_is_encrypted(platform):
     sent = key()
     with platform.client() as c:
         made = c.post("/v1/tokens", json={"name": "idem-token", "scopes": ["read"]},
@@ -91,12 +93,10 @@ def test_a_stored_answer_holding_a_secret_is_encrypted(platform):
         assert again.json()["token"] == made.json()["token"]
         assert [t["name"] for t in c.get("/v1/tokens").json()].count("idem-token") == 1
 
-    async def stored() -> list[str]:
-        conn = await asyncpg.connect(platform.env["DATABASE_URL"])
-        try:
-            return [r["answer"] for r in await conn.fetch(
-                "SELECT answer FROM idempotency_keys WHERE key = $1", sent["Idempotency-Key"])]
-        finally:
-            await conn.close()
-    answers = asyncio.run(stored())
+    conn = await asyncpg.connect(platform.env["DATABASE_URL"])
+    try:
+        answers = [r["answer"] for r in await conn.fetch(
+            "SELECT answer FROM idempotency_keys WHERE key = $1", sent["Idempotency-Key"])]
+    finally:
+        await conn.close()
     assert len(answers) == 1 and made.json()["token"] not in answers[0]

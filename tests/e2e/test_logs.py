@@ -3,11 +3,11 @@ paged, searched, and complete."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import httpx
 import orjson
+import pytest
 import websockets
 
 from tests.e2e.test_deploy import create, deploy
@@ -89,16 +89,14 @@ def test_a_live_client_sees_every_line_in_order_across_a_reconnect(platform, git
                      params={"stream": "bogus"}).status_code == 422
 
 
-def test_the_websocket_carries_the_same_stream(platform, git_server):
+@pytest.mark.asyncio
+async def test_the_websocket_carries_the_same_stream(platform, git_server):
     project = create(platform, "ws-logs", git_server.make_repo("ws-logs", ticker_site()))
     accepted = deploy(platform, project["id"])
 
-    async def collect() -> list[dict]:
-        url = platform.api.replace("http", "ws") + f"/v1/deployments/{accepted['id']}/logs/ws"
-        async with websockets.connect(url, additional_headers=platform.auth()) as ws:
-            return [orjson.loads(message) async for message in ws]
-
-    messages = asyncio.run(collect())
+    url = platform.api.replace("http", "ws") + f"/v1/deployments/{accepted['id']}/logs/ws"
+    async with websockets.connect(url, additional_headers=platform.auth()) as ws:
+        messages = [orjson.loads(message) async for message in ws]
     seqs = [m["seq"] for m in messages if m["type"] == "line"]
     assert seqs == list(range(1, len(seqs) + 1)) and len(seqs) >= 330
     assert messages[-1]["type"] == "end" and messages[-1]["status"] == "READY"

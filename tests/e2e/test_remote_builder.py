@@ -5,7 +5,6 @@ with the grant, is in ``test_ecs_builds``.)"""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import re
 import time
@@ -68,8 +67,8 @@ def reported(platform: Platform, stderr: str, event_type: str) -> dict[str, Any]
     return find_event(platform.kafka, EVENTS, lambda e: e.get("event_id") == found[0])
 
 
-def event_ids(platform: Platform, topic: str) -> set[str]:
-    return {r.get("event_id", "") for r in asyncio.run(all_records(platform.kafka, topic))}
+async def event_ids(platform: Platform, topic: str) -> set[str]:
+    return {r.get("event_id", "") for r in await all_records(platform.kafka, topic)}
 
 
 @pytest.fixture
@@ -109,7 +108,8 @@ def bad_grants(scope: dict[str, Any]) -> dict[str, str | None]:
     }
 
 
-def test_a_missing_wrong_or_expired_grant_is_refused_and_appends_nothing(platform, scope):
+@pytest.mark.asyncio
+async def test_a_missing_wrong_or_expired_grant_is_refused_and_appends_nothing(platform, scope):
     d, p = scope["deployment_id"], scope["project_id"]
     manifest = Manifest(deployment_id=d, files={})
     sent: list[str] = []
@@ -130,14 +130,15 @@ def test_a_missing_wrong_or_expired_grant_is_refused_and_appends_nothing(platfor
     control = log_batch(p, d)  # the same request with the right grant is appended
     with granted_client(platform, scope) as c:
         assert c.post("/logs", content=control.model_dump_json()).status_code == 202
-    appended = event_ids(platform, EVENTS) | event_ids(platform, LOGS)
+    appended = await event_ids(platform, EVENTS) | await event_ids(platform, LOGS)
     assert control.event_id in appended
     assert not set(sent) & appended
     with pytest.raises(ClientError):
         platform_s3(platform).head_object(Bucket="buildspace-artifacts", Key=manifest_key(d))
 
 
-def test_a_grant_covers_only_its_own_deployments_reports(platform, scope):
+@pytest.mark.asyncio
+async def test_a_grant_covers_only_its_own_deployments_reports(platform, scope):
     d, p = scope["deployment_id"], scope["project_id"]
     other = new_id()
     refused = {
@@ -157,36 +158,34 @@ def test_a_grant_covers_only_its_own_deployments_reports(platform, scope):
             sha256="1" * 64, size=3, content_type="text/html")})
         r = c.put("/manifest", content=missing.model_dump_json())
         assert r.status_code == 422 and "1" * 64 in r.text
-    appended = event_ids(platform, EVENTS) | event_ids(platform, LOGS)
+    appended = await event_ids(platform, EVENTS) | await event_ids(platform, LOGS)
     assert not {b.event_id for bodies in refused.values() for b in bodies} & appended
     assert canceled.event_id not in appended
     with pytest.raises(ClientError):
         platform_s3(platform).head_object(Bucket="buildspace-artifacts", Key=manifest_key(d))
 
 
-def test_the_http_emitter_sends_numbered_batches_and_heartbeats_in_order(platform, scope):
+@pytest.mark.asyncio
+async def test_the_http_emitter_sends_numbered_batches_and_heartbeats_in_order(platform, scope):
     d, p = scope["deployment_id"], scope["project_id"]
     spec = BuildSpec(project_id=p, deployment_id=d, git_url="http://127.0.0.1:1/x.git",
                      ref="main", correlation_id="corr-remote")
     target = RemoteTarget(platform.api, mint(scope["key"], d, p, 600))
 
-    async def scenario() -> str:
-        emitter = HttpEmitter(Settings(heartbeat_seconds=0.05), spec, target)
-        async with emitter:
-            await emitter.system("Cloning")
-            for i in range(1200):
-                await emitter.line("stdout" if i % 2 else "stderr", f"line {i}")
-            failed = DeploymentFailed(**control_fields(spec), project_id=p, deployment_id=d,
-                                      reason="test", log_lines=emitter.seq)
-            await emitter.publish(failed)
-            await heartbeat(platform, d, last_seq=1201)
-            assert emitter.beating
-        assert not emitter.beating
-        return failed.event_id
+    emitter = HttpEmitter(Settings(heartbeat_seconds=0.05), spec, target)
+    async with emitter:
+        await emitter.system("Cloning")
+        for i in range(1200):
+            await emitter.line("stdout" if i % 2 else "stderr", f"line {i}")
+        failed = DeploymentFailed(**control_fields(spec), project_id=p, deployment_id=d,
+                                  reason="test", log_lines=emitter.seq)
+        await emitter.publish(failed)
+        await heartbeat(platform, d, last_seq=1201)
+        assert emitter.beating
+    assert not emitter.beating
+    failed_id = failed.event_id
 
-    failed_id = asyncio.run(scenario())
-
-    messages = deployment_records(platform, LOGS, d)
+    messages = await deployment_records(platform, LOGS, d)
     batches = [m for m in messages if m["type"] == "BuildLogAppended"]
     lines = [line for m in batches for line in m["lines"]]
     assert [line["seq"] for line in lines] == list(range(1, 1202))
@@ -194,8 +193,9 @@ def test_the_http_emitter_sends_numbered_batches_and_heartbeats_in_order(platfor
     assert len(batches) >= 3 and max(len(m["lines"]) for m in batches) <= MAX_BATCH_LINES
     assert {m["stream_id"] for m in messages} == {d}
     assert {m["correlation_id"] for m in messages} == {"corr-remote"}
-    (failed,) = [e for e in deployment_records(platform, EVENTS, d) if e["event_id"] == failed_id]
-    assert failed["stream_id"] == p and failed["log_lines"] == 1201
+    (stored,) = [e for e in await deployment_records(platform, EVENTS, d)
+                 if e["event_id"] == failed_id]
+    assert stored["stream_id"] == p and stored["log_lines"] == 1201
 
 
 async def heartbeat(platform: Platform, deployment_id: str, last_seq: int) -> None:
@@ -246,7 +246,7 @@ def output_file(root: Path, path: str, content: bytes) -> OutputFile:
                       "text/html")
 
 
-def deployment_records(platform: Platform, topic: str, deployment_id: str
-                       ) -> list[dict[str, Any]]:
-    records = asyncio.run(all_records(platform.kafka, topic))
+async def deployment_records(platform: Platform, topic: str, deployment_id: str
+                             ) -> list[dict[str, Any]]:
+    records = await all_records(platform.kafka, topic)
     return [r for r in records if r.get("deployment_id") == deployment_id]

@@ -7,7 +7,6 @@ throughout, and the live worker projects into the swapped-in tables right after.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import io
 import threading
@@ -16,6 +15,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 from aiokafka import AIOKafkaConsumer
 
 from projections.registry import REPLAYABLE
@@ -27,7 +27,7 @@ from tests.e2e.test_deploy import host
 from tests.support.kafka import partitions
 from tests.support.platform import Platform
 from tests.support.receiver import Receiver
-from tests.support.waiting import eventually
+from tests.support.waiting import eventually_async
 
 NAMES = list(REPLAYABLE)
 COLUMNS = ("SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 "
@@ -136,15 +136,16 @@ async def _ends(bootstrap: str) -> dict[int, int]:
         await consumer.stop()
 
 
-def settled(platform: Platform, projects: list[str]) -> dict[int, int]:
+async def settled(platform: Platform, projects: list[str]) -> dict[int, int]:
     """Once the webhooks of ``projects`` are sent and every replayable projection
     applied every event: the topic's last offsets."""
-    def caught_up() -> dict[int, int] | None:
-        ends = asyncio.run(_ends(platform.kafka))
-        found = asyncio.run(_positions(platform.env["DATABASE_URL"], projects))
+    async def caught_up() -> dict[int, int] | None:
+        ends = await _ends(platform.kafka)
+        found = await _positions(platform.env["DATABASE_URL"], projects)
         done = found["pending"][0] == 0 and all(found.get(n) == ends for n in NAMES)
         return ends if done else None
-    ends = eventually(caught_up, 120, what="the projections caught up", interval=0.2)
+    ends = await eventually_async(caught_up, 120, what="the projections caught up",
+                                  interval=0.2)
     assert ends is not None
     return ends
 
@@ -172,8 +173,8 @@ async def _dump(dsn: str) -> dict[str, bytes]:
         await conn.close()
 
 
-def dump(platform: Platform) -> dict[str, bytes]:
-    return asyncio.run(_dump(platform.env["DATABASE_URL"]))
+async def dump(platform: Platform) -> dict[str, bytes]:
+    return await _dump(platform.env["DATABASE_URL"])
 
 
 def replay(platform: Platform, home: Path, *args: str, token: str | None = None
@@ -181,20 +182,30 @@ def replay(platform: Platform, home: Path, *args: str, token: str | None = None
     return buildspace(platform, home, "replay", *args, token=token or platform.token())
 
 
-def test_a_replay_rebuilds_every_read_model_byte_for_byte(platform: Platform, tmp_path):
+@pytest.mark.asyncio
+async def test_a_replay_rebuilds_every_read_model_byte_for_byte(platform: Platform, tmp_path):
     with Receiver() as hooks:
         ids = workload(platform, hooks)
         # A: created + ready for 3 deployments, created + failed, promoted, rolled back;
         # B's webhook may have sent some before the project was deleted.
         hooks.wait(10)
         mine = [ids["project"], ids["deleted"]]
+
+        async def domain_routed() -> bool:  # it follows production once verified
+            conn = await asyncpg.connect(platform.env["DATABASE_URL"])
+            try:
+                return bool(await conn.fetchval(
+                    "SELECT count(*) FROM routes WHERE hostname = $1", ids["domain"]))
+            finally:
+                await conn.close()
+        await eventually_async(domain_routed, 60, what="the verified domain's route")
         for _ in range(3):  # until no other test's build appends events meanwhile
-            ends = settled(platform, mine)
-            before, sent = dump(platform), len(hooks.received)
+            ends = await settled(platform, mine)
+            before, sent = await dump(platform), len(hooks.received)
             done = replay(platform, tmp_path, "--json")
             assert done.returncode == 0, done.stdout + done.stderr
-            after = dump(platform)
-            if settled(platform, mine) == ends:
+            after = await dump(platform)
+            if await settled(platform, mine) == ends:
                 break
         else:
             raise AssertionError("events kept being appended: no quiet moment to compare")
@@ -213,12 +224,13 @@ def test_a_replay_rebuilds_every_read_model_byte_for_byte(platform: Platform, tm
     assert ids["deleted"].encode() not in before["routes"]  # its routes went
 
 
-def test_one_projection_is_replayed_while_the_api_answers(platform: Platform, tmp_path):
+@pytest.mark.asyncio
+async def test_one_projection_is_replayed_while_the_api_answers(platform: Platform, tmp_path):
     with platform.client() as c:
         project = c.post("/v1/projects", json={"name": f"replay-live-{new_id()[:8]}"}).json()
     pid = project["id"]
     first = deployed(platform, pid, {"index.html": "<p>before</p>"})
-    settled(platform, [pid])
+    await settled(platform, [pid])
     answers: list[int] = []
     stop = threading.Event()
 
@@ -246,7 +258,8 @@ def test_one_projection_is_replayed_while_the_api_answers(platform: Platform, tm
     assert second != first
 
 
-def test_only_the_instance_owner_replays_and_one_at_a_time(platform: Platform, tmp_path):
+@pytest.mark.asyncio
+async def test_only_the_instance_owner_replays_and_one_at_a_time(platform: Platform, tmp_path):
     owner = platform.token()
     team = post(platform, owner, "/v1/teams", {"name": f"replay-{new_id()[:6]}"})["id"]
     admin = join(platform, owner, team, f"replay-{new_id()[:8]}@example.test", "admin")
@@ -260,13 +273,11 @@ def test_only_the_instance_owner_replays_and_one_at_a_time(platform: Platform, t
     with platform.client() as c:
         assert c.post("/v1/replays", json={"projection": "nope"}).status_code == 422
 
-    async def while_locked() -> httpx.Response:
-        conn = await asyncpg.connect(platform.env["DATABASE_URL"])
-        try:
-            await conn.execute("SELECT pg_advisory_lock($1)", REPLAY_LOCK)
-            async with httpx.AsyncClient(base_url=platform.api, headers=platform.auth()) as c:
-                return await c.post("/v1/replays", json={})
-        finally:
-            await conn.close()
-    busy = asyncio.run(while_locked())
+    conn = await asyncpg.connect(platform.env["DATABASE_URL"])
+    try:
+        await conn.execute("SELECT pg_advisory_lock($1)", REPLAY_LOCK)
+        async with httpx.AsyncClient(base_url=platform.api, headers=platform.auth()) as c:
+            busy = await c.post("/v1/replays", json={})
+    finally:
+        await conn.close()
     assert busy.status_code == 409 and "running already" in busy.text

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import orjson
+import pytest
 
 from tests.e2e.test_deploy import create, host
 from tests.support.kafka import topic_size
@@ -85,19 +86,17 @@ def test_a_signed_push_deploys_the_pushed_commit_to_production_once(platform, gi
     assert [d["id"] for d in listed] == [deployed["deployment_id"]]
 
 
-def test_concurrent_redeliveries_deploy_once(platform, git_server):
+@pytest.mark.asyncio
+async def test_concurrent_redeliveries_deploy_once(platform, git_server):
     project, secret = project_with_secret(platform, git_server, "raced-hook")
     body = push(project["git_url"], "main", git_server.head("raced-hook"))
     headers = {"x-github-event": "push", "x-github-delivery": str(uuid.uuid4()),
                "x-hub-signature-256": signature(secret, body)}
 
-    async def race() -> list[httpx.Response]:
-        async with httpx.AsyncClient(base_url=platform.api, timeout=30) as c:
-            return await asyncio.gather(*[
-                c.post("/v1/webhooks/github", content=body, headers=headers)
-                for _ in range(8)])
-
-    answers = asyncio.run(race())
+    async with httpx.AsyncClient(base_url=platform.api, timeout=30) as c:
+        answers = await asyncio.gather(*[
+            c.post("/v1/webhooks/github", content=body, headers=headers)
+            for _ in range(8)])
     assert sorted(r.status_code for r in answers) == [200] * 7 + [202]
     accepted = next(r for r in answers if r.status_code == 202).json()
     platform.wait_status(accepted["deployments"][0]["deployment_id"], FINAL)

@@ -4,7 +4,6 @@ in the read models exactly once (PostgreSQL and ClickHouse agree with the topics
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 from collections.abc import Iterator
@@ -53,7 +52,8 @@ async def _deployment_rows(dsn: str, deployment_id: str) -> list[asyncpg.Record]
         await conn.close()
 
 
-def test_kill_9_of_the_worker_mid_build_loses_and_duplicates_nothing(crashing, git_server):
+@pytest.mark.asyncio
+async def test_kill_9_of_the_worker_mid_build_loses_and_duplicates_nothing(crashing, git_server):
     platform = crashing
     url = git_server.make_repo("flood-crash", printing_site(FLOOD))
     project = create(platform, "flood-crash", url)
@@ -67,7 +67,7 @@ def test_kill_9_of_the_worker_mid_build_loses_and_duplicates_nothing(crashing, g
     done = platform.wait_status(deployment_id, {"READY", "FAILED", "CANCELED"}, timeout=120)
     assert done["status"] == "FAILED", done  # its build died with its worker
 
-    published = asyncio.run(all_records(platform.kafka, "buildspace.logs"))
+    published = await all_records(platform.kafka, "buildspace.logs")
     sent = sorted(line["seq"] for message in published
                   if message.get("deployment_id") == deployment_id
                   for line in message.get("lines", []))
@@ -76,11 +76,11 @@ def test_kill_9_of_the_worker_mid_build_loses_and_duplicates_nothing(crashing, g
     # had or had not projected when it died.
     eventually(lambda: stored_lines(platform, deployment_id) == sent, timeout=60)
 
-    events = [e for e in asyncio.run(all_records(platform.kafka, "buildspace.events"))
+    events = [e for e in await all_records(platform.kafka, "buildspace.events")
               if e.get("deployment_id") == deployment_id]
     ids = [e["event_id"] for e in events]
     assert len(ids) == len(set(ids))
     types = [e["type"] for e in events]
     assert types.count("DeploymentRequested") == 1 and types.count("DeploymentFailed") == 1
-    rows = asyncio.run(_deployment_rows(platform.env["DATABASE_URL"], deployment_id))
+    rows = await _deployment_rows(platform.env["DATABASE_URL"], deployment_id)
     assert [r["status"] for r in rows] == ["FAILED"]

@@ -5,7 +5,6 @@ query side sums one project's range."""
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -62,92 +61,82 @@ class Collector:
                    for r in b.requests)
 
 
-def test_a_full_batch_is_published_without_waiting_for_the_interval():
-    async def scenario() -> None:
-        sink = Collector()
-        recorder = RequestLog(sink, flush_seconds=60, batch_rows=500)
-        recorder.start()
-        for i in range(1200):
-            recorder.record("batched", "d1", "site.localhost", f"/p{i}", 200, 100, 1.5)
-        await eventually_async(lambda: recorder.published >= 1000)
-        await recorder.stop()
-        assert sink.rows("batched") == 1200 and recorder.dropped == 0
-        assert max(len(b.requests) for b in sink.batches) == 500
-        assert all(b.stream_id == "batched" for b in sink.batches)
-
-    asyncio.run(scenario())
+@pytest.mark.asyncio
+async def test_a_full_batch_is_published_without_waiting_for_the_interval():
+    sink = Collector()
+    recorder = RequestLog(sink, flush_seconds=60, batch_rows=500)
+    recorder.start()
+    for i in range(1200):
+        recorder.record("batched", "d1", "site.localhost", f"/p{i}", 200, 100, 1.5)
+    await eventually_async(lambda: recorder.published >= 1000)
+    await recorder.stop()
+    assert sink.rows("batched") == 1200 and recorder.dropped == 0
+    assert max(len(b.requests) for b in sink.batches) == 500
+    assert all(b.stream_id == "batched" for b in sink.batches)
 
 
-def test_alike_requests_share_a_row_with_their_count_bytes_and_mean_duration():
-    async def scenario() -> None:
-        sink = Collector()
-        recorder = RequestLog(sink, flush_seconds=3600)
-        recorder.start()
-        for i in range(1000):
-            recorder.record("busy", "d1", "site.localhost", "/", 200, 2048, 1.0 + i % 2)
-        recorder.record("busy", "d1", "site.localhost", "/", 304, 0, 0.5)
-        recorder.record("busy", "d2", "site.localhost", "/", 200, 10, 0.5)
-        await recorder.stop()
-        rows = {(r.deployment_id, r.path, r.status): r for b in sink.batches
-                for r in b.requests}
-        assert len(rows) == 3 and recorder.published == 1002 and recorder.dropped == 0
-        assert rows["d1", "/", 200].count == 1000
-        assert rows["d1", "/", 200].bytes == 2048 * 1000
-        assert rows["d1", "/", 200].duration_ms == 1.5
-        assert rows["d1", "/", 304].count == rows["d2", "/", 200].count == 1
-
-    asyncio.run(scenario())
+@pytest.mark.asyncio
+async def test_alike_requests_share_a_row_with_their_count_bytes_and_mean_duration():
+    sink = Collector()
+    recorder = RequestLog(sink, flush_seconds=3600)
+    recorder.start()
+    for i in range(1000):
+        recorder.record("busy", "d1", "site.localhost", "/", 200, 2048, 1.0 + i % 2)
+    recorder.record("busy", "d1", "site.localhost", "/", 304, 0, 0.5)
+    recorder.record("busy", "d2", "site.localhost", "/", 200, 10, 0.5)
+    await recorder.stop()
+    rows = {(r.deployment_id, r.path, r.status): r for b in sink.batches
+            for r in b.requests}
+    assert len(rows) == 3 and recorder.published == 1002 and recorder.dropped == 0
+    assert rows["d1", "/", 200].count == 1000
+    assert rows["d1", "/", 200].bytes == 2048 * 1000
+    assert rows["d1", "/", 200].duration_ms == 1.5
+    assert rows["d1", "/", 304].count == rows["d2", "/", 200].count == 1
 
 
-def test_rows_are_published_on_the_interval_and_on_stop():
-    async def scenario() -> None:
-        sink = Collector()
-        recorder = RequestLog(sink, flush_seconds=0.05)
-        recorder.start()
-        recorder.record("ticking", "d1", "site.localhost", "/", 200, 10, 0.5)
-        await eventually_async(lambda: sink.rows("ticking") == 1)
-        recorder.record("ticking", "d1", "site.localhost", "/late", 404, 5, 0.5)
-        await recorder.stop()  # published although the next interval never came
-        assert sink.rows("ticking") == 2
+@pytest.mark.asyncio
+async def test_rows_are_published_on_the_interval_and_on_stop():
+    sink = Collector()
+    recorder = RequestLog(sink, flush_seconds=0.05)
+    recorder.start()
+    recorder.record("ticking", "d1", "site.localhost", "/", 200, 10, 0.5)
+    await eventually_async(lambda: sink.rows("ticking") == 1)
+    recorder.record("ticking", "d1", "site.localhost", "/late", 404, 5, 0.5)
+    await recorder.stop()  # published although the next interval never came
+    assert sink.rows("ticking") == 2
 
-        lazy = RequestLog(sink, flush_seconds=3600)
-        lazy.start()
-        lazy.record("on-stop", "d1", "site.localhost", "/", 200, 10, 0.5)
-        await lazy.stop()
-        assert sink.rows("on-stop") == 1
-
-    asyncio.run(scenario())
+    lazy = RequestLog(sink, flush_seconds=3600)
+    lazy.start()
+    lazy.record("on-stop", "d1", "site.localhost", "/", 200, 10, 0.5)
+    await lazy.stop()
+    assert sink.rows("on-stop") == 1
 
 
-def test_a_dead_broker_neither_blocks_record_nor_grows_the_buffer():
-    async def scenario() -> None:
-        dead = Collector(failures=10**9)
-        recorder = RequestLog(dead, flush_seconds=0.01, batch_rows=100, max_rows=1000)
-        recorder.start()
-        for i in range(5000):
-            recorder.record("down", "d1", "site.localhost", f"/{i}", 200, 1, 0.1)
-            assert recorder.buffered <= 1100  # the rows, and one batch being retried
-        await eventually_async(lambda: len(dead.attempts) >= 2)  # retried, with backoff
-        assert recorder.dropped >= 3900 and recorder.published == 0
-        await recorder.stop()
-        assert recorder.dropped == 5000 and recorder.buffered == 0
-
-    asyncio.run(scenario())
+@pytest.mark.asyncio
+async def test_a_dead_broker_neither_blocks_record_nor_grows_the_buffer():
+    dead = Collector(failures=10**9)
+    recorder = RequestLog(dead, flush_seconds=0.01, batch_rows=100, max_rows=1000)
+    recorder.start()
+    for i in range(5000):
+        recorder.record("down", "d1", "site.localhost", f"/{i}", 200, 1, 0.1)
+        assert recorder.buffered <= 1100  # the rows, and one batch being retried
+    await eventually_async(lambda: len(dead.attempts) >= 2)  # retried, with backoff
+    assert recorder.dropped >= 3900 and recorder.published == 0
+    await recorder.stop()
+    assert recorder.dropped == 5000 and recorder.buffered == 0
 
 
-def test_a_retried_batch_keeps_its_id_and_lands_once_publishing_works():
-    async def scenario() -> None:
-        flaky = Collector(failures=2)
-        recorder = RequestLog(flaky, flush_seconds=0.01)
-        recorder.start()
-        for _ in range(3):
-            recorder.record("recovers", "d1", "site.localhost", "/", 200, 1, 0.1)
-        await eventually_async(lambda: recorder.published == 3)
-        await recorder.stop()
-        assert len(set(flaky.attempts)) == 1 and len(flaky.attempts) == 3
-        assert flaky.rows("recovers") == 3 and recorder.dropped == 0
-
-    asyncio.run(scenario())
+@pytest.mark.asyncio
+async def test_a_retried_batch_keeps_its_id_and_lands_once_publishing_works():
+    flaky = Collector(failures=2)
+    recorder = RequestLog(flaky, flush_seconds=0.01)
+    recorder.start()
+    for _ in range(3):
+        recorder.record("recovers", "d1", "site.localhost", "/", 200, 1, 0.1)
+    await eventually_async(lambda: recorder.published == 3)
+    await recorder.stop()
+    assert len(set(flaky.attempts)) == 1 and len(flaky.attempts) == 3
+    assert flaky.rows("recovers") == 3 and recorder.dropped == 0
 
 
 def records(n: int, **fields: Any) -> list[RequestRecord]:
@@ -182,33 +171,35 @@ async def _through_the_broker(bootstrap: str, project_id: str) -> list[EdgeReque
             for rs in batches.values() for r in rs]
 
 
-def test_batches_travel_the_broker_and_a_redelivered_one_is_stored_once(
+@pytest.mark.asyncio
+async def test_batches_travel_the_broker_and_a_redelivered_one_is_stored_once(
         kafka_bootstrap: str, chdb, analytics: RequestAnalytics):
     project_id = f"wire-{uuid.uuid4().hex[:8]}"
-    batches = asyncio.run(_through_the_broker(kafka_bootstrap, project_id))
+    batches = await _through_the_broker(kafka_bootstrap, project_id)
     assert [len(b.requests) for b in batches] == [7]
     assert [b.stream_id for b in batches] == [project_id]
 
-    assert asyncio.run(analytics.insert(batches)) == 7
-    assert asyncio.run(analytics.insert(batches)) == 7  # redelivered after a crash
+    assert await analytics.insert(batches) == 7
+    assert await analytics.insert(batches) == 7  # redelivered after a crash
     assert count(chdb, project_id) == 7
     now = datetime.now(UTC)
     out = summary(chdb, project_id, now - timedelta(minutes=5), now + timedelta(seconds=1))
     assert out.requests == 7 and out.bytes == sum(10 + i for i in range(7))
 
 
-def test_the_summary_counts_one_project_in_its_range(chdb, analytics: RequestAnalytics):
+@pytest.mark.asyncio
+async def test_the_summary_counts_one_project_in_its_range(chdb, analytics: RequestAnalytics):
     now = datetime.now(UTC)
     counted = [RequestRecord(ts=now, deployment_id="d1",
                              host="a.localhost" if i % 3 else "b.localhost",
                              path=f"/page{i % 12}" if i < 24 else "/",
                              status=404 if i % 5 == 0 else 200, bytes=1000 + i,
                              duration_ms=2.0) for i in range(30)]
-    asyncio.run(analytics.insert([
+    await analytics.insert([
         EdgeRequestsServed(stream_id="counted", project_id="counted", requests=counted),
         EdgeRequestsServed(stream_id="other", project_id="other",
-                           requests=records(1, host="other.localhost", status=500)),
-    ]))
+                     requests=records(1, host="other.localhost", status=500)),
+    ])
     start, end = now - timedelta(minutes=1), datetime.now(UTC) + timedelta(seconds=1)
     out = summary(chdb, "counted", start, end)
     assert out.requests == 30 and out.bytes == sum(1000 + i for i in range(30))
@@ -220,8 +211,8 @@ def test_the_summary_counts_one_project_in_its_range(chdb, analytics: RequestAna
 
     shared = [RequestRecord(ts=now, deployment_id="d1", host="a.localhost", path="/busy",
                             status=200, count=40, bytes=40 * 512, duration_ms=1.0)]
-    asyncio.run(analytics.insert([EdgeRequestsServed(stream_id="counted",
-                                                     project_id="counted", requests=shared)]))
+    await analytics.insert([EdgeRequestsServed(stream_id="counted",
+                                               project_id="counted", requests=shared)])
     out = summary(chdb, "counted", start, datetime.now(UTC) + timedelta(seconds=1))
     assert out.requests == 70 and out.status_codes == {"200": 64, "404": 6}
     assert out.top_paths[0].path == "/busy" and out.top_paths[0].requests == 40
@@ -229,7 +220,7 @@ def test_the_summary_counts_one_project_in_its_range(chdb, analytics: RequestAna
 
     empty = summary(chdb, "counted", now - timedelta(days=2), now - timedelta(days=1))
     assert (empty.requests, empty.status_codes, empty.top_paths) == (0, {}, [])
-    assert asyncio.run(analytics.summary("other", start, end)).status_codes == {"500": 1}
+    assert (await analytics.summary("other", start, end)).status_codes == {"500": 1}
 
 
 def test_a_table_from_before_batch_ids_keeps_its_rows(chdb):

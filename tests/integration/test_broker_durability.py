@@ -144,22 +144,20 @@ async def send_with_event_log(bootstrap: str, topic: str, producer_no: int) -> d
 
 @pytest.mark.parametrize("send", [send_with_aiokafka, send_with_event_log],
                          ids=["aiokafka", "event_log"])
-def test_concurrent_producers_on_one_partition_lose_and_duplicate_nothing(
+@pytest.mark.asyncio
+async def test_concurrent_producers_on_one_partition_lose_and_duplicate_nothing(
         kafka_bootstrap: str, send: Callable[[str, str, int], Awaitable[dict[str, int]]]
 ) -> None:
-    async def scenario() -> None:
-        topic = await create_topic(kafka_bootstrap)
-        acks = await asyncio.gather(*(send(kafka_bootstrap, topic, p) for p in range(PRODUCERS)))
-        acked = {rid: offset for producer in acks for rid, offset in producer.items()}
-        log = await read_partition(kafka_bootstrap, topic)
+    topic = await create_topic(kafka_bootstrap)
+    acks = await asyncio.gather(*(send(kafka_bootstrap, topic, p) for p in range(PRODUCERS)))
+    acked = {rid: offset for producer in acks for rid, offset in producer.items()}
+    log = await read_partition(kafka_bootstrap, topic)
 
-        assert len(acked) == TOTAL
-        assert sorted(id_of(r) for r in log) == sorted(acked)  # each exactly once
-        assert [r.offset for r in log] == list(range(TOTAL))
-        assert all(id_of(log[offset]) == rid for rid, offset in acked.items())
-        assert_in_producer_order(log)
-
-    asyncio.run(scenario())
+    assert len(acked) == TOTAL
+    assert sorted(id_of(r) for r in log) == sorted(acked)  # each exactly once
+    assert [r.offset for r in log] == list(range(TOTAL))
+    assert all(id_of(log[offset]) == rid for rid, offset in acked.items())
+    assert_in_producer_order(log)
 
 
 # 2. kill -9 of the broker mid-stream --------------------------------------------------
@@ -248,10 +246,10 @@ async def kill_mid_stream(broker: KafkaBroker, ledger: Ledger) -> int:
     return acked_at_kill
 
 
-def test_acknowledged_records_and_committed_offsets_survive_kill_9(tmp_path: Path) -> None:
+@pytest.mark.asyncio
+async def test_acknowledged_records_and_committed_offsets_survive_kill_9(tmp_path: Path) -> None:
     broker = KafkaBroker(tmp_path / "kafka", 0, tmp_path / "logs").start()
-
-    async def scenario() -> None:
+    try:
         bootstrap, group = broker.bootstrap, f"durability-{new_id()[:8]}"
         topic, ledger = await create_topic(bootstrap), Ledger()
         producing = asyncio.gather(*(produce_through_outage(bootstrap, topic, p, ledger)
@@ -276,9 +274,6 @@ def test_acknowledged_records_and_committed_offsets_survive_kill_9(tmp_path: Pat
         # The group resumes at its committed offset: nothing before it, nothing skipped.
         assert [r.offset for r in resumed] == list(range(COMMITTED, len(log)))
         assert [id_of(r) for r in resumed] == [id_of(r) for r in log[COMMITTED:]]
-
-    try:
-        asyncio.run(scenario())
     finally:
         broker.stop()
 
@@ -329,7 +324,8 @@ async def group_offset(settings: Settings, group: str, tp: TopicPartition) -> in
     return offsets[tp].offset if tp in offsets else -1
 
 
-def test_faust_agent_carries_on_after_kill_9_and_projects_each_record_once(
+@pytest.mark.asyncio
+async def test_faust_agent_carries_on_after_kill_9_and_projects_each_record_once(
         tmp_path: Path) -> None:
     broker = KafkaBroker(tmp_path / "kafka", 0, tmp_path / "logs")
 
@@ -384,6 +380,6 @@ def test_faust_agent_carries_on_after_kill_9_and_projects_each_record_once(
             started = starter.submit(broker.start)  # while PostgreSQL starts
             with fresh_database() as dsn:
                 started.result()
-                asyncio.run(scenario(dsn))
+                await scenario(dsn)
     finally:
         broker.stop()

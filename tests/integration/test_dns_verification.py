@@ -1,6 +1,5 @@
 """TXT look-ups for domain verification against a real DNS server on 127.0.0.1."""
 
-import asyncio
 
 import pytest
 
@@ -15,29 +14,32 @@ def dns_server():
         yield server
 
 
-def lookup(server: DnsServer, name: str, timeout: float = 2.0):
+async def lookup(server: DnsServer, name: str, timeout: float = 2.0):
     settings = Settings(dns_resolver=server.address, dns_timeout_seconds=timeout)
-    return asyncio.run(TxtResolver(settings).lookup(name))
+    return await TxtResolver(settings).lookup(name)
 
 
-def test_every_txt_value_at_the_name_is_returned(dns_server):
+@pytest.mark.asyncio
+async def test_every_txt_value_at_the_name_is_returned(dns_server):
     dns_server.txt["_buildspace.www.example.test"] = ["v=spf1 -all", "buildspace-verify=abc"]
-    answer = lookup(dns_server, "_buildspace.www.example.test")
+    answer = await lookup(dns_server, "_buildspace.www.example.test")
     assert sorted(answer.values) == ["buildspace-verify=abc", "v=spf1 -all"]
     assert answer.problem is None
 
 
-def test_a_missing_record_says_so(dns_server):
-    answer = lookup(dns_server, "_buildspace.nothing.example.test")
+@pytest.mark.asyncio
+async def test_a_missing_record_says_so(dns_server):
+    answer = await lookup(dns_server, "_buildspace.nothing.example.test")
     assert answer.values == [] and "does not exist" in (answer.problem or "")
     dns_server.txt["_buildspace.empty.example.test"] = []
-    answer = lookup(dns_server, "_buildspace.empty.example.test")
+    answer = await lookup(dns_server, "_buildspace.empty.example.test")
     assert answer.values == [] and "no TXT record" in (answer.problem or "")
 
 
-def test_a_server_that_does_not_answer_times_out_within_the_setting(dns_server):
+@pytest.mark.asyncio
+async def test_a_server_that_does_not_answer_times_out_within_the_setting(dns_server):
     dns_server.silent.add("_buildspace.slow.example.test")
-    answer = lookup(dns_server, "_buildspace.slow.example.test", timeout=0.5)
+    answer = await lookup(dns_server, "_buildspace.slow.example.test", timeout=0.5)
     assert answer.values == [] and "timed out after 0.5 s" in (answer.problem or "")
 
 

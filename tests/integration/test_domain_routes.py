@@ -2,7 +2,10 @@
 domain serves the production deployment and follows it; removal publishes a
 tombstone; delivering the same events again publishes nothing."""
 
-import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
 
 from commands.deployments.decide import decide
 from commands.domains.decide import add_domain, remove_domain
@@ -88,92 +91,87 @@ def served(published: list) -> dict[str, str | None]:
     return {c.hostname: c.deployment_id if isinstance(c, Route) else None for c in published}
 
 
-def scenario(test) -> None:
-    async def run(dsn: str) -> None:
+@pytest_asyncio.fixture
+async def projection() -> AsyncIterator[Projection]:
+    """The projections over a migrated pool on a fresh database."""
+    with fresh_database() as dsn:
         pool = await open_pool(Settings(database_url=dsn))
         try:
             await migrate(pool)
-            await test(Projection(pool))
+            yield Projection(pool)
         finally:
             await pool.close()
 
-    with fresh_database() as dsn:
-        asyncio.run(run(dsn))
+
+@pytest.mark.asyncio
+async def test_a_verified_domain_follows_production_and_is_tombstoned_on_removal(
+        projection: Projection):
+    site = Stream("p1", "site")
+    site.add("early.example.test")
+    assert await projection.deliver(site.events) == []  # nothing to serve yet
+    mark = len(site.events)
+    d1 = site.deploy()
+    first = served(await projection.deliver(site.events[mark:]))
+    assert first["site"] == first["early.example.test"] == d1
+
+    mark = len(site.events)
+    site.add("late.example.test")  # verified while production exists: served at once
+    site.add("pending.example.test", verify=False)
+    assert served(await projection.deliver(site.events[mark:])) == {
+        "late.example.test": d1}
+
+    mark = len(site.events)
+    d2 = site.deploy()
+    second = served(await projection.deliver(site.events[mark:]))
+    assert {h: second[h] for h in ("site", "early.example.test", "late.example.test")} \
+        == dict.fromkeys(("site", "early.example.test", "late.example.test"), d2)
+    assert "pending.example.test" not in second
+
+    mark = len(site.events)
+    site.remove("early.example.test")
+    site.remove("pending.example.test")
+    removed = await projection.deliver(site.events[mark:])
+    assert removed == [RouteRemoved(hostname="early.example.test")]
+
+    once = await projection.snapshot()
+    assert await projection.deliver(site.events, offset=mark) == []  # same offsets
+    assert await projection.deliver(site.events, offset=1000) == []  # replayed anew
+    assert await projection.snapshot() == once
+    live = [(r[2], r[4]) for r in once["domains"] if r[7] is None]  # not removed
+    assert live == [("late.example.test", True)]
 
 
-def test_a_verified_domain_follows_production_and_is_tombstoned_on_removal():
-    async def test(projection: Projection) -> None:
-        site = Stream("p1", "site")
-        site.add("early.example.test")
-        assert await projection.deliver(site.events) == []  # nothing to serve yet
-        mark = len(site.events)
-        d1 = site.deploy()
-        first = served(await projection.deliver(site.events[mark:]))
-        assert first["site"] == first["early.example.test"] == d1
-
-        mark = len(site.events)
-        site.add("late.example.test")  # verified while production exists: served at once
-        site.add("pending.example.test", verify=False)
-        assert served(await projection.deliver(site.events[mark:])) == {
-            "late.example.test": d1}
-
-        mark = len(site.events)
-        d2 = site.deploy()
-        second = served(await projection.deliver(site.events[mark:]))
-        assert {h: second[h] for h in ("site", "early.example.test", "late.example.test")} \
-            == dict.fromkeys(("site", "early.example.test", "late.example.test"), d2)
-        assert "pending.example.test" not in second
-
-        mark = len(site.events)
-        site.remove("early.example.test")
-        site.remove("pending.example.test")
-        removed = await projection.deliver(site.events[mark:])
-        assert removed == [RouteRemoved(hostname="early.example.test")]
-
-        once = await projection.snapshot()
-        assert await projection.deliver(site.events, offset=mark) == []  # same offsets
-        assert await projection.deliver(site.events, offset=1000) == []  # replayed anew
-        assert await projection.snapshot() == once
-        live = [(r[2], r[4]) for r in once["domains"] if r[7] is None]  # not removed
-        assert live == [("late.example.test", True)]
-
-    scenario(test)
+@pytest.mark.asyncio
+async def test_a_domain_moving_between_projects_ends_at_the_project_that_holds_it(
+        projection: Projection):
+    old, new = Stream("p1", "old"), Stream("p2", "new")
+    old.deploy()
+    old.add("www.example.test")
+    d_new = new.deploy()
+    await projection.deliver(old.events + new.events)
+    # p1 removes it and p2 adds it; p2's events are projected first (other partition)
+    old.remove("www.example.test")
+    mark = len(new.events)
+    new.add("www.example.test")
+    assert served(await projection.deliver(new.events[mark:])) == {
+        "www.example.test": d_new}
+    assert await projection.deliver(old.events[-1:]) == []  # no tombstone: p2 holds it
 
 
-def test_a_domain_moving_between_projects_ends_at_the_project_that_holds_it():
-    async def test(projection: Projection) -> None:
-        old, new = Stream("p1", "old"), Stream("p2", "new")
-        old.deploy()
-        old.add("www.example.test")
-        d_new = new.deploy()
-        await projection.deliver(old.events + new.events)
-        # p1 removes it and p2 adds it; p2's events are projected first (other partition)
-        old.remove("www.example.test")
-        mark = len(new.events)
-        new.add("www.example.test")
-        assert served(await projection.deliver(new.events[mark:])) == {
-            "www.example.test": d_new}
-        assert await projection.deliver(old.events[-1:]) == []  # no tombstone: p2 holds it
-
-    scenario(test)
-
-
-def test_a_removal_hands_the_hostname_to_the_other_live_claim():
-    async def test(projection: Projection) -> None:
-        old, new = Stream("p1", "old"), Stream("p2", "new")
-        old.deploy()
-        old.add("www.example.test")
-        d_new = new.deploy()
-        await projection.deliver(old.events + new.events)
-        mark_old, mark_new = len(old.events), len(new.events)
-        d_old = old.deploy()  # p1's READY, before its removal in p1's stream ...
-        old.remove("www.example.test")
-        new.add("www.example.test")
-        await projection.deliver(new.events[mark_new:])
-        # ... projected after p2 took the hostname: p1 takes it back, then hands it on
-        ready = served(await projection.deliver(old.events[mark_old:-1]))
-        assert ready["www.example.test"] == d_old
-        assert served(await projection.deliver(old.events[-1:])) == {
-            "www.example.test": d_new}
-
-    scenario(test)
+@pytest.mark.asyncio
+async def test_a_removal_hands_the_hostname_to_the_other_live_claim(projection: Projection):
+    old, new = Stream("p1", "old"), Stream("p2", "new")
+    old.deploy()
+    old.add("www.example.test")
+    d_new = new.deploy()
+    await projection.deliver(old.events + new.events)
+    mark_old, mark_new = len(old.events), len(new.events)
+    d_old = old.deploy()  # p1's READY, before its removal in p1's stream ...
+    old.remove("www.example.test")
+    new.add("www.example.test")
+    await projection.deliver(new.events[mark_new:])
+    # ... projected after p2 took the hostname: p1 takes it back, then hands it on
+    ready = served(await projection.deliver(old.events[mark_old:-1]))
+    assert ready["www.example.test"] == d_old
+    assert served(await projection.deliver(old.events[-1:])) == {
+        "www.example.test": d_new}

@@ -1,9 +1,10 @@
 """Delivering the same events twice leaves every read model unchanged (real
 PostgreSQL and ClickHouse through chdb)."""
 
-import asyncio
 from datetime import UTC, datetime
 from typing import Any
+
+import pytest
 
 from commands.deployments.decide import decide
 from commands.projects.decide import ProjectState, evolve
@@ -66,8 +67,9 @@ async def deliver(pool, events, first_offset: int) -> list:
     return published
 
 
-def test_redelivered_events_leave_read_models_unchanged():
-    async def scenario(dsn: str) -> None:
+@pytest.mark.asyncio
+async def test_redelivered_events_leave_read_models_unchanged():
+    with fresh_database() as dsn:
         pool = await open_pool(Settings(database_url=dsn))
         try:
             await migrate(pool)
@@ -85,22 +87,17 @@ def test_redelivered_events_leave_read_models_unchanged():
         finally:
             await pool.close()
 
-    with fresh_database() as dsn:
-        asyncio.run(scenario(dsn))
 
-
-def test_redelivered_log_lines_leave_no_duplicates(tmp_path):
-    async def scenario() -> None:
-        client = clickhouse_client(Settings(clickhouse_dsn=f"chdb://{tmp_path / 'ch'}"))
-        store = LogStore(client, 7)
-        now = datetime.now(UTC)
-        batch = BuildLogAppended(stream_id="d1", project_id="p1", deployment_id="d1", lines=[
-            LogLine(seq=i, stream="stdout", ts=now, line=f"line {i}") for i in range(1, 51)])
-        await store.insert([batch])
-        await store.insert([batch, batch])
-        rows = await store.page("d1", 0, 1000)
-        assert [r.seq for r in rows] == list(range(1, 51))
-        assert [r.seq for r in await store.page("d1", 45, 3)] == [46, 47, 48]
-        store.close()
-
-    asyncio.run(scenario())
+@pytest.mark.asyncio
+async def test_redelivered_log_lines_leave_no_duplicates(tmp_path):
+    client = clickhouse_client(Settings(clickhouse_dsn=f"chdb://{tmp_path / 'ch'}"))
+    store = LogStore(client, 7)
+    now = datetime.now(UTC)
+    batch = BuildLogAppended(stream_id="d1", project_id="p1", deployment_id="d1", lines=[
+        LogLine(seq=i, stream="stdout", ts=now, line=f"line {i}") for i in range(1, 51)])
+    await store.insert([batch])
+    await store.insert([batch, batch])
+    rows = await store.page("d1", 0, 1000)
+    assert [r.seq for r in rows] == list(range(1, 51))
+    assert [r.seq for r in await store.page("d1", 45, 3)] == [46, 47, 48]
+    store.close()

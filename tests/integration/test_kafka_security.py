@@ -297,66 +297,73 @@ async def faust_consumes(settings: Settings, value: bytes) -> bytes:
         await app.stop()
 
 
-def refused(settings: Settings) -> None:
+async def refused(settings: Settings) -> None:
     """Assert that the broker turns the client away, with an error and not a hang."""
     with pytest.raises(KafkaConnectionError, match="Unable to bootstrap"):
-        asyncio.run(asyncio.wait_for(ensure_topics(settings), REFUSED_WITHIN))
+        await asyncio.wait_for(ensure_topics(settings), REFUSED_WITHIN)
 
 
 # --- the tests ---
 
 @pytest.mark.parametrize("mechanism", MECHANISMS)
-def test_every_client_connects_over_sasl_ssl(
+@pytest.mark.asyncio
+async def test_every_client_connects_over_sasl_ssl(
         secure_kafka: SecureKafka, mechanism: Mechanism, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    asyncio.run(every_client(sasl_settings(secure_kafka, mechanism)))
+    await every_client(sasl_settings(secure_kafka, mechanism))
     assert f"Authenticated as {USER} via {mechanism}" in caplog.text
     assert PASSWORD not in caplog.text
 
 
-def test_every_client_connects_with_a_client_certificate(secure_kafka: SecureKafka) -> None:
-    asyncio.run(every_client(with_client_certificate(secure_kafka)))
+@pytest.mark.asyncio
+async def test_every_client_connects_with_a_client_certificate(secure_kafka: SecureKafka) -> None:
+    await every_client(with_client_certificate(secure_kafka))
 
 
 @pytest.mark.parametrize("settings_for", [
     lambda kafka: sasl_settings(kafka, "SCRAM-SHA-512"), with_client_certificate,
 ], ids=["SASL_SSL-SCRAM-SHA-512", "SSL-client-certificate"])
-def test_the_faust_worker_consumes(secure_kafka: SecureKafka,
-                                   settings_for: Callable[[SecureKafka], Settings],
-                                   caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.asyncio
+async def test_the_faust_worker_consumes(secure_kafka: SecureKafka,
+                                         settings_for: Callable[[SecureKafka], Settings],
+                                         caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     settings = settings_for(secure_kafka)
-    assert asyncio.run(faust_consumes(settings, b"over TLS")) == b"over TLS"
+    assert await faust_consumes(settings, b"over TLS") == b"over TLS"
     assert PASSWORD not in caplog.text
 
 
 @pytest.mark.parametrize("mechanism", MECHANISMS)
-def test_a_wrong_password_is_refused(secure_kafka: SecureKafka, mechanism: Mechanism,
-                                     caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.asyncio
+async def test_a_wrong_password_is_refused(secure_kafka: SecureKafka, mechanism: Mechanism,
+                                           caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     wrong = f"wrong-{secrets.token_hex(16)}"
-    refused(sasl_settings(secure_kafka, mechanism, password=wrong))
+    await refused(sasl_settings(secure_kafka, mechanism, password=wrong))
     assert "SaslAuthenticationFailed" in caplog.text  # the reason, for the operator
     assert wrong not in caplog.text
     assert PASSWORD not in caplog.text
 
 
-def test_a_client_that_does_not_trust_the_broker_is_refused(
+@pytest.mark.asyncio
+async def test_a_client_that_does_not_trust_the_broker_is_refused(
         secure_kafka: SecureKafka, caplog: pytest.LogCaptureFixture) -> None:
-    refused(sasl_settings(secure_kafka, "PLAIN", cafile=secure_kafka.pki.stranger_ca))
+    await refused(sasl_settings(secure_kafka, "PLAIN", cafile=secure_kafka.pki.stranger_ca))
     assert "CERTIFICATE_VERIFY_FAILED" in caplog.text
     assert "Authenticated" not in caplog.text  # no credentials went to that broker
 
 
-def test_the_mutual_tls_listener_refuses_a_client_without_a_certificate(
+@pytest.mark.asyncio
+async def test_the_mutual_tls_listener_refuses_a_client_without_a_certificate(
         secure_kafka: SecureKafka) -> None:
-    refused(mtls_settings(secure_kafka))
+    await refused(mtls_settings(secure_kafka))
 
 
-def test_the_mutual_tls_listener_refuses_a_certificate_from_another_ca(
+@pytest.mark.asyncio
+async def test_the_mutual_tls_listener_refuses_a_certificate_from_another_ca(
         secure_kafka: SecureKafka) -> None:
     pki = secure_kafka.pki
-    refused(mtls_settings(secure_kafka, cert=pki.stranger_cert, key=pki.stranger_key))
+    await refused(mtls_settings(secure_kafka, cert=pki.stranger_cert, key=pki.stranger_key))
 
 
 def test_the_password_is_hidden_wherever_settings_are_shown(

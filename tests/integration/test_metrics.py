@@ -3,13 +3,13 @@ its lag, its builds gauge and the log lines it stored."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import OffsetAndMetadata
@@ -54,7 +54,8 @@ async def commit(bootstrap: str, group: str, offsets: dict[TopicPartition, int])
         await consumer.stop()
 
 
-def test_lag_is_the_end_offset_minus_the_committed_one(kafka_bootstrap: str) -> None:
+@pytest.mark.asyncio
+async def test_lag_is_the_end_offset_minus_the_committed_one(kafka_bootstrap: str) -> None:
     topic, group = f"lag-{uuid.uuid4().hex[:10]}", f"group-{uuid.uuid4().hex[:10]}"
     first, second, third = (TopicPartition(topic, p) for p in range(3))
 
@@ -62,34 +63,32 @@ def test_lag_is_the_end_offset_minus_the_committed_one(kafka_bootstrap: str) -> 
         return value(exposition(), "buildspace_consumer_lag", topic=topic,
                      partition=str(partition))
 
-    async def scenario() -> None:
-        await topic_with_records(kafka_bootstrap, topic, [5, 3, 0])
-        await commit(kafka_bootstrap, group, {first: 2})
-        lag = ConsumerLag(Settings(kafka_bootstrap=kafka_bootstrap), group, [topic],
-                          interval=0.1)
-        await lag.start()
-        try:
-            # never committed: counted from the partition's first record
-            assert await lag.refresh() == {first: 3, second: 3, third: 0}
-            assert (gauge(0), gauge(1), gauge(2)) == (3, 3, 0)
-            await commit(kafka_bootstrap, group, {first: 5, second: 1})
+    await topic_with_records(kafka_bootstrap, topic, [5, 3, 0])
+    await commit(kafka_bootstrap, group, {first: 2})
+    lag = ConsumerLag(Settings(kafka_bootstrap=kafka_bootstrap), group, [topic],
+                      interval=0.1)
+    await lag.start()
+    try:
+        # never committed: counted from the partition's first record
+        assert await lag.refresh() == {first: 3, second: 3, third: 0}
+        assert (gauge(0), gauge(1), gauge(2)) == (3, 3, 0)
+        await commit(kafka_bootstrap, group, {first: 5, second: 1})
 
-            async def moved() -> bool:  # the collector's own loop reads it
-                return (gauge(0), gauge(1)) == (0, 2)
-            await eventually_async(moved)
-        finally:
-            await lag.stop()
-
-    asyncio.run(scenario())
+        async def moved() -> bool:  # the collector's own loop reads it
+            return (gauge(0), gauge(1)) == (0, 2)
+        await eventually_async(moved)
+    finally:
+        await lag.stop()
 
 
-def test_a_worker_serves_its_health_and_metrics(kafka_bootstrap: str, tmp_path: Path) -> None:
+@pytest.mark.asyncio
+async def test_a_worker_serves_its_health_and_metrics(kafka_bootstrap: str, tmp_path: Path) -> None:
     suffix = uuid.uuid4().hex[:10]
     topics: dict[str, Any] = {f"topic_{name}": f"{name}-{suffix}"
               for name in ("events", "logs", "commands", "routes", "requests")}
     port = free_port()
 
-    async def scenario(dsn: str) -> None:
+    with fresh_database() as dsn:
         settings = Settings(kafka_bootstrap=kafka_bootstrap, database_url=dsn,
                             clickhouse_dsn=f"chdb://{tmp_path / 'ch'}", data_dir=tmp_path,
                             worker_port=port, topic_partitions=2, **topics)
@@ -120,6 +119,3 @@ def test_a_worker_serves_its_health_and_metrics(kafka_bootstrap: str, tmp_path: 
                 await eventually_async(stored_and_committed, timeout=60)
         finally:
             await roles.close()
-
-    with fresh_database() as dsn:
-        asyncio.run(scenario(dsn))

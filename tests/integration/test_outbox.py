@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import asyncpg
 import pytest
+import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from infra import actors, outbox
@@ -28,7 +29,7 @@ from schemas.events import TeamSettingsChanged
 from tests.support.kafka import all_records
 from tests.support.platform import fresh_database
 
-Scenario = Callable[[asyncpg.Pool, EventLog, Settings], Awaitable[None]]
+Services = tuple[asyncpg.Pool, EventLog, Settings]
 
 
 @pytest.fixture
@@ -37,25 +38,21 @@ def dsn() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture
-def run(dsn: str, kafka_bootstrap: str) -> Callable[[Scenario], None]:
-    def go(scenario: Scenario, bootstrap: str = kafka_bootstrap) -> None:
-        s = Settings(database_url=dsn, kafka_bootstrap=bootstrap,
-                     topic_events=f"outbox-{uuid.uuid4().hex[:8]}")
-
-        async def main() -> None:
-            await ensure_topics(s)
-            pool = await open_pool(s)
-            events = EventLog(s)
-            await events.start()
-            try:
-                await migrate(pool)
-                await scenario(pool, events, s)
-            finally:
-                await events.stop()
-                await pool.close()
-        asyncio.run(main())
-    return go
+@pytest_asyncio.fixture
+async def services(dsn: str, kafka_bootstrap: str) -> AsyncIterator[Services]:
+    """A migrated pool and a started event log on a fresh database and events topic."""
+    s = Settings(database_url=dsn, kafka_bootstrap=kafka_bootstrap,
+                 topic_events=f"outbox-{uuid.uuid4().hex[:8]}")
+    await ensure_topics(s)
+    pool = await open_pool(s)
+    events = EventLog(s)
+    await events.start()
+    try:
+        await migrate(pool)
+        yield pool, events, s
+    finally:
+        await events.stop()
+        await pool.close()
 
 
 def event(n: int, team: str = "t1") -> TeamSettingsChanged:
@@ -73,40 +70,40 @@ async def ids_in(s: Settings) -> list[str]:
     return [r["event_id"] for r in await all_records(s.kafka_bootstrap, s.topic_events, 10)]
 
 
-def test_a_rolled_back_command_appends_nothing_and_a_committed_one_appends_in_order(run):
-    async def scenario(pool: asyncpg.Pool, events: EventLog, s: Settings) -> None:
-        with pytest.raises(RuntimeError):
-            async with pool.acquire() as conn, conn.transaction():
-                await outbox.stage(conn, s.topic_events, "t1", event(0))
-                raise RuntimeError("the command failed after staging")
-        made = [event(n) for n in range(1, 8)]
-        with actors.acting(Actor(kind="user", id="u1")):
-            staged = await stage(pool, s, made)
-        relay = Relay(pool, events)
-        await relay.start()
-        try:
-            landed = await relay.published(staged, timeout=20)
-        finally:
-            await relay.stop()
-        assert [p.offset for p in landed] == sorted(p.offset for p in landed)
-        assert len(landed) == 7 and len({p.partition for p in landed}) == 1
-        assert await ids_in(s) == [e.event_id for e in made]
-        assert s.kafka_bootstrap
-        consumer = AIOKafkaConsumer(bootstrap_servers=s.kafka_bootstrap, group_id=None)
-        await consumer.start()
-        try:
-            tp = TopicPartition(s.topic_events, landed[0].partition)
-            consumer.assign([tp])
-            consumer.seek(tp, landed[0].offset)
-            record = await consumer.getone()
-        finally:
-            await consumer.stop()
-        assert actors.from_headers(record.headers) == Actor(kind="user", id="u1")
-        async with pool.acquire() as conn:
-            assert await conn.fetchval(
-                "SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
-
-    run(scenario)
+@pytest.mark.asyncio
+async def test_a_rolled_back_command_appends_nothing_and_a_committed_one_appends_in_order(
+        services: Services):
+    pool, events, s = services
+    with pytest.raises(RuntimeError):
+        async with pool.acquire() as conn, conn.transaction():
+            await outbox.stage(conn, s.topic_events, "t1", event(0))
+            raise RuntimeError("the command failed after staging")
+    made = [event(n) for n in range(1, 8)]
+    with actors.acting(Actor(kind="user", id="u1")):
+        staged = await stage(pool, s, made)
+    relay = Relay(pool, events)
+    await relay.start()
+    try:
+        landed = await relay.published(staged, timeout=20)
+    finally:
+        await relay.stop()
+    assert [p.offset for p in landed] == sorted(p.offset for p in landed)
+    assert len(landed) == 7 and len({p.partition for p in landed}) == 1
+    assert await ids_in(s) == [e.event_id for e in made]
+    assert s.kafka_bootstrap
+    consumer = AIOKafkaConsumer(bootstrap_servers=s.kafka_bootstrap, group_id=None)
+    await consumer.start()
+    try:
+        tp = TopicPartition(s.topic_events, landed[0].partition)
+        consumer.assign([tp])
+        consumer.seek(tp, landed[0].offset)
+        record = await consumer.getone()
+    finally:
+        await consumer.stop()
+    assert actors.from_headers(record.headers) == Actor(kind="user", id="u1")
+    async with pool.acquire() as conn:
+        assert await conn.fetchval(
+            "SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
 
 
 class DiesAfterAppending(EventLog):
@@ -118,53 +115,52 @@ class DiesAfterAppending(EventLog):
         raise ConnectionResetError("the relay died before its commit")
 
 
-def test_a_relay_that_dies_after_appending_appends_twice_and_projections_apply_once(run):
-    async def scenario(pool: asyncpg.Pool, events: EventLog, s: Settings) -> None:
-        made = [event(n) for n in range(3)]
-        await stage(pool, s, made)
-        dying = DiesAfterAppending(s)
-        await dying.start()
-        try:
-            with pytest.raises(ConnectionResetError):
-                await Relay(pool, dying).relay_once()
-        finally:
-            await dying.stop()
-        assert await Relay(pool, events).relay_once() == 3
-        appended = await ids_in(s)
-        assert appended == [e.event_id for e in made] * 2  # at least once, in order
-        applied: list[str] = []
+@pytest.mark.asyncio
+async def test_a_relay_that_dies_after_appending_appends_twice_and_projections_apply_once(
+        services: Services):
+    pool, events, s = services
+    made = [event(n) for n in range(3)]
+    await stage(pool, s, made)
+    dying = DiesAfterAppending(s)
+    await dying.start()
+    try:
+        with pytest.raises(ConnectionResetError):
+            await Relay(pool, dying).relay_once()
+    finally:
+        await dying.stop()
+    assert await Relay(pool, events).relay_once() == 3
+    appended = await ids_in(s)
+    assert appended == [e.event_id for e in made] * 2  # at least once, in order
+    applied: list[str] = []
 
-        def projecting(event_id: str) -> Callable[[asyncpg.Connection], Awaitable[None]]:
-            async def project(conn: asyncpg.Connection) -> None:
-                applied.append(event_id)
-            return project
-        for offset, event_id in enumerate(appended):
-            await apply_once(pool, "probe", Position(s.topic_events, 0, offset),
-                             projecting(event_id), event_id)
-        assert applied == [e.event_id for e in made]  # exactly once
-
-    run(scenario)
+    def projecting(event_id: str) -> Callable[[asyncpg.Connection], Awaitable[None]]:
+        async def project(conn: asyncpg.Connection) -> None:
+            applied.append(event_id)
+        return project
+    for offset, event_id in enumerate(appended):
+        await apply_once(pool, "probe", Position(s.topic_events, 0, offset),
+                         projecting(event_id), event_id)
+    assert applied == [e.event_id for e in made]  # exactly once
 
 
-def test_one_relay_at_a_time_appends_each_row_once(run):
-    async def scenario(pool: asyncpg.Pool, events: EventLog, s: Settings) -> None:
-        made = [event(n, team=f"t{n % 3}") for n in range(60)]
-        for chunk in range(0, 60, 6):
-            await stage(pool, s, made[chunk:chunk + 6])
-        relays = [Relay(pool, events) for _ in range(3)]
+@pytest.mark.asyncio
+async def test_one_relay_at_a_time_appends_each_row_once(services: Services):
+    pool, events, s = services
+    made = [event(n, team=f"t{n % 3}") for n in range(60)]
+    for chunk in range(0, 60, 6):
+        await stage(pool, s, made[chunk:chunk + 6])
+    relays = [Relay(pool, events) for _ in range(3)]
 
-        async def drain(relay: Relay) -> None:
-            for _ in range(40):
-                await relay.relay_once()
-        await asyncio.gather(*(drain(r) for r in relays))
-        appended = await ids_in(s)
-        assert sorted(appended) == sorted(e.event_id for e in made)
-        for team in ("t0", "t1", "t2"):  # each stream in the order it was staged
-            assert [i for i in appended if i in {e.event_id for e in made
-                                                 if e.stream_id == team}] == [
-                e.event_id for e in made if e.stream_id == team]
-
-    run(scenario)
+    async def drain(relay: Relay) -> None:
+        for _ in range(40):
+            await relay.relay_once()
+    await asyncio.gather(*(drain(r) for r in relays))
+    appended = await ids_in(s)
+    assert sorted(appended) == sorted(e.event_id for e in made)
+    for team in ("t0", "t1", "t2"):  # each stream in the order it was staged
+        assert [i for i in appended if i in {e.event_id for e in made
+                                             if e.stream_id == team}] == [
+            e.event_id for e in made if e.stream_id == team]
 
 
 class RefusesAtFirst(EventLog):
@@ -179,20 +175,19 @@ class RefusesAtFirst(EventLog):
         return await super().append_batch(records)
 
 
-def test_rows_staged_while_kafka_is_away_wait_and_go_out_when_it_is_back(run):
-    async def scenario(pool: asyncpg.Pool, events: EventLog, s: Settings) -> None:
-        made = [event(n) for n in range(2)]
-        staged = await stage(pool, s, made)  # the command commits: Kafka is not asked
-        refusing = RefusesAtFirst(s)
-        await refusing.start()
-        relay = Relay(pool, refusing)
-        await relay.start()
-        try:
-            assert len(await relay.published(staged, timeout=20)) == 2
-        finally:
-            await relay.stop()
-            await refusing.stop()
-        assert refusing.refused == 3
-        assert await ids_in(s) == [e.event_id for e in made]
-
-    run(scenario)
+@pytest.mark.asyncio
+async def test_rows_staged_while_kafka_is_away_wait_and_go_out_when_it_is_back(services: Services):
+    pool, events, s = services
+    made = [event(n) for n in range(2)]
+    staged = await stage(pool, s, made)  # the command commits: Kafka is not asked
+    refusing = RefusesAtFirst(s)
+    await refusing.start()
+    relay = Relay(pool, refusing)
+    await relay.start()
+    try:
+        assert len(await relay.published(staged, timeout=20)) == 2
+    finally:
+        await relay.stop()
+        await refusing.stop()
+    assert refusing.refused == 3
+    assert await ids_in(s) == [e.event_id for e in made]

@@ -5,7 +5,6 @@ also a table created before with another one, and drop a row past it at the next
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -46,16 +45,17 @@ async def described(bootstrap: str, names: list[str]) -> dict[str, dict[str, str
             for response in responses for resource in response.resources}
 
 
-def test_the_broker_creates_each_topic_with_its_retention(kafka_bootstrap):
+@pytest.mark.asyncio
+async def test_the_broker_creates_each_topic_with_its_retention(kafka_bootstrap):
     prefix = f"retention-{uuid.uuid4().hex[:8]}"
     s = Settings(kafka_bootstrap=kafka_bootstrap, topic_partitions=1,
                  topic_events=f"{prefix}.events", topic_logs=f"{prefix}.logs",
                  topic_commands=f"{prefix}.commands", topic_routes=f"{prefix}.routes",
                  topic_requests=f"{prefix}.requests", log_retention_days=3,
                  request_retention_days=5, command_retention_days=2, dlq_retention_days=9)
-    asyncio.run(ensure_topics(s))
+    await ensure_topics(s)
     wanted = topic_configs(s)
-    configs = asyncio.run(described(kafka_bootstrap, list(wanted)))
+    configs = await described(kafka_bootstrap, list(wanted))
     for name, config in wanted.items():
         assert {k: configs[name][k] for k in config} == config, name
     assert configs[s.topic_events]["retention.ms"] == "-1"

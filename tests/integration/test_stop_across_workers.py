@@ -5,11 +5,12 @@ kills the sandbox is tested in tests/builder and tests/e2e."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import os
 from types import SimpleNamespace
 from typing import Any
+
+import pytest
 
 from commands.deployments.decide import decide
 from commands.projects.decide import ProjectState, evolve
@@ -102,8 +103,9 @@ def cancel(deployment_id: str) -> DeploymentCanceled:
                               reason="canceled by a user")
 
 
-def test_a_cancel_projected_by_one_worker_stops_the_build_in_another():
-    async def scenario(dsn: str) -> None:
+@pytest.mark.asyncio
+async def test_a_cancel_projected_by_one_worker_stops_the_build_in_another():
+    with fresh_database() as dsn:
         pool, settings, (mine, other) = await start(dsn, 2)
         projecting = Worker(pool, settings, RecordingRunner())
         launching = Worker(pool, settings, RecordingRunner(mine, other))
@@ -123,12 +125,10 @@ def test_a_cancel_projected_by_one_worker_stops_the_build_in_another():
                 await worker.scheduler.close()
             await pool.close()
 
+
+@pytest.mark.asyncio
+async def test_the_sweep_stops_canceled_builds_a_worker_missed_and_nothing_else():
     with fresh_database() as dsn:
-        asyncio.run(scenario(dsn))
-
-
-def test_the_sweep_stops_canceled_builds_a_worker_missed_and_nothing_else():
-    async def scenario(dsn: str) -> None:
         pool, settings, (canceled, finished, running) = await start(dsn, 3)
         projecting = Worker(pool, settings, RecordingRunner())
         deaf = Worker(pool, settings, RecordingRunner(canceled, finished, running))
@@ -148,6 +148,3 @@ def test_the_sweep_stops_canceled_builds_a_worker_missed_and_nothing_else():
         finally:
             await projecting.scheduler.close()
             await pool.close()
-
-    with fresh_database() as dsn:
-        asyncio.run(scenario(dsn))

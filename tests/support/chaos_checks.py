@@ -4,7 +4,6 @@ line stored twice shows) against the commands the client saw accepted."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from typing import Any
 import asyncpg
 
 from tests.support.chaos_client import Command
+from tests.support.sync import run_sync
 
 # Run in a child: chdb holds its data dir for the life of the process that opens it.
 LOG_COUNTS = """
@@ -48,7 +48,7 @@ async def _fetch(dsn: str) -> dict[str, list[dict[str, Any]]]:
 
 
 def postgres_rows(dsn: str) -> dict[str, list[dict[str, Any]]]:
-    return asyncio.run(_fetch(dsn))
+    return run_sync(_fetch(dsn))
 
 
 def chdb_rows(data_dir: Path) -> dict[str, tuple[int, int, int, int]]:

@@ -1,8 +1,8 @@
-"""Reading and writing the platform's topics from tests."""
+"""Reading and writing the platform's topics from tests. The coroutines serve async tests;
+``topic_size``, ``produce`` and ``find_event`` serve sync ones (through ``run_sync``)."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import orjson
@@ -10,6 +10,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from infra.kafka import topic_partitions
 from infra.settings import Settings
+from tests.support.sync import run_sync
 from tests.support.waiting import eventually_async
 
 
@@ -18,7 +19,8 @@ async def partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
     return await topic_partitions(Settings(kafka_bootstrap=bootstrap), topic)
 
 
-async def _end_offsets(bootstrap: str, topic: str) -> int:
+async def end_offsets(bootstrap: str, topic: str) -> int:
+    """How many records ``topic`` holds (sum of end offsets)."""
     parts = await partitions(bootstrap, topic)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
     await consumer.start()
@@ -31,10 +33,11 @@ async def _end_offsets(bootstrap: str, topic: str) -> int:
 
 def topic_size(bootstrap: str, topic: str) -> int:
     """How many records ``topic`` holds (sum of end offsets)."""
-    return asyncio.run(_end_offsets(bootstrap, topic))
+    return run_sync(end_offsets(bootstrap, topic))
 
 
-async def _produce(bootstrap: str, topic: str, key: bytes | None, value: bytes) -> None:
+async def send(bootstrap: str, topic: str, value: bytes, key: bytes | None = None) -> None:
+    """Put one record on ``topic``, acknowledged by every replica."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
     try:
@@ -44,7 +47,7 @@ async def _produce(bootstrap: str, topic: str, key: bytes | None, value: bytes) 
 
 
 def produce(bootstrap: str, topic: str, value: bytes, key: bytes | None = None) -> None:
-    asyncio.run(_produce(bootstrap, topic, key, value))
+    run_sync(send(bootstrap, topic, value, key))
 
 
 def json_of(value: bytes | None) -> Any:
@@ -56,7 +59,9 @@ def json_of(value: bytes | None) -> Any:
         return None
 
 
-async def _find(bootstrap: str, topic: str, match: Any, timeout: float) -> dict[str, Any]:
+async def first_event(bootstrap: str, topic: str, match: Any,
+                      timeout: float = 30) -> dict[str, Any]:
+    """The first event on ``topic`` for which ``match(event)`` is true."""
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap,
                                 auto_offset_reset="earliest", group_id=None)
     await consumer.start()
@@ -79,7 +84,7 @@ async def _find(bootstrap: str, topic: str, match: Any, timeout: float) -> dict[
 
 def find_event(bootstrap: str, topic: str, match: Any, timeout: float = 30) -> dict[str, Any]:
     """The first event on ``topic`` for which ``match(event)`` is true."""
-    return asyncio.run(_find(bootstrap, topic, match, timeout))
+    return run_sync(first_event(bootstrap, topic, match, timeout))
 
 
 async def all_records(bootstrap: str, topic: str, timeout: float = 30) -> list[dict[str, Any]]:

