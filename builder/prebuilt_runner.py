@@ -3,9 +3,10 @@
 Such a deployment (``BuildSpec.prebuilt``) needs no build. The API admitted its files
 into the store and appended only ``DeploymentRequested``; the build queue hands it to
 the worker's runner like any other deployment, and this wrapper answers that launch
-itself: it publishes the upload (``builder.prebuilt.publish_upload``) in a thread, then
-appends ``BuildStarted`` and ``DeploymentReady``, or ``DeploymentFailed`` naming the file
-whose site configuration is malformed. Every other spec goes to the real runner.
+itself: it publishes the upload (``builder.prebuilt.publish_upload``) in the worker's
+loop, on its ``AsyncBucket``, then appends ``BuildStarted`` and ``DeploymentReady``, or
+``DeploymentFailed`` naming the file whose site configuration is malformed. Every other
+spec goes to the real runner.
 
 Should the worker die while publishing, the watchdog fails the deployment as for any
 build that stopped reporting; a cancel stops a publication that has not finished.
@@ -21,10 +22,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from builder.prebuilt import publish_upload
+from builder.prebuilt import publish_upload, read_upload
 from builder.site_rules import SiteConfigError
-from builder.upload_source import SourceError, read_upload
-from infra.object_store import Bucket
+from builder.upload_source import SourceError
+from infra.async_object_store import AsyncBucket
 from schemas.builds import BuildSpec
 from schemas.envelope import Envelope
 from schemas.events import BuildStarted, DeploymentFailed, DeploymentReady
@@ -37,7 +38,7 @@ Append = Callable[[Envelope], Awaitable[object]]
 
 
 class PublishPrebuilt:
-    def __init__(self, runner: Any, store: Bucket, append: Append) -> None:
+    def __init__(self, runner: Any, store: AsyncBucket, append: Append) -> None:
         self.runner = runner
         self.name = runner.name
         self.store = store
@@ -60,9 +61,8 @@ class PublishPrebuilt:
         await self.append(BuildStarted(**about, commit_sha="", runner=PREBUILT))
         step: FailureStep = "publish"
         try:
-            record = await asyncio.to_thread(read_upload, self.store, spec)
-            published = await asyncio.to_thread(publish_upload, self.store,
-                                                 spec.deployment_id, record)
+            record = await read_upload(self.store, spec)
+            published = await publish_upload(self.store, spec.deployment_id, record)
         except SiteConfigError as exc:
             reason, step = str(exc), "output"
         except SourceError as exc:

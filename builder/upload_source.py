@@ -73,10 +73,20 @@ def read_upload(store: Bucket, spec: BuildSpec) -> UploadRecord:
     assert spec.upload_id is not None
     try:
         raw = store.get(upload_key(spec.upload_id))
-        if raw is None:
-            raise SourceError(f"upload {spec.upload_id} is not stored")
+    except (BotoCoreError, ClientError) as exc:
+        raise SourceError(f"upload {spec.upload_id} is not readable: "
+                          f"{type(exc).__name__}") from None
+    return upload_record(spec, raw)
+
+
+def upload_record(spec: BuildSpec, raw: bytes | None) -> UploadRecord:
+    """The stored record ``raw`` of the upload ``spec`` names, checked to be readable
+    and its project's; ``SourceError`` naming what is wrong."""
+    if raw is None:
+        raise SourceError(f"upload {spec.upload_id} is not stored")
+    try:
         record = UploadRecord.model_validate_json(raw)
-    except (BotoCoreError, ClientError, ValidationError) as exc:
+    except ValidationError as exc:
         raise SourceError(f"upload {spec.upload_id} is not readable: "
                           f"{type(exc).__name__}") from None
     if record.project_id != spec.project_id:

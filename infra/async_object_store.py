@@ -9,10 +9,13 @@ they stop (``infra.compose.bootstrap``). The builder keeps the sync
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
+from pathlib import Path
 from typing import Any
 
+import aiofiles
 from botocore.exceptions import ClientError
 
 from infra.connections import async_s3_client
@@ -84,6 +87,18 @@ class AsyncBucket:
         await self.client.put_object(Bucket=self.name, Key=key, Body=body,
                                      ContentType=content_type)
 
+    async def put_file(self, key: str, source: Path,
+                       content_type: str = "application/octet-stream") -> None:
+        """Store a file's bytes (aioboto3's managed transfer: multipart when large); a
+        symlink is refused, not followed."""
+        async with aiofiles.open(source, "rb", opener=_no_follow) as body:
+            await self.client.upload_fileobj(body, self.name, key,
+                                             ExtraArgs={"ContentType": content_type})
+
+    async def download(self, key: str, dest: Path) -> None:
+        """Write the object's bytes to ``dest`` (a missing key raises ``ClientError``)."""
+        await self.client.download_file(self.name, key, str(dest))
+
     async def copy(self, source: str, key: str) -> None:
         await self.client.copy_object(Bucket=self.name, Key=key,
                                       CopySource={"Bucket": self.name, "Key": source})
@@ -115,3 +130,7 @@ class AsyncBucket:
                 return None
             raise
         return answer
+
+
+def _no_follow(path: str, flags: int) -> int:
+    return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC)

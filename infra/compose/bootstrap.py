@@ -28,7 +28,6 @@ from infra.consumer_lag import ConsumerLag
 from infra.db import clickhouse_client, open_pool
 from infra.kafka import EventLog, ensure_topics
 from infra.metrics import MetricsServer, service_check
-from infra.object_store import Bucket
 from infra.outbox import Relay
 from infra.secrets import EnvCipher, env_key
 from infra.settings import Settings
@@ -157,7 +156,7 @@ class Roles:
             "open() first"
         events = self.events
         topic = self.settings.topic_events
-        runner = PublishPrebuilt(make_runner(self.settings), Bucket.artifacts(self.settings),
+        runner = PublishPrebuilt(make_runner(self.settings), await self.open_artifacts(),
                                  lambda event: events.append(topic, event.stream_id, event))
         self._stops.append(runner.close)
         app = faust_app(self.settings)

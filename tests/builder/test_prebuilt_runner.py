@@ -1,17 +1,24 @@
 """The worker publishes deployments of uploads served as they are
-(``builder.prebuilt_runner``), against a real S3 server (rclone): the manifest with
-the site configuration and compressed variants, then READY; a malformed configuration
-or an upload of another project fails the deployment, naming why."""
+(``builder.prebuilt_runner``) on the worker's ``AsyncBucket``, against a real S3 server
+(rclone): the manifest with the site configuration and compressed variants, then
+READY; a redeploy reuses stored variants, and makes again those collected since; a
+malformed configuration or an upload of another project fails the deployment, naming
+why."""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import pytest
+import pytest_asyncio
 
+from builder.prebuilt import variants_key
 from builder.prebuilt_runner import PREBUILT, PublishPrebuilt
+from infra.async_object_store import AsyncBucket
 from infra.object_store import Bucket
 from infra.settings import Settings
 from schemas.artifacts import Manifest, blob_key, manifest_key
@@ -49,7 +56,19 @@ class Runner:
 
 @pytest.fixture
 def store(s3: Any, s3_settings: Settings) -> Bucket:
+    """The sync view, to set the store up as the API leaves it and to look at it."""
     return Bucket(s3, s3_settings.artifacts_bucket)
+
+
+@pytest_asyncio.fixture
+async def bucket(s3_settings: Settings) -> AsyncIterator[AsyncBucket]:
+    """The worker's bucket, opened in the loop that publishes."""
+    opened = AsyncBucket(s3_settings)
+    await opened.start()
+    try:
+        yield opened
+    finally:
+        await opened.close()
 
 
 def upload(store: Bucket, project_id: str, files: dict[str, str], staged: int = 0) -> str:
@@ -72,14 +91,14 @@ def spec(upload_id: str, project_id: str = "p1", prebuilt: bool = True) -> Build
                      upload_id=upload_id, prebuilt=prebuilt)
 
 
-async def publish(store: Bucket, build: BuildSpec) -> list[Envelope]:
+async def publish(bucket: AsyncBucket, build: BuildSpec) -> list[Envelope]:
     """Launch through the wrapper and wait for the final event it appends."""
     appended: list[Envelope] = []
 
     async def append(event: Envelope) -> None:
         appended.append(event)
 
-    runner = PublishPrebuilt(Runner(), store, append)
+    runner = PublishPrebuilt(Runner(), bucket, append)
     assert await runner.launch(build) == PREBUILT
     assert runner.running() == [build.deployment_id]
     await eventually_async(
@@ -90,10 +109,11 @@ async def publish(store: Bucket, build: BuildSpec) -> list[Envelope]:
 
 
 @pytest.mark.asyncio
-async def test_an_upload_is_published_with_its_rules_and_variants_then_ready(store: Bucket):
+async def test_an_upload_is_published_with_its_rules_and_variants_then_ready(
+        store: Bucket, bucket: AsyncBucket):
     files = {"index.html": "<h1>up</h1>", "style.css": CSS, "_redirects": "/old /new 301\n"}
     build = spec(upload(store, "p1", files, staged=2))
-    started, ready = await publish(store, build)
+    started, ready = await publish(bucket, build)
     assert isinstance(started, BuildStarted) and started.runner == PREBUILT
     assert isinstance(ready, DeploymentReady), ready
     assert (ready.file_count, ready.uploaded_blobs) == (2, 2)  # _redirects is not served
@@ -108,9 +128,10 @@ async def test_an_upload_is_published_with_its_rules_and_variants_then_ready(sto
 
 
 @pytest.mark.asyncio
-async def test_a_malformed_configuration_fails_the_deployment_naming_the_file(store: Bucket):
+async def test_a_malformed_configuration_fails_the_deployment_naming_the_file(
+        store: Bucket, bucket: AsyncBucket):
     build = spec(upload(store, "p1", {"index.html": "x", "_redirects": "/only-a-source\n"}))
-    started, failed = await publish(store, build)
+    started, failed = await publish(bucket, build)
     assert isinstance(failed, DeploymentFailed), failed
     assert failed.reason.startswith("_redirects") and "line 1" in failed.reason
     assert failed.step == "output"
@@ -118,25 +139,61 @@ async def test_a_malformed_configuration_fails_the_deployment_naming_the_file(st
 
 
 @pytest.mark.asyncio
-async def test_an_upload_of_another_project_is_not_published(store: Bucket):
+async def test_an_upload_of_another_project_is_not_published(store: Bucket,
+                                                              bucket: AsyncBucket):
     build = spec(upload(store, "p1", {"index.html": "x"}), project_id="p2")
-    *_, failed = await publish(store, build)
+    *_, failed = await publish(bucket, build)
     assert isinstance(failed, DeploymentFailed) and failed.step == "publish"
     assert "belongs to another project" in failed.reason
     assert store.get(manifest_key(build.deployment_id)) is None
 
 
 @pytest.mark.asyncio
-async def test_a_deployment_to_build_goes_to_the_runner(store: Bucket):
+async def test_a_deployment_to_build_goes_to_the_runner(bucket: AsyncBucket):
     inner = Runner()
 
     async def append(event: Envelope) -> None:
         raise AssertionError(f"nothing is appended for a build: {event}")
 
-    runner = PublishPrebuilt(inner, store, append)
+    runner = PublishPrebuilt(inner, bucket, append)
     build = spec("u" * 32, prebuilt=False)
     assert await runner.launch(build) == "pid:1"
     assert inner.launched == [build.deployment_id] and runner.running() == inner.launched
     assert runner.name == "inner" and getattr(runner, "reap_overdue", None) is None
     await runner.close()
     assert inner.closed
+
+
+@pytest.mark.asyncio
+async def test_a_redeploy_reuses_stored_variants_and_remakes_collected_ones(
+        store: Bucket, bucket: AsyncBucket):
+    css = CSS + "/* redeploy */\n"
+    sha = hashlib.sha256(css.encode()).hexdigest()
+    first = spec(upload(store, "p1", {"a.css": css}))
+    *_, ready = await publish(bucket, first)
+    assert isinstance(ready, DeploymentReady), ready
+    made = Manifest.model_validate_json(store.get(manifest_key(first.deployment_id)) or b"")
+    variants = made.files["a.css"].encodings
+    assert set(variants) == {"br", "gzip"} and store.get(variants_key(sha)) is not None
+
+    # Point the index's gzip at another stored blob: a redeploy that reuses the index
+    # (compresses nothing) names that blob.
+    other = b"z" * 64
+    other_sha = hashlib.sha256(other).hexdigest()
+    store.put(blob_key(other_sha), other, "application/octet-stream")
+    store.put(variants_key(sha), orjson.dumps({
+        "gzip": {"sha256": other_sha, "size": len(other)},
+        "br": {"sha256": variants["br"].sha256, "size": variants["br"].size}}))
+    second = spec(upload(store, "p1", {"b.css": css}))
+    *_, ready = await publish(bucket, second)
+    assert isinstance(ready, DeploymentReady), ready
+    reused = Manifest.model_validate_json(store.get(manifest_key(second.deployment_id)) or b"")
+    assert reused.files["b.css"].encodings["gzip"].sha256 == other_sha
+
+    # The collector deleted that blob: the index is not trusted, the variants are remade.
+    store.delete(blob_key(other_sha))
+    third = spec(upload(store, "p1", {"c.css": css}))
+    *_, ready = await publish(bucket, third)
+    assert isinstance(ready, DeploymentReady), ready
+    remade = Manifest.model_validate_json(store.get(manifest_key(third.deployment_id)) or b"")
+    assert remade.files["c.css"].encodings == variants

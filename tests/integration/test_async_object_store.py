@@ -7,6 +7,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -93,3 +94,25 @@ async def test_keys_and_delete_many(bucket: AsyncBucket, prefix: str) -> None:
 async def test_a_stopped_bucket_says_so(settings: Settings) -> None:
     with pytest.raises(AssertionError, match="start"):
         await AsyncBucket(settings).get("anything")
+
+
+@pytest.mark.asyncio
+async def test_files_are_put_whole_and_downloaded(settings: Settings, bucket: AsyncBucket,
+                                                  prefix: str, tmp_path: Path) -> None:
+    """Above the managed transfer's 8 MiB threshold the put is multipart: still whole."""
+    body = os.urandom(9 << 20)
+    (tmp_path / "big.bin").write_bytes(body)
+    await bucket.put_file(prefix + "big.bin", tmp_path / "big.bin")
+    assert Bucket.artifacts(settings).get(prefix + "big.bin") == body
+    await bucket.download(prefix + "big.bin", tmp_path / "back.bin")
+    assert (tmp_path / "back.bin").read_bytes() == body
+
+
+@pytest.mark.asyncio
+async def test_a_symlink_is_not_followed_when_a_file_is_put(bucket: AsyncBucket, prefix: str,
+                                                            tmp_path: Path) -> None:
+    (tmp_path / "secret").write_bytes(b"not for the store")
+    (tmp_path / "link").symlink_to(tmp_path / "secret")
+    with pytest.raises(OSError):
+        await bucket.put_file(prefix + "link", tmp_path / "link")
+    assert await bucket.get(prefix + "link") is None
