@@ -26,6 +26,7 @@ from schemas.builds import BuildSpec
 from schemas.envelope import Envelope, dumps, new_id
 from schemas.events import BuildStarted, DeploymentFailed, DeploymentReady
 from schemas.uploads import UploadedFile, UploadRecord, upload_key
+from tests.support.services import async_bucket
 from tests.support.waiting import eventually_async
 
 CSS = "body { color: #333; margin: 0 auto; }\n" * 40  # compressible
@@ -63,12 +64,8 @@ def store(s3: Any, s3_settings: Settings) -> Bucket:
 @pytest_asyncio.fixture
 async def bucket(s3_settings: Settings) -> AsyncIterator[AsyncBucket]:
     """The worker's bucket, opened in the loop that publishes."""
-    opened = AsyncBucket(s3_settings)
-    await opened.start()
-    try:
+    async with async_bucket(s3_settings) as opened:
         yield opened
-    finally:
-        await opened.close()
 
 
 def upload(store: Bucket, project_id: str, files: dict[str, str], staged: int = 0) -> str:

@@ -15,7 +15,7 @@ import pytest_asyncio
 from infra.async_object_store import AsyncBucket
 from infra.object_store import CHUNK, Bucket
 from infra.settings import Settings
-from tests.support.services import object_store
+from tests.support.services import async_bucket, object_store
 
 
 @pytest.fixture(scope="module")
@@ -32,12 +32,8 @@ def prefix() -> str:
 @pytest_asyncio.fixture
 async def bucket(settings: Settings) -> AsyncIterator[AsyncBucket]:
     """An AsyncBucket opened, like a role's, in the loop that uses it."""
-    opened = AsyncBucket(settings)
-    await opened.start()
-    try:
+    async with async_bucket(settings) as opened:
         yield opened
-    finally:
-        await opened.close()
 
 
 @pytest.mark.asyncio

@@ -4,12 +4,13 @@ platform's artifacts bucket, and a Kafka broker."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
 
+from infra.async_object_store import AsyncBucket
 from infra.broker import KafkaBroker
 from infra.connections import ensure_bucket, s3_client
 from infra.embedded import RcloneS3
@@ -32,6 +33,18 @@ def object_store(root: Path, name: str, **overrides: Any) -> Iterator[Settings]:
         yield settings
     finally:
         s3.stop()
+
+
+@contextlib.asynccontextmanager
+async def async_bucket(settings: Settings) -> AsyncIterator[AsyncBucket]:
+    """The artifacts bucket through an aioboto3 client opened, like a role's, in the loop
+    that uses it, and closed afterwards."""
+    opened = AsyncBucket(settings)
+    await opened.start()
+    try:
+        yield opened
+    finally:
+        await opened.close()
 
 
 @contextlib.contextmanager
